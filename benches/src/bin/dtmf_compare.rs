@@ -1,0 +1,297 @@
+//! Side-by-side: ivrd's DTMF detector against spandsp's `dtmf_rx` on the same generated audio.
+//!
+//! ```sh
+//! cargo run --release -p ivrd-benches --features spandsp --bin dtmf-compare [-- --talkoff-seconds 600 --rounds 9]
+//! ```
+//! Without `--features spandsp` only ivrd's side runs. Prints the Q.24 sweep per parameter,
+//! talk-off (false digits per hour of sung vowels tuned onto DTMF pairs, and of music), and
+//! throughput: medians of interleaved rounds, and their ratio.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dtmf_detector::testkit::{
+    Case, Detection, Outcome, Signal, Tone, detect, dtmf_vowels, music, q24_cases, to_pcm,
+};
+use dtmf_detector::{Digit, DtmfBank, DtmfDetector, SampleRate};
+use ivrd_benches::{median, time};
+
+const RATE: SampleRate = SampleRate::Narrowband;
+
+type DetectFn = fn(&[i16]) -> Vec<Detection>;
+
+fn ours(pcm: &[i16]) -> Vec<Detection> {
+    detect(RATE, pcm)
+}
+
+fn contenders() -> Vec<(&'static str, DetectFn)> {
+    #[allow(unused_mut)]
+    let mut list: Vec<(&'static str, DetectFn)> = vec![("ivrd", ours)];
+    #[cfg(feature = "spandsp")]
+    list.push(("spandsp", ivrd_benches::spandsp::Spandsp::detect));
+    list
+}
+
+fn arg(name: &str, default: f64) -> f64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let talkoff_seconds = arg("--talkoff-seconds", 600.0);
+    let rounds = arg("--rounds", 9.0) as usize;
+    if !cfg!(feature = "spandsp") {
+        println!("note: built without --features spandsp; showing ivrd only\n");
+    }
+    q24(&contenders());
+    talkoff(&contenders(), talkoff_seconds);
+    throughput(rounds);
+}
+
+fn q24(contenders: &[(&'static str, DetectFn)]) {
+    let cases = q24_cases(RATE);
+    println!(
+        "== ITU-T Q.24 sweep at 8 kHz ({} generated cases)",
+        cases.len()
+    );
+    print!("{:<14}", "parameter");
+    for (name, _) in contenders {
+        print!("{name:>16}");
+    }
+    println!();
+    let mut table: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut worst_onset = 0.0f64;
+    for case in &cases {
+        let row = table
+            .entry(case.group)
+            .or_insert_with(|| vec![(0, 0); contenders.len()]);
+        for (i, (name, run)) in contenders.iter().enumerate() {
+            let found = run(&case.pcm);
+            let outcome = judge(case, &found, *name == "ivrd");
+            if *name == "ivrd" {
+                worst_onset = worst_onset.max(onset_error(case, &found));
+            }
+            row[i].1 += 1;
+            if outcome == Outcome::Pass {
+                row[i].0 += 1;
+            } else if failures.len() < 400 {
+                failures.push(format!(
+                    "  {name}: {} / {}: {outcome:?}",
+                    case.group, case.name
+                ));
+            }
+        }
+    }
+    for (group, row) in &table {
+        print!("{group:<14}");
+        for (pass, total) in row {
+            print!("{:>16}", format!("{pass}/{total}"));
+        }
+        println!();
+    }
+    println!("ivrd worst onset error on detected cases: {worst_onset:.2} ms (limit ±10 ms)");
+    println!("(spandsp is judged on digits only: its callback reports decisions, not onsets)");
+    if !failures.is_empty() {
+        println!("failed cases:\n{}", failures.join("\n"));
+    }
+    println!();
+}
+
+fn judge(case: &Case, found: &[Detection], with_onsets: bool) -> Outcome {
+    if with_onsets {
+        return case.judge(found);
+    }
+    let digits_only: Vec<Detection> = found
+        .iter()
+        .map(|d| Detection {
+            onset_ms: None,
+            end_ms: None,
+            ..*d
+        })
+        .collect();
+    case.judge(&digits_only)
+}
+
+fn onset_error(case: &Case, found: &[Detection]) -> f64 {
+    let ms = |s: u64| s as f64 * 1000.0 / f64::from(RATE.hz());
+    if found.len() != case.expected.len() {
+        return 0.0;
+    }
+    found
+        .iter()
+        .zip(&case.expected)
+        .filter_map(|(d, e)| d.onset_ms.map(|o| (o - ms(e.start)).abs()))
+        .fold(0.0, f64::max)
+}
+
+fn talkoff(contenders: &[(&'static str, DetectFn)], seconds: f64) {
+    println!("== Talk-off: false digits per hour ({seconds:.0} s of each material)");
+    let materials = [
+        (
+            "sung vowels on DTMF pairs",
+            to_pcm(&dtmf_vowels(RATE, seconds, 11)),
+        ),
+        ("music", to_pcm(&music(RATE, seconds, 12))),
+    ];
+    print!("{:<28}", "material");
+    for (name, _) in contenders {
+        print!("{name:>16}");
+    }
+    println!();
+    for (material, pcm) in &materials {
+        print!("{material:<28}");
+        for (_, run) in contenders {
+            let n = run(pcm).len();
+            print!(
+                "{:>16}",
+                format!("{n} ({:.0}/h)", n as f64 * 3600.0 / seconds)
+            );
+        }
+        println!();
+    }
+    println!();
+}
+
+/// 30 s at 8 kHz: digits, some in noise, between stretches of music.
+fn workload() -> Vec<i16> {
+    let mut s = Signal::new(RATE);
+    let mut k = 0u64;
+    while s.to_pcm().len() < 30 * 8000 {
+        for d in Digit::ALL {
+            s.tone(&Tone::new(d)).silence(60.0);
+        }
+        s.extend(&music(RATE, 2.0, k));
+        k += 1;
+    }
+    s.white_noise(-40.0, 5);
+    let mut pcm = s.to_pcm();
+    pcm.truncate(30 * 8000);
+    pcm
+}
+
+fn report(label: &str, samples: usize, ours: Duration, theirs: Option<Duration>) {
+    let rate = |d: Duration| samples as f64 / d.as_secs_f64();
+    print!(
+        "{label:<8} ivrd {:>7.1} M samples/s ({:>9.0} ch/core)",
+        rate(ours) / 1e6,
+        rate(ours) / 8000.0
+    );
+    if let Some(t) = theirs {
+        print!(
+            " | spandsp {:>6.1} M samples/s ({:>7.0} ch/core) | ratio {:.1}×",
+            rate(t) / 1e6,
+            rate(t) / 8000.0,
+            t.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+    println!();
+}
+
+fn throughput(rounds: usize) {
+    let pcm = workload();
+    println!("== Throughput, one core, medians of {rounds} interleaved rounds (20 ms frames)");
+    // Single channel.
+    #[allow(unused_mut)]
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.push(
+            time(|| {
+                let mut det = DtmfDetector::with_rate(RATE);
+                let mut n = 0;
+                for frame in pcm.chunks(160) {
+                    det.handle_samples(frame);
+                    while det.poll_event().is_some() {
+                        n += 1;
+                    }
+                }
+                n
+            })
+            .1,
+        );
+        #[cfg(feature = "spandsp")]
+        b.push(
+            time(|| {
+                let mut rx = ivrd_benches::spandsp::Spandsp::plain();
+                let mut n = 0;
+                for frame in pcm.chunks(160) {
+                    rx.feed(frame);
+                    n += rx.drain_digits();
+                }
+                n
+            })
+            .1,
+        );
+    }
+    report(
+        "single",
+        pcm.len(),
+        median(a),
+        (!b.is_empty()).then(|| median(b.clone())),
+    );
+
+    // Bank: 256 channels in lockstep, each the workload shifted by a different offset.
+    let channels = 256usize;
+    let frames = 10 * 8000;
+    let planar: Vec<Vec<i16>> = (0..channels)
+        .map(|c| {
+            pcm.iter()
+                .cycle()
+                .skip(c * 997)
+                .take(frames)
+                .copied()
+                .collect()
+        })
+        .collect();
+    let mut interleaved = vec![0i16; frames * channels];
+    for (c, ch) in planar.iter().enumerate() {
+        for (n, s) in ch.iter().enumerate() {
+            interleaved[n * channels + c] = *s;
+        }
+    }
+    #[allow(unused_mut)]
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.div_ceil(2) {
+        a.push(
+            time(|| {
+                let mut bank = DtmfBank::with_rate(RATE, channels);
+                let mut n = 0;
+                for tick in interleaved.chunks(160 * channels) {
+                    bank.handle_interleaved(tick).expect("whole frames");
+                    while bank.poll_event().is_some() {
+                        n += 1;
+                    }
+                }
+                n
+            })
+            .1,
+        );
+        #[cfg(feature = "spandsp")]
+        b.push(
+            time(|| {
+                let mut rx: Vec<_> = (0..channels)
+                    .map(|_| ivrd_benches::spandsp::Spandsp::plain())
+                    .collect();
+                let mut n = 0;
+                for start in (0..frames).step_by(160) {
+                    for (r, ch) in rx.iter_mut().zip(&planar) {
+                        r.feed(&ch[start..start + 160]);
+                        n += r.drain_digits();
+                    }
+                }
+                n
+            })
+            .1,
+        );
+    }
+    report(
+        "bank",
+        frames * channels,
+        median(a),
+        (!b.is_empty()).then(|| median(b.clone())),
+    );
+}

@@ -1,0 +1,150 @@
+//! Single-channel streaming detector.
+
+use std::collections::VecDeque;
+
+use crate::classify::classify;
+use crate::config::{DetectorConfig, Limits};
+use crate::harmonic::{MAX_WINDOW, Window, is_harmonic};
+use crate::simd::Kernel;
+use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
+use crate::tracker::Tracker;
+use crate::{Event, SampleRate, SampleTime};
+
+/// Detects DTMF in one audio stream. Feed samples with [`handle_samples`](Self::handle_samples)
+/// in pieces of any size, then drain [`poll_event`](Self::poll_event).
+///
+/// Events lag the audio by the three confirming blocks (about 30 ms after the onset); their
+/// times are the estimated tone onset and end, in samples from the first sample fed.
+#[derive(Clone, Debug)]
+pub struct DtmfDetector {
+    coeffs: Coefficients,
+    kernel: Kernel,
+    limits: Limits,
+    window: Window,
+    /// The last three blocks, oldest first, for the harmonic veto.
+    history: [i16; MAX_WINDOW],
+    tracker: Tracker,
+    pending: [i16; MAX_BLOCK],
+    pending_len: usize,
+    /// Samples consumed into whole blocks so far.
+    position: u64,
+    spectrum: BlockSpectrum,
+    events: VecDeque<Event>,
+}
+
+impl DtmfDetector {
+    /// A detector with `config`'s thresholds.
+    pub fn new(config: &DetectorConfig) -> Self {
+        let coeffs = Coefficients::new(config.rate);
+        Self {
+            window: Window::new(&coeffs),
+            history: [0; MAX_WINDOW],
+            coeffs,
+            kernel: Kernel::detect(),
+            limits: Limits::new(config),
+            tracker: Tracker::default(),
+            pending: [0; MAX_BLOCK],
+            pending_len: 0,
+            position: 0,
+            spectrum: BlockSpectrum::default(),
+            events: VecDeque::with_capacity(4),
+        }
+    }
+
+    /// A detector with default thresholds at `rate`.
+    pub fn with_rate(rate: SampleRate) -> Self {
+        Self::new(&DetectorConfig::at_rate(rate))
+    }
+
+    /// The sample rate this detector expects.
+    pub fn rate(&self) -> SampleRate {
+        self.coeffs.rate
+    }
+
+    /// Stream time of the next sample to be fed.
+    pub fn now(&self) -> SampleTime {
+        SampleTime(self.position + self.pending_len as u64)
+    }
+
+    /// Feeds samples. Any length, including zero.
+    pub fn handle_samples(&mut self, mut pcm: &[i16]) {
+        let n = self.coeffs.block_len;
+        if self.pending_len > 0 {
+            let take = (n - self.pending_len).min(pcm.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&pcm[..take]);
+            self.pending_len += take;
+            pcm = &pcm[take..];
+            if self.pending_len < n {
+                return;
+            }
+            let block = self.pending;
+            self.process_block(&block[..n]);
+            self.pending_len = 0;
+        }
+        let mut blocks = pcm.chunks_exact(n);
+        for block in &mut blocks {
+            self.process_block(block);
+        }
+        let rest = blocks.remainder();
+        self.pending[..rest.len()].copy_from_slice(rest);
+        self.pending_len = rest.len();
+    }
+
+    /// Ends the stream: analyses the last partial block (padded with silence) and releases a
+    /// digit still held. The detector can be reused afterwards as a fresh stream continuing the
+    /// same time line.
+    pub fn finish(&mut self) {
+        if self.pending_len > 0 {
+            let n = self.coeffs.block_len;
+            let mut block = self.pending;
+            block[self.pending_len..n].fill(0);
+            self.process_block(&block[..n]);
+            self.pending_len = 0;
+        }
+        self.tracker
+            .finish(self.coeffs.block_len as u64, &mut self.events);
+        self.tracker = Tracker::default();
+    }
+
+    /// The next event, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn process_block(&mut self, block: &[i16]) {
+        let n = block.len();
+        let len = self.window.len();
+        self.history.copy_within(n..len, 0);
+        self.history[len - n..len].copy_from_slice(block);
+        crate::simd::analyse(
+            self.kernel,
+            &self.coeffs,
+            block,
+            self.limits.min_block_energy,
+            &mut self.spectrum,
+        );
+        let (candidate, amps) = classify(&self.spectrum, &self.coeffs, &self.limits);
+        let history = &self.history[..len];
+        let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
+        let veto = |c: &crate::classify::Candidate| {
+            let (low, high) = c.frequencies();
+            let fill = |buf: &mut [f32]| {
+                buf.iter_mut()
+                    .zip(history)
+                    .for_each(|(b, s)| *b = f32::from(*s));
+            };
+            is_harmonic(kernel, coeffs, window, fill, low, high)
+        };
+        self.tracker.handle_block(
+            &self.coeffs,
+            &self.limits,
+            self.position,
+            candidate,
+            &amps,
+            veto,
+            &mut self.events,
+        );
+        self.position += block.len() as u64;
+    }
+}

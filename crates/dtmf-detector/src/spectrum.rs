@@ -1,0 +1,239 @@
+//! Goertzel analysis of one 10 ms block into complex bins at the eight DTMF frequencies.
+//!
+//! A block of `N` samples is cut into [`SEGMENTS`] segments of `L = N / SEGMENTS` samples. Each
+//! segment runs its own Goertzel recurrences, so a single channel has four independent dependency
+//! chains to interleave (the recurrence is latency-bound otherwise). Each segment's result is
+//! turned into a complex partial DFT `Z_m`, rotated to the block's start; the block's bin is the
+//! sum `Σ Z_m`. Keeping the segments also gives a coarse frequency estimate inside one block: the
+//! phase step between consecutive segments is `δ·L` for a tone `δ` rad/sample off the bin.
+
+use crate::SampleRate;
+
+/// Number of Goertzel filters: four low-group and four high-group tones.
+pub(crate) const FILTERS: usize = 8;
+/// Segments per block.
+pub(crate) const SEGMENTS: usize = 4;
+/// Largest block (16 kHz × 10 ms).
+pub(crate) const MAX_BLOCK: usize = 160;
+/// Nominal DTMF frequencies, low group then high group.
+pub(crate) const NOMINAL_HZ: [f32; FILTERS] =
+    [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0];
+
+/// A small complex number; only what the analysis needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Complex {
+    pub(crate) re: f32,
+    pub(crate) im: f32,
+}
+
+impl Complex {
+    pub(crate) fn new(re: f32, im: f32) -> Self {
+        Self { re, im }
+    }
+    pub(crate) fn from_angle(angle: f64) -> Self {
+        Self::new(angle.cos() as f32, angle.sin() as f32)
+    }
+    /// `self · conj(o)`
+    pub(crate) fn mul_conj(self, o: Self) -> Self {
+        Self::new(
+            self.re * o.re + self.im * o.im,
+            self.im * o.re - self.re * o.im,
+        )
+    }
+    pub(crate) fn add(self, o: Self) -> Self {
+        Self::new(self.re + o.re, self.im + o.im)
+    }
+    pub(crate) fn norm_sqr(self) -> f32 {
+        self.re * self.re + self.im * self.im
+    }
+    pub(crate) fn arg(self) -> f32 {
+        self.im.atan2(self.re)
+    }
+}
+
+/// Per-rate constants of the filter bank.
+#[derive(Clone, Debug)]
+pub(crate) struct Coefficients {
+    pub(crate) rate: SampleRate,
+    pub(crate) block_len: usize,
+    pub(crate) segment_len: usize,
+    /// `2·cos ω` per filter: the Goertzel feedback.
+    pub(crate) feedback: [f32; FILTERS],
+    /// `cos ω`, `sin ω`: finish a segment as `s1 − e^{−jω}·s2`.
+    cos: [f32; FILTERS],
+    sin: [f32; FILTERS],
+    /// `e^{−jω(L−1)}·e^{−jωmL}` (real and imaginary parts): rotates segment `m`'s result to the
+    /// block start.
+    twiddle_re: [[f32; FILTERS]; SEGMENTS],
+    twiddle_im: [[f32; FILTERS]; SEGMENTS],
+    /// `ωL mod 2π`: a tone on the bin advances this much from one segment to the next.
+    pub(crate) segment_advance: [f32; FILTERS],
+    /// `ωN mod 2π`: a tone on the bin advances this much from one block to the next.
+    pub(crate) block_advance: [f32; FILTERS],
+}
+
+impl Coefficients {
+    pub(crate) fn new(rate: SampleRate) -> Self {
+        let fs = f64::from(rate.hz());
+        let block_len = rate.block_len();
+        let segment_len = block_len / SEGMENTS;
+        let mut c = Self {
+            rate,
+            block_len,
+            segment_len,
+            feedback: [0.0; FILTERS],
+            cos: [0.0; FILTERS],
+            sin: [0.0; FILTERS],
+            twiddle_re: [[0.0; FILTERS]; SEGMENTS],
+            twiddle_im: [[0.0; FILTERS]; SEGMENTS],
+            segment_advance: [0.0; FILTERS],
+            block_advance: [0.0; FILTERS],
+        };
+        let tau = std::f64::consts::TAU;
+        for (f, &hz) in NOMINAL_HZ.iter().enumerate() {
+            let w = tau * f64::from(hz) / fs;
+            c.feedback[f] = (2.0 * w.cos()) as f32;
+            c.cos[f] = w.cos() as f32;
+            c.sin[f] = w.sin() as f32;
+            let l = segment_len as f64;
+            for m in 0..SEGMENTS {
+                let t = Complex::from_angle(-w * (l - 1.0) - w * m as f64 * l);
+                c.twiddle_re[m][f] = t.re;
+                c.twiddle_im[m][f] = t.im;
+            }
+            c.segment_advance[f] = (w * l).rem_euclid(tau) as f32;
+            c.block_advance[f] = (w * block_len as f64).rem_euclid(tau) as f32;
+        }
+        c
+    }
+
+    /// Finishes filter `f` of segment `m` from the last two Goertzel states: `(re, im)` of
+    /// `twiddle · (s1 − e^{−jω}·s2)`.
+    #[inline(always)]
+    pub(crate) fn finish(&self, m: usize, f: usize, s1: f32, s2: f32) -> (f32, f32) {
+        let (y_re, y_im) = (s1 - s2 * self.cos[f], s2 * self.sin[f]);
+        let (t_re, t_im) = (self.twiddle_re[m][f], self.twiddle_im[m][f]);
+        (t_re * y_re - t_im * y_im, t_re * y_im + t_im * y_re)
+    }
+
+    /// Hz per radian-per-sample at this rate.
+    pub(crate) fn hz_per_rad(&self) -> f32 {
+        self.rate.hz() as f32 / std::f32::consts::TAU
+    }
+}
+
+/// One block's analysis: per-segment complex bins (real and imaginary parts apart, so that
+/// loops over filters vectorise) and the block's AC energy.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BlockSpectrum {
+    /// `Z_m` per segment and filter, each rotated to the block start.
+    pub(crate) re: [[f32; FILTERS]; SEGMENTS],
+    pub(crate) im: [[f32; FILTERS]; SEGMENTS],
+    /// `Σ (x − mean)²` over the block.
+    pub(crate) energy: f32,
+}
+
+impl BlockSpectrum {
+    /// Segment `m`'s partial bin for filter `f`.
+    fn segment(&self, m: usize, f: usize) -> Complex {
+        Complex::new(self.re[m][f], self.im[m][f])
+    }
+
+    /// The block's complex DFT bins for all filters.
+    pub(crate) fn bins(&self) -> ([f32; FILTERS], [f32; FILTERS]) {
+        let mut re = [0.0f32; FILTERS];
+        let mut im = [0.0f32; FILTERS];
+        for m in 0..SEGMENTS {
+            for f in 0..FILTERS {
+                re[f] += self.re[m][f];
+                im[f] += self.im[m][f];
+            }
+        }
+        (re, im)
+    }
+
+    /// The block's complex DFT bin for filter `f`.
+    #[cfg(test)]
+    pub(crate) fn bin(&self, f: usize) -> Complex {
+        let (re, im) = self.bins();
+        Complex::new(re[f], im[f])
+    }
+
+    /// Frequency offset of filter `f`'s dominant component from nominal, in Hz, from the phase
+    /// steps between segments. Unambiguous to ± half the segment rate (±200 Hz at any rate).
+    pub(crate) fn coarse_offset_hz(&self, coeffs: &Coefficients, f: usize) -> f32 {
+        // Z_m is rotated to the block start, so a tone exactly on the bin has equal phases and a
+        // tone δ rad/sample off advances δ·L per segment.
+        let mut acc = Complex::default();
+        for m in 1..SEGMENTS {
+            acc = acc.add(self.segment(m, f).mul_conj(self.segment(m - 1, f)));
+        }
+        acc.arg() / coeffs.segment_len as f32 * coeffs.hz_per_rad()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::{Kernel, analyse};
+
+    fn direct_dft(x: &[i16], hz: f64, fs: f64) -> (f64, f64) {
+        let w = std::f64::consts::TAU * hz / fs;
+        x.iter().enumerate().fold((0.0, 0.0), |(re, im), (n, &v)| {
+            let a = -w * n as f64;
+            (re + f64::from(v) * a.cos(), im + f64::from(v) * a.sin())
+        })
+    }
+
+    #[test]
+    fn block_bins_equal_a_direct_dft_at_both_rates() {
+        for rate in [SampleRate::Narrowband, SampleRate::Wideband] {
+            let coeffs = Coefficients::new(rate);
+            let fs = f64::from(rate.hz());
+            // A deterministic, non-periodic test signal.
+            let block: Vec<i16> = (0..coeffs.block_len)
+                .map(|n| {
+                    let t = n as f64 / fs;
+                    (8000.0 * (6.1 * t * 1000.0).sin()
+                        + 5000.0 * (std::f64::consts::TAU * 1300.0 * t).cos()
+                        + (n as f64 * 37.0) % 900.0) as i16
+                })
+                .collect();
+            let mut spec = BlockSpectrum::default();
+            analyse(Kernel::detect(), &coeffs, &block, 0.0, &mut spec);
+            for (f, &hz) in NOMINAL_HZ.iter().enumerate() {
+                let (re, im) = direct_dft(&block, f64::from(hz), fs);
+                let got = spec.bin(f);
+                let scale = (re * re + im * im).sqrt().max(1.0);
+                assert!(
+                    (f64::from(got.re) - re).abs() / scale < 2e-3,
+                    "{rate:?} {hz} re"
+                );
+                assert!(
+                    (f64::from(got.im) - im).abs() / scale < 2e-3,
+                    "{rate:?} {hz} im"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn coarse_offset_reads_the_tone_frequency() {
+        let coeffs = Coefficients::new(SampleRate::Narrowband);
+        for (f, off) in [(0usize, 20.0f64), (7, -45.0), (3, 0.0)] {
+            let hz = f64::from(NOMINAL_HZ[f]) + off;
+            let block: Vec<i16> = (0..80)
+                .map(|n| {
+                    (10000.0 * (std::f64::consts::TAU * hz * n as f64 / 8000.0 + 0.3).cos()) as i16
+                })
+                .collect();
+            let mut spec = BlockSpectrum::default();
+            analyse(Kernel::detect(), &coeffs, &block, 0.0, &mut spec);
+            let est = f64::from(spec.coarse_offset_hz(&coeffs, f));
+            assert!(
+                (est - off).abs() < 8.0,
+                "filter {f}: wanted {off}, got {est}"
+            );
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Block-level timing: turns per-block candidates into digit events.
+//!
+//! Blocks are 10 ms. A digit is confirmed after [`HITS_TO_CONFIRM`] consecutive candidate blocks
+//! whose tones stay within frequency tolerance from block to block, and ends after
+//! [`MISSES_TO_END`] consecutive blocks without it. Why three and three (Q.24):
+//! - a tone of ≥ 40 ms always covers ≥ 3 whole blocks; one of ≤ 23 ms covers ≤ 2 whole blocks
+//!   plus a block at most 30 % covered, which fails the tone-share check;
+//! - a pause of ≥ 40 ms always holds ≥ 3 whole silent blocks; a break of ≤ 10 ms spoils ≤ 2.
+//!
+//! A run that reaches three hits is confirmed only if the harmonic veto (see `harmonic.rs`),
+//! asked then and only then, finds no harmonic series. A vetoed run is rejected for as long as
+//! its chain of in-tolerance candidates lasts (a sung note is asked once, not every block).
+//!
+//! Onset and end are refined below block resolution: the amplitude a tone leaves in a partly
+//! covered block, against its full-block amplitude, says how much of that block it covered.
+
+use std::collections::VecDeque;
+
+use crate::classify::{Amplitudes, Candidate, pair_in_tolerance};
+use crate::config::Limits;
+use crate::spectrum::Coefficients;
+use crate::{Digit, Event, SampleTime};
+
+/// Consecutive in-tolerance candidate blocks that confirm a digit.
+pub(crate) const HITS_TO_CONFIRM: u8 = 3;
+/// Consecutive blocks without the digit that end it.
+pub(crate) const MISSES_TO_END: u8 = 3;
+
+/// Where the tracker is.
+#[derive(Clone, Debug, Default)]
+enum State {
+    /// No digit and no run of candidates.
+    #[default]
+    Quiet,
+    /// Consecutive candidates for one digit, not yet confirmed.
+    Counting(Run),
+    /// A run the harmonic veto rejected, continuing: its last candidate.
+    Rejected(Candidate),
+    /// A confirmed digit; `misses` blocks since its last hit.
+    Holding(Held),
+    /// A confirmed digit is fading out while another digit's run builds.
+    Switching(Held, Run),
+}
+
+#[derive(Clone, Debug)]
+struct Run {
+    first: Candidate,
+    last: Candidate,
+    hits: u8,
+    /// Sample index of the first candidate block's start.
+    start: u64,
+    /// Amplitude of the digit's two bins in the block before the run.
+    lead_amplitude: f32,
+}
+
+#[derive(Clone, Debug)]
+struct Held {
+    digit: Digit,
+    low: usize,
+    high: usize,
+    onset: SampleTime,
+    /// End of the last block that held the digit, and its amplitude.
+    last_hit_end: u64,
+    last_hit_amplitude: f32,
+    /// Largest full-block amplitude seen: the reference for partial-coverage estimates.
+    reference: f32,
+    misses: u8,
+    /// Amplitude in the first block after the last hit.
+    tail_amplitude: f32,
+}
+
+/// Per-channel timing state.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tracker {
+    state: State,
+    previous_amplitudes: Amplitudes,
+}
+
+fn pair_amplitude(amps: &Amplitudes, low: usize, high: usize) -> f32 {
+    amps[low] + amps[high]
+}
+
+/// Fraction of a block covered by a tone, from its amplitude against a full block's.
+fn coverage(amplitude: f32, reference: f32) -> f32 {
+    if reference <= 0.0 {
+        return 0.0;
+    }
+    (amplitude / reference).clamp(0.0, 1.0)
+}
+
+impl Tracker {
+    /// Feeds one block's verdict. `start` is the block's first sample. `veto` is asked whether
+    /// a run about to be confirmed is harmonic.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn handle_block(
+        &mut self,
+        coeffs: &Coefficients,
+        limits: &Limits,
+        start: u64,
+        candidate: Option<Candidate>,
+        amps: &Amplitudes,
+        veto: impl FnOnce(&Candidate) -> bool,
+        events: &mut VecDeque<Event>,
+    ) {
+        let n = coeffs.block_len as u64;
+        let state = std::mem::take(&mut self.state);
+        self.state = match state {
+            State::Quiet => self.begin_run(start, candidate),
+            State::Counting(run) => {
+                self.extend_run(coeffs, limits, run, start, candidate, veto, events)
+            }
+            State::Rejected(last) => match candidate {
+                Some(c)
+                    if c.digit == last.digit && pair_in_tolerance(coeffs, limits, &last, &c) =>
+                {
+                    State::Rejected(c)
+                }
+                _ => self.begin_run(start, candidate),
+            },
+            State::Holding(held) => {
+                let digit = held.digit;
+                match Self::hold(held, start + n, candidate, amps, n, events) {
+                    Some(held) => match candidate {
+                        Some(c) if c.digit != digit => {
+                            let run = self.new_run(start, c);
+                            State::Switching(held, run)
+                        }
+                        _ => State::Holding(held),
+                    },
+                    None => self.begin_run(start, candidate),
+                }
+            }
+            State::Switching(held, run) => {
+                // Every block of the new run is a miss for the old digit.
+                match Self::hold(held, start + n, candidate, amps, n, events) {
+                    Some(held) if candidate.is_some_and(|c| c.digit == held.digit) => {
+                        State::Holding(held)
+                    }
+                    Some(held) => {
+                        match self.extend_run(coeffs, limits, run, start, candidate, veto, events) {
+                            State::Counting(run) => State::Switching(held, run),
+                            // The run confirmed: only possible once the old digit has ended.
+                            _ => State::Holding(held),
+                        }
+                    }
+                    None => self.extend_run(coeffs, limits, run, start, candidate, veto, events),
+                }
+            }
+        };
+        self.previous_amplitudes = *amps;
+    }
+
+    /// Ends the stream: a held digit ends where its last block ended.
+    pub(crate) fn finish(&mut self, block_len: u64, events: &mut VecDeque<Event>) {
+        match std::mem::take(&mut self.state) {
+            State::Holding(held) | State::Switching(held, _) => {
+                events.push_back(Self::release(&held, block_len));
+            }
+            State::Quiet | State::Counting(_) | State::Rejected(_) => {}
+        }
+    }
+
+    fn new_run(&self, start: u64, c: Candidate) -> Run {
+        Run {
+            first: c,
+            last: c,
+            hits: 1,
+            start,
+            lead_amplitude: pair_amplitude(&self.previous_amplitudes, c.low, c.high),
+        }
+    }
+
+    fn begin_run(&self, start: u64, candidate: Option<Candidate>) -> State {
+        match candidate {
+            Some(c) => State::Counting(self.new_run(start, c)),
+            None => State::Quiet,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn extend_run(
+        &self,
+        coeffs: &Coefficients,
+        limits: &Limits,
+        mut run: Run,
+        start: u64,
+        candidate: Option<Candidate>,
+        veto: impl FnOnce(&Candidate) -> bool,
+        events: &mut VecDeque<Event>,
+    ) -> State {
+        let Some(c) = candidate else {
+            return State::Quiet;
+        };
+        if c.digit != run.first.digit || !pair_in_tolerance(coeffs, limits, &run.last, &c) {
+            return State::Counting(self.new_run(start, c));
+        }
+        run.hits += 1;
+        run.last = c;
+        if run.hits < HITS_TO_CONFIRM {
+            return State::Counting(run);
+        }
+        if veto(&c) {
+            return State::Rejected(c);
+        }
+        let n = coeffs.block_len as u64;
+        let block_amp = |c: &Candidate| c.low_bin.norm_sqr().sqrt() + c.high_bin.norm_sqr().sqrt();
+        let reference = block_amp(&run.last).max(block_amp(&run.first));
+        // Onset: the run's first block start, moved later if that block was only partly covered,
+        // and earlier by the share of the block before it that the tone already covered.
+        let late = 1.0 - coverage(block_amp(&run.first), reference);
+        let early = coverage(run.lead_amplitude, reference);
+        let onset = run.start as f64 + f64::from(late - early) * n as f64;
+        let onset = SampleTime(onset.max(0.0).round() as u64);
+        events.push_back(Event::Pressed {
+            digit: c.digit,
+            onset,
+        });
+        State::Holding(Held {
+            digit: c.digit,
+            low: c.low,
+            high: c.high,
+            onset,
+            last_hit_end: start + n,
+            last_hit_amplitude: block_amp(&c),
+            reference,
+            misses: 0,
+            tail_amplitude: 0.0,
+        })
+    }
+
+    /// Advances a held digit by one block; `None` once it has ended (its event is pushed).
+    fn hold(
+        mut held: Held,
+        block_end: u64,
+        candidate: Option<Candidate>,
+        amps: &Amplitudes,
+        n: u64,
+        events: &mut VecDeque<Event>,
+    ) -> Option<Held> {
+        let amplitude = pair_amplitude(amps, held.low, held.high);
+        if candidate.is_some_and(|c| c.digit == held.digit) {
+            held.misses = 0;
+            held.last_hit_end = block_end;
+            held.last_hit_amplitude = amplitude;
+            held.reference = held.reference.max(amplitude);
+            return Some(held);
+        }
+        if held.misses == 0 {
+            held.tail_amplitude = amplitude;
+        }
+        held.misses += 1;
+        if held.misses < MISSES_TO_END {
+            return Some(held);
+        }
+        events.push_back(Self::release(&held, n));
+        None
+    }
+
+    fn release(held: &Held, n: u64) -> Event {
+        let short = 1.0 - coverage(held.last_hit_amplitude, held.reference);
+        let over = coverage(held.tail_amplitude, held.reference);
+        let end = held.last_hit_end as f64 + f64::from(over - short) * n as f64;
+        let end = SampleTime((end.round() as u64).max(held.onset.0));
+        Event::Released {
+            digit: held.digit,
+            onset: held.onset,
+            end,
+        }
+    }
+}
