@@ -161,7 +161,7 @@ fn talkoff(contenders: &[(&'static str, DetectFn)], seconds: f64) {
 fn workload() -> Vec<i16> {
     let mut s = Signal::new(RATE);
     let mut k = 0u64;
-    while s.to_pcm().len() < 30 * 8000 {
+    while s.len() < 30 * 8000 {
         for d in Digit::ALL {
             s.tone(&Tone::new(d)).silence(60.0);
         }

@@ -221,14 +221,12 @@ impl DtmfBank {
             };
             let history = &group.history;
             let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
-            let veto = |c: &crate::classify::Candidate| {
-                let (low, high) = c.frequencies();
-                let fill = |buf: &mut [f32]| {
+            let veto = |c: &_| {
+                is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
                     buf.iter_mut()
                         .zip(history)
                         .for_each(|(b, row)| *b = f32::from(row[lane]));
-                };
-                is_harmonic(kernel, coeffs, window, fill, low, high)
+                })
             };
             self.trackers[channel].handle_block(
                 &self.coeffs,

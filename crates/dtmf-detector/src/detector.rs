@@ -8,7 +8,18 @@ use crate::harmonic::{MAX_WINDOW, Window, is_harmonic};
 use crate::simd::Kernel;
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
-use crate::{Event, SampleRate, SampleTime};
+use crate::{Digit, Event, SampleRate, SampleTime};
+
+/// A digit found by [`DtmfDetector::decode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DigitSpan {
+    /// The key.
+    pub digit: Digit,
+    /// Estimated tone onset.
+    pub onset: SampleTime,
+    /// Estimated end of the tone.
+    pub end: SampleTime,
+}
 
 /// Detects DTMF in one audio stream. Feed samples with [`handle_samples`](Self::handle_samples)
 /// in pieces of any size, then drain [`poll_event`](Self::poll_event).
@@ -106,6 +117,28 @@ impl DtmfDetector {
         self.tracker = Tracker::default();
     }
 
+    /// Decodes a whole recording, fed in 20 ms frames as a media path would, and returns every
+    /// digit with its onset and end.
+    pub fn decode(config: &DetectorConfig, pcm: &[i16]) -> Vec<DigitSpan> {
+        let mut detector = Self::new(config);
+        let mut found = Vec::new();
+        for piece in pcm.chunks(config.rate.block_len() * 2) {
+            detector.handle_samples(piece);
+            detector.collect_released(&mut found);
+        }
+        detector.finish();
+        detector.collect_released(&mut found);
+        found
+    }
+
+    fn collect_released(&mut self, found: &mut Vec<DigitSpan>) {
+        while let Some(event) = self.poll_event() {
+            if let Event::Released { digit, onset, end } = event {
+                found.push(DigitSpan { digit, onset, end });
+            }
+        }
+    }
+
     /// The next event, oldest first.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -127,14 +160,12 @@ impl DtmfDetector {
         let (candidate, amps) = classify(&self.spectrum, &self.coeffs, &self.limits);
         let history = &self.history[..len];
         let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
-        let veto = |c: &crate::classify::Candidate| {
-            let (low, high) = c.frequencies();
-            let fill = |buf: &mut [f32]| {
+        let veto = |c: &_| {
+            is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
                 buf.iter_mut()
                     .zip(history)
                     .for_each(|(b, s)| *b = f32::from(*s));
-            };
-            is_harmonic(kernel, coeffs, window, fill, low, high)
+            })
         };
         self.tracker.handle_block(
             &self.coeffs,

@@ -11,6 +11,7 @@
 //! A probe within [`VETO_DB`] of the weaker tone vetoes the block. White noise at 15 dB SNR puts a
 //! probe near −31 dB, so a legitimate digit is vetoed with odds around e^−20 per probe.
 
+use crate::classify::Candidate;
 use crate::simd::{Kernel, MAX_PROBES, powers};
 use crate::spectrum::{Coefficients, MAX_BLOCK};
 
@@ -47,16 +48,16 @@ impl Window {
     }
 }
 
-/// Whether the tones at `low_hz`/`high_hz` are better explained as harmonics of something.
-/// `fill` writes the last [`WINDOW_BLOCKS`] blocks of samples, oldest first.
+/// Whether the candidate's tones are better explained as harmonics of something. `fill` writes
+/// the last [`WINDOW_BLOCKS`] blocks of samples, oldest first.
 pub(crate) fn is_harmonic(
     kernel: Kernel,
     coeffs: &Coefficients,
     window: &Window,
+    candidate: &Candidate,
     fill: impl FnOnce(&mut [f32]),
-    low_hz: f32,
-    high_hz: f32,
 ) -> bool {
+    let (low_hz, high_hz) = candidate.frequencies();
     let fs = coeffs.rate.hz() as f32;
     // Probes inside a tone's main lobe (two bins of the window, plus half a bin) hear the tone.
     let guard = 2.5 * fs / window.len() as f32;

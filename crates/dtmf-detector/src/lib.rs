@@ -49,7 +49,7 @@ mod tracker;
 
 pub use bank::{BankEvent, DtmfBank, LANES};
 pub use config::{DBM0_REFERENCE_AMPLITUDE, DetectorConfig};
-pub use detector::DtmfDetector;
+pub use detector::{DigitSpan, DtmfDetector};
 pub use digit::Digit;
 pub use error::DtmfError;
 pub use time::{SampleRate, SampleTime};

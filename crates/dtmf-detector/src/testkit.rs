@@ -4,7 +4,7 @@
 //! 0 dBm0 a sine 3.14 dB below full scale.
 
 use crate::spectrum::NOMINAL_HZ;
-use crate::{DBM0_REFERENCE_AMPLITUDE, Digit, DtmfDetector, Event, SampleRate};
+use crate::{DBM0_REFERENCE_AMPLITUDE, DetectorConfig, Digit, DtmfDetector, SampleRate};
 
 /// SplitMix64: small, fast, seeded.
 #[derive(Clone, Debug)]
@@ -182,6 +182,16 @@ impl Signal {
         self
     }
 
+    /// Samples so far.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Whether no sample has been added yet.
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
     /// The digits placed in the signal.
     pub fn expected(&self) -> &[Expected] {
         &self.expected
@@ -217,28 +227,16 @@ pub struct Detection {
     pub end_ms: Option<f64>,
 }
 
-/// Runs a fresh [`DtmfDetector`] over `pcm` in 20 ms pieces and collects released digits.
+/// Runs [`DtmfDetector::decode`] with default thresholds and reports times in ms.
 pub fn detect(rate: SampleRate, pcm: &[i16]) -> Vec<Detection> {
-    let mut detector = DtmfDetector::with_rate(rate);
-    let mut out = Vec::new();
-    let collect = |d: &mut DtmfDetector, out: &mut Vec<Detection>| {
-        while let Some(event) = d.poll_event() {
-            if let Event::Released { digit, onset, end } = event {
-                out.push(Detection {
-                    digit,
-                    onset_ms: Some(onset.as_millis(rate)),
-                    end_ms: Some(end.as_millis(rate)),
-                });
-            }
-        }
-    };
-    for piece in pcm.chunks(rate.block_len() * 2) {
-        detector.handle_samples(piece);
-        collect(&mut detector, &mut out);
-    }
-    detector.finish();
-    collect(&mut detector, &mut out);
-    out
+    DtmfDetector::decode(&DetectorConfig::at_rate(rate), pcm)
+        .into_iter()
+        .map(|span| Detection {
+            digit: span.digit,
+            onset_ms: Some(span.onset.as_millis(rate)),
+            end_ms: Some(span.end.as_millis(rate)),
+        })
+        .collect()
 }
 
 /// What a Q.24 case demands.

@@ -139,8 +139,15 @@ impl Tracker {
                     Some(held) => {
                         match self.extend_run(coeffs, limits, run, start, candidate, veto, events) {
                             State::Counting(run) => State::Switching(held, run),
-                            // The run confirmed: only possible once the old digit has ended.
-                            _ => State::Holding(held),
+                            State::Quiet => State::Holding(held),
+                            // The run confirmed while the old digit is still held (the counts
+                            // make this impossible today): end the old digit before the new one.
+                            confirmed => {
+                                let pressed = events.pop_back();
+                                events.push_back(Self::release(&held, n));
+                                events.extend(pressed);
+                                confirmed
+                            }
                         }
                     }
                     None => self.extend_run(coeffs, limits, run, start, candidate, veto, events),

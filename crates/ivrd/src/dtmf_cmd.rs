@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use dtmf_detector::testkit::{Signal, Tone, music};
-use dtmf_detector::{Digit, DtmfBank, DtmfDetector, Event, SampleRate};
+use dtmf_detector::{DetectorConfig, Digit, DtmfBank, DtmfDetector, SampleRate};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -75,22 +75,10 @@ fn round1(ms: f64) -> f64 {
 
 /// Digits of one channel: (digit, onset ms, end ms).
 fn digits(rate: SampleRate, pcm: &[i16]) -> Vec<(Digit, f64, f64)> {
-    let mut detector = DtmfDetector::with_rate(rate);
-    let mut found = Vec::new();
-    let mut drain = |d: &mut DtmfDetector| {
-        while let Some(event) = d.poll_event() {
-            if let Event::Released { digit, onset, end } = event {
-                found.push((digit, onset.as_millis(rate), end.as_millis(rate)));
-            }
-        }
-    };
-    for piece in pcm.chunks(4096) {
-        detector.handle_samples(piece);
-        drain(&mut detector);
-    }
-    detector.finish();
-    drain(&mut detector);
-    found
+    DtmfDetector::decode(&DetectorConfig::at_rate(rate), pcm)
+        .into_iter()
+        .map(|s| (s.digit, s.onset.as_millis(rate), s.end.as_millis(rate)))
+        .collect()
 }
 
 #[derive(Serialize)]
