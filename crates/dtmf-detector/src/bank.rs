@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 
 use crate::classify::classify;
 use crate::config::{DetectorConfig, Limits};
-use crate::harmonic::{Window, is_harmonic};
-use crate::simd::{self, Kernel, LaneState};
+use crate::harmonic::{WINDOW_BLOCKS, Window, is_harmonic};
+use crate::simd::{self, Kernel, LaneState, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, FILTERS, SEGMENTS};
 use crate::tracker::Tracker;
 use crate::{DtmfError, Event, SampleRate, SampleTime};
@@ -38,7 +38,8 @@ struct LaneGroup {
     /// Finished segments of the current block, lanes innermost so that loops vectorise.
     segments_re: [Lanes; SEGMENTS],
     segments_im: [Lanes; SEGMENTS],
-    /// The last three blocks' samples, one row per frame, oldest first.
+    /// The last [`WINDOW_BLOCKS`] blocks' samples, one row per frame: block `k` in slot
+    /// `k % WINDOW_BLOCKS`, so that nothing moves when a block ends.
     history: Vec<[i16; LANES]>,
 }
 
@@ -52,6 +53,7 @@ impl LaneGroup {
         }
     }
 
+    #[inline(always)]
     fn finish_segment(&mut self, coeffs: &Coefficients, m: usize) {
         for f in 0..FILTERS {
             for lane in 0..LANES {
@@ -153,17 +155,16 @@ impl DtmfBank {
         let frames = pcm.len() / channels;
         let seg = self.coeffs.segment_len;
         let n = self.coeffs.block_len;
-        // The current block occupies the last `n` rows of the history.
-        let block_rows = self.window.len() - n;
         let mut done = 0;
         while done < frames {
             let into_segment = (self.position % seg as u64) as usize;
             let into_block = (self.position % n as u64) as usize;
+            let slot = (self.position / n as u64 % WINDOW_BLOCKS as u64) as usize;
+            let first_row = slot * n + into_block;
             let take = (seg - into_segment).min(frames - done);
             let part = &pcm[done * channels..(done + take) * channels];
             for (g, group) in self.groups.iter_mut().enumerate() {
-                let rows =
-                    &mut group.history[block_rows + into_block..block_rows + into_block + take];
+                let rows = &mut group.history[first_row..first_row + take];
                 simd::lanes(
                     self.kernel,
                     &mut group.state,
@@ -177,7 +178,7 @@ impl DtmfBank {
             done += take;
             self.position += take as u64;
             if self.position.is_multiple_of(seg as u64) {
-                self.end_segment();
+                simd::run(self.kernel, EndSegment(self));
             }
         }
         Ok(())
@@ -189,6 +190,7 @@ impl DtmfBank {
         self.events.pop_front()
     }
 
+    #[inline(always)]
     fn end_segment(&mut self) {
         let seg = self.coeffs.segment_len as u64;
         let m = ((self.position / seg - 1) % SEGMENTS as u64) as usize;
@@ -200,12 +202,22 @@ impl DtmfBank {
         }
         let n = self.coeffs.block_len;
         let block_start = self.position - n as u64;
+        let block = block_start / n as u64;
+        // Veto window, oldest first: the slots after this block's, wrapping round to it.
+        let order: [usize; WINDOW_BLOCKS] =
+            std::array::from_fn(|i| ((block + 1 + i as u64) % WINDOW_BLOCKS as u64) as usize);
         let mut screen = Screen::default();
         for channel in 0..self.channels {
             let group = &mut self.groups[channel / LANES];
             let lane = channel % LANES;
             if lane == 0 {
                 screen = Screen::new(group, &self.limits, n);
+            }
+            if !screen.possible[lane]
+                && self.trackers[channel]
+                    .idle_block(|| std::array::from_fn(|f| screen.amplitude[f][lane]))
+            {
+                continue;
             }
             let (candidate, amps) = if screen.possible[lane] {
                 self.spectrum.energy = screen.energy[lane];
@@ -223,8 +235,11 @@ impl DtmfBank {
             let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
             let veto = |c: &_| {
                 is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
+                    let rows = order
+                        .iter()
+                        .flat_map(|&slot| &history[slot * n..(slot + 1) * n]);
                     buf.iter_mut()
-                        .zip(history)
+                        .zip(rows)
                         .for_each(|(b, row)| *b = f32::from(row[lane]));
                 })
             };
@@ -244,10 +259,19 @@ impl DtmfBank {
             );
         }
         for group in &mut self.groups {
-            group.history.copy_within(n.., 0);
             group.state.sum = [0.0; LANES];
             group.state.sum_sq = [0.0; LANES];
         }
+    }
+}
+
+/// [`DtmfBank::end_segment`], compiled for the bank's kernel.
+struct EndSegment<'a>(&'a mut DtmfBank);
+
+impl Vectorised for EndSegment<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.end_segment();
     }
 }
 
@@ -261,6 +285,7 @@ struct Screen {
 }
 
 impl Screen {
+    #[inline(always)]
     fn new(group: &LaneGroup, limits: &Limits, n: usize) -> Self {
         let mut power: Lanes = [[0.0; LANES]; FILTERS];
         for f in 0..FILTERS {

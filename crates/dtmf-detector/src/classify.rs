@@ -34,15 +34,13 @@ pub(crate) fn classify(
         power[f] = re[f] * re[f] + im[f] * im[f];
         amps[f] = power[f].sqrt();
     }
-    let bins: [Complex; FILTERS] = std::array::from_fn(|f| Complex::new(re[f], im[f]));
-    (pick(spec, coeffs, limits, &bins, &power), amps)
+    (pick(spec, coeffs, limits, &power), amps)
 }
 
 fn pick(
     spec: &BlockSpectrum,
     coeffs: &Coefficients,
     limits: &Limits,
-    bins: &[Complex; FILTERS],
     power: &[f32; FILTERS],
 ) -> Option<Candidate> {
     // Silence and weak noise: nothing can pass, skip the rest.
@@ -64,8 +62,9 @@ fn pick(
     if e_low + e_high < limits.min_tone_share * spec.energy {
         return None;
     }
-    let low_offset_hz = spec.coarse_offset_hz(coeffs, low);
-    let high_offset_hz = spec.coarse_offset_hz(coeffs, high);
+    let (low_segments, high_segments) = spec.separate(coeffs, low, high);
+    let low_offset_hz = BlockSpectrum::coarse_offset_hz(coeffs, &low_segments);
+    let high_offset_hz = BlockSpectrum::coarse_offset_hz(coeffs, &high_segments);
     if low_offset_hz.abs() > limits.max_coarse_deviation * NOMINAL_HZ[low]
         || high_offset_hz.abs() > limits.max_coarse_deviation * NOMINAL_HZ[high]
     {
@@ -75,11 +74,17 @@ fn pick(
         digit: Digit::from_tones(low, high - 4),
         low,
         high,
-        low_bin: bins[low],
-        high_bin: bins[high],
+        low_bin: sum(&low_segments),
+        high_bin: sum(&high_segments),
         low_offset_hz,
         high_offset_hz,
     })
+}
+
+fn sum(segments: &[Complex]) -> Complex {
+    segments
+        .iter()
+        .fold(Complex::default(), |acc, &z| acc.add(z))
 }
 
 fn argmax(values: &[f32]) -> usize {

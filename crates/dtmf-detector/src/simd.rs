@@ -51,6 +51,30 @@ fn analyse_avx2(coeffs: &Coefficients, block: &[i16], min_energy: f32, out: &mut
     analyse_body::<true>(coeffs, block, min_energy, out);
 }
 
+/// Work to compile for the chosen [`Kernel`]: with AVX2 + FMA, everything `run` inlines (its
+/// helpers marked `#[inline(always)]`) may use 256-bit registers and fused multiply-add. A trait
+/// rather than a closure, because only an `#[inline(always)]` method is sure to be inlined into
+/// the feature-enabled caller.
+pub(crate) trait Vectorised {
+    fn run(self);
+}
+
+/// Runs `body` compiled for `kernel`.
+pub(crate) fn run(kernel: Kernel, body: impl Vectorised) {
+    match kernel {
+        Kernel::Portable => body.run(),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Avx2Fma` is only built by `Kernel::detect` after checking both CPU features.
+        Kernel::Avx2Fma => unsafe { run_avx2(body) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn run_avx2(body: impl Vectorised) {
+    body.run();
+}
+
 /// Power at up to [`MAX_PROBES`] frequencies of `samples` (see [`powers_body`]).
 pub(crate) fn powers(kernel: Kernel, samples: &[f32], hz: &[f32], fs: f32, out: &mut [f32]) {
     match kernel {

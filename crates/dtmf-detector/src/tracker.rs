@@ -89,6 +89,16 @@ fn coverage(amplitude: f32, reference: f32) -> f32 {
 }
 
 impl Tracker {
+    /// The cheap path for a block without a candidate: if no digit or run is in progress, such a
+    /// block changes nothing but the remembered amplitudes. Returns whether it was handled.
+    pub(crate) fn idle_block(&mut self, amps: impl FnOnce() -> Amplitudes) -> bool {
+        let quiet = matches!(self.state, State::Quiet);
+        if quiet {
+            self.previous_amplitudes = amps();
+        }
+        quiet
+    }
+
     /// Feeds one block's verdict. `start` is the block's first sample. `veto` is asked whether
     /// a run about to be confirmed is harmonic.
     #[allow(clippy::too_many_arguments)]
