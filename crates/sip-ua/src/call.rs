@@ -1,0 +1,120 @@
+//! One call's dialog state on the answering side.
+
+use std::time::{Duration, Instant};
+
+use crate::Flow;
+use crate::message::{Request, addr_uri};
+use crate::sdp::{LocalMedia, Negotiated};
+
+/// Where a call is. A transition happens in `Endpoint`; illegal commands are refused there.
+#[derive(Clone, Debug)]
+pub(crate) enum CallState {
+    /// INVITE received, 100 sent, waiting for the application.
+    Offered,
+    /// 180 sent.
+    Ringing,
+    /// 2xx sent, retransmitted until the ACK arrives (RFC 3261 §13.3.1.4).
+    Answering {
+        response: Vec<u8>,
+        retransmit: Retransmit,
+    },
+    /// ACK received: the dialog is confirmed.
+    Confirmed,
+    /// A non-2xx final response sent, retransmitted until its ACK (Timers G and H).
+    Rejected {
+        response: Vec<u8>,
+        retransmit: Retransmit,
+    },
+    /// Never stored: the record is removed instead. Kept for exhaustive matches on commands.
+    #[allow(dead_code)]
+    Ended,
+}
+
+/// A retransmission schedule: first after T1, doubling up to a cap, until `give_up`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Retransmit {
+    pub(crate) next: Instant,
+    pub(crate) interval: Duration,
+    pub(crate) give_up: Instant,
+}
+
+impl Retransmit {
+    /// Starts at `now`. Without retransmission (reliable transport) only `give_up` matters.
+    pub(crate) fn start(now: Instant, t1: Duration, timeout: Duration, retransmit: bool) -> Self {
+        let give_up = now + timeout;
+        Self {
+            next: if retransmit { now + t1 } else { give_up },
+            interval: t1,
+            give_up,
+        }
+    }
+
+    /// After a retransmission at `now`: double the interval up to `cap`.
+    pub(crate) fn backoff(&mut self, now: Instant, cap: Duration) {
+        self.interval = (self.interval * 2).min(cap);
+        self.next = now + self.interval;
+    }
+
+    pub(crate) fn next_deadline(&self) -> Instant {
+        self.next.min(self.give_up)
+    }
+}
+
+/// A call: the INVITE it started with, the dialog's identifiers and its state.
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    pub(crate) flow: Flow,
+    pub(crate) invite: Request,
+    pub(crate) invite_branch: String,
+    pub(crate) sip_call_id: String,
+    pub(crate) local_tag: String,
+    /// The caller's From tag (absent only from RFC 2543 peers).
+    pub(crate) remote_tag: Option<String>,
+    /// The caller's From (with its tag): our requests' To.
+    pub(crate) remote: String,
+    /// The To URI of the INVITE: our requests' From.
+    pub(crate) local_uri: String,
+    /// Request-URI for our in-dialog requests: the caller's Contact.
+    pub(crate) remote_target: String,
+    /// Record-Route values, in order (RFC 3261 §12.1.1).
+    pub(crate) route_set: Vec<String>,
+    pub(crate) local_cseq: u32,
+    pub(crate) last_provisional: Vec<u8>,
+    pub(crate) media: Option<(LocalMedia, Negotiated)>,
+    pub(crate) state: CallState,
+    /// `Ended` has been reported.
+    pub(crate) ended: bool,
+}
+
+impl Call {
+    pub(crate) fn new(flow: Flow, invite: &Request, local_tag: String) -> Self {
+        let c = &invite.common;
+        let remote_target = c
+            .header("Contact")
+            .map(|v| addr_uri(v).to_string())
+            .unwrap_or_else(|| addr_uri(&c.from).to_string());
+        let route_set = c
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Record-Route"))
+            .flat_map(|(_, v)| v.split(',').map(|r| r.trim().to_string()))
+            .collect();
+        Self {
+            flow,
+            invite: invite.clone(),
+            invite_branch: c.branch.clone(),
+            sip_call_id: c.call_id.clone(),
+            local_tag,
+            remote_tag: c.from_tag.clone(),
+            remote: c.from.clone(),
+            local_uri: addr_uri(&c.to).to_string(),
+            remote_target,
+            route_set,
+            local_cseq: 0,
+            last_provisional: Vec::new(),
+            media: None,
+            state: CallState::Offered,
+            ended: false,
+        }
+    }
+}

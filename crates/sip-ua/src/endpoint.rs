@@ -1,0 +1,744 @@
+//! The answering user agent: server transactions, dialogs and the client transactions for the
+//! requests it sends. Sans-IO: datagrams and `now` in, transmits and call events out.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Instant;
+
+use tracing::{debug, info, warn};
+
+use crate::build::{self, DialogRequest, Extra};
+use crate::call::{Call, CallState, Retransmit};
+use crate::message::{self, Message, Method, Request, Response, addr_uri, uri_user};
+use crate::sdp::{self, MediaOffer};
+use crate::{
+    CallId, Command, EndReason, Event, Flow, IncomingCall, Input, Output, SipConfig, SipError,
+    TransferOutcome, Transmit, Transport, dtmf_info,
+};
+
+/// What a timer entry points at; the entity itself says whether it is still due.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerRef {
+    Call(CallId),
+    Server(String),
+    Client(String),
+}
+
+/// A non-INVITE request already answered: its response, resent to retransmissions until
+/// Timer J expires (RFC 3261 §17.2.2).
+struct Answered {
+    response: Vec<u8>,
+    flow: Flow,
+    expires: Instant,
+}
+
+/// A request we sent (BYE, REFER) waiting for its final response (RFC 3261 §17.1.2).
+struct ClientTsx {
+    call: CallId,
+    method: Method,
+    data: Vec<u8>,
+    flow: Flow,
+    retransmit: Option<Retransmit>,
+    give_up: Instant,
+}
+
+/// The SIP endpoint. See the crate docs for the drain contract.
+pub struct Endpoint {
+    config: SipConfig,
+    calls: HashMap<CallId, Call>,
+    /// INVITE branch → call, for retransmissions and CANCEL.
+    by_branch: HashMap<String, CallId>,
+    /// (Call-ID, our tag) → call, for in-dialog requests.
+    by_dialog: HashMap<(String, String), CallId>,
+    answered: HashMap<String, Answered>,
+    clients: HashMap<String, ClientTsx>,
+    timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
+    out: VecDeque<Output>,
+    next_call: u64,
+    rng: u64,
+}
+
+impl Endpoint {
+    /// A new endpoint.
+    pub fn new(config: SipConfig) -> Self {
+        let rng = config.seed ^ 0x9e37_79b9_7f4a_7c15;
+        Self {
+            config,
+            calls: HashMap::new(),
+            by_branch: HashMap::new(),
+            by_dialog: HashMap::new(),
+            answered: HashMap::new(),
+            clients: HashMap::new(),
+            timers: BinaryHeap::new(),
+            out: VecDeque::new(),
+            next_call: 1,
+            rng,
+        }
+    }
+
+    /// Live calls (dialogs and unanswered INVITEs). Ended calls are removed at once, so this is
+    /// the figure to watch for leaks.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Feeds one input.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        match input {
+            Input::Datagram { flow, data } => self.handle_datagram(now, flow, data),
+            Input::Timeout => self.handle_timeout(now),
+        }
+    }
+
+    /// The next output; drain until `None` after every input.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When to feed [`Input::Timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Carries out the application's decision for a call.
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        command: Command,
+    ) -> Result<(), SipError> {
+        let c = self.calls.get_mut(&call).ok_or(SipError::NoSuchCall)?;
+        match command {
+            Command::Ring => {
+                if !matches!(c.state, CallState::Offered) {
+                    return Err(SipError::Misuse(
+                        "ring: the call is not waiting for an answer",
+                    ));
+                }
+                let data = self.respond_invite(call, 180, Extra::default());
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.last_provisional = data;
+                    c.state = CallState::Ringing;
+                }
+            }
+            Command::Answer { local, negotiated } => {
+                if !matches!(c.state, CallState::Offered | CallState::Ringing) {
+                    return Err(SipError::Misuse(
+                        "answer: the call is not waiting for an answer",
+                    ));
+                }
+                c.media = Some((local, negotiated));
+                let contact = format!("<sip:ivrd@{}>", c.flow.local);
+                let body = sdp::answer(&local, &negotiated);
+                let extra = Extra {
+                    headers: vec![("Contact", contact), ("Allow", ALLOW.into())],
+                    body: Some(("application/sdp", &body)),
+                };
+                let data = self.respond_invite(call, 200, extra);
+                let t1 = self.config.t1;
+                let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.state = CallState::Answering {
+                        response: data,
+                        retransmit,
+                    };
+                }
+                self.arm(retransmit.next_deadline(), TimerRef::Call(call));
+            }
+            Command::Reject { status } => {
+                if !matches!(c.state, CallState::Offered | CallState::Ringing) {
+                    return Err(SipError::Misuse(
+                        "reject: the call is not waiting for an answer",
+                    ));
+                }
+                if !(300..700).contains(&status) {
+                    return Err(SipError::Misuse("reject: status must be 300–699"));
+                }
+                self.reject(now, call, status);
+                self.end(call, EndReason::Rejected(status));
+            }
+            Command::HangUp => match c.state {
+                CallState::Offered | CallState::Ringing => {
+                    self.reject(now, call, 480);
+                    self.end(call, EndReason::HungUp);
+                }
+                CallState::Answering { .. } | CallState::Confirmed => {
+                    self.send_in_dialog(now, call, Method::Bye, &[]);
+                    self.end(call, EndReason::HungUp);
+                }
+                CallState::Rejected { .. } | CallState::Ended => {
+                    return Err(SipError::Misuse("hang up: the call has already ended"));
+                }
+            },
+            Command::Transfer { target } => {
+                if !matches!(c.state, CallState::Confirmed) {
+                    return Err(SipError::Misuse("transfer: the call is not established"));
+                }
+                let refer_to = format!("<{target}>");
+                let referred_by = format!("<{}>", c.local_uri);
+                self.send_in_dialog(
+                    now,
+                    call,
+                    Method::Refer,
+                    &[("Refer-To", refer_to), ("Referred-By", referred_by)],
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_datagram(&mut self, now: Instant, flow: Flow, data: &[u8]) {
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            return; // keep-alive (RFC 5626 CRLF)
+        }
+        match message::parse(data) {
+            Ok(Message::Request(req)) => self.handle_request(now, flow, req),
+            Ok(Message::Response(resp)) => self.handle_response(resp),
+            Err(error) => self.reject_unparsable(flow, data, &error),
+        }
+    }
+
+    /// A message that failed our checks: a request we can still address gets 400 (or 416);
+    /// anything else is dropped. Either way it is logged.
+    fn reject_unparsable(&mut self, flow: Flow, data: &[u8], error: &SipError) {
+        warn!(remote = %flow.remote, %error, "dropping malformed SIP message");
+        let Some(response) = crate::fallback::error_response(data, flow.remote, error) else {
+            return;
+        };
+        self.transmit(flow, response);
+    }
+
+    fn handle_request(&mut self, now: Instant, flow: Flow, req: Request) {
+        let branch = req.common.branch.clone();
+        if req.method != Method::Ack
+            && req.method != Method::Invite
+            && let Some(prior) = self.answered.get(&answered_key(&branch, &req))
+        {
+            let (flow, data) = (prior.flow, prior.response.clone());
+            self.transmit(flow, data);
+            return;
+        }
+        match req.method {
+            Method::Invite if req.common.to_tag.is_none() => self.handle_invite(now, flow, req),
+            Method::Invite => self.handle_reinvite(now, flow, req),
+            Method::Ack => self.handle_ack(req),
+            Method::Cancel => self.handle_cancel(now, flow, req),
+            Method::Bye => match self.dialog_of(&req) {
+                Some(call) => {
+                    self.answer_request(now, flow, &req, 200, Extra::default());
+                    self.end(call, EndReason::CallerHungUp);
+                }
+                None => self.answer_request(now, flow, &req, 481, Extra::default()),
+            },
+            Method::Info => self.handle_info(now, flow, req),
+            Method::Notify => self.handle_notify(now, flow, req),
+            Method::Options => {
+                let extra = Extra {
+                    headers: vec![
+                        ("Allow", ALLOW.into()),
+                        ("Accept", "application/sdp".into()),
+                    ],
+                    ..Extra::default()
+                };
+                self.answer_request(now, flow, &req, 200, extra);
+            }
+            Method::Refer | Method::Other => {
+                let extra = Extra {
+                    headers: vec![("Allow", ALLOW.into())],
+                    ..Extra::default()
+                };
+                self.answer_request(now, flow, &req, 501, extra);
+            }
+        }
+    }
+
+    fn handle_invite(&mut self, now: Instant, flow: Flow, req: Request) {
+        if let Some(&call) = self.by_branch.get(&req.common.branch) {
+            // A retransmission: resend whatever was sent last.
+            if let Some(c) = self.calls.get(&call) {
+                let data = match &c.state {
+                    CallState::Answering { response, .. }
+                    | CallState::Rejected { response, .. } => response.clone(),
+                    _ => c.last_provisional.clone(),
+                };
+                self.transmit(c.flow, data);
+            }
+            return;
+        }
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        let local_tag = self.token();
+        let offer = match req.common.body.is_empty() {
+            true => Err(SipError::NotAcceptable("INVITE without SDP offer".into())),
+            false => MediaOffer::parse(&req.common.body),
+        };
+        let call = Call::new(flow, &req, local_tag);
+        info!(call_id = %call.sip_call_id, from = %req.common.from, to = %req.uri, "INVITE");
+        self.by_branch.insert(req.common.branch.clone(), id);
+        self.by_dialog
+            .insert((call.sip_call_id.clone(), call.local_tag.clone()), id);
+        self.calls.insert(id, call);
+        let trying = self.respond_invite(id, 100, Extra::default());
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.last_provisional = trying;
+        }
+        let offer = match offer {
+            Ok(offer) => offer,
+            Err(error) => {
+                warn!(call_id = %req.common.call_id, %error, "rejecting INVITE");
+                self.reject(now, id, 488);
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.ended = true;
+                }
+                return;
+            }
+        };
+        let from_uri = addr_uri(&req.common.from).to_string();
+        let to_uri = addr_uri(&req.common.to).to_string();
+        let callee = match uri_user(&req.uri) {
+            "" => uri_user(&to_uri).to_string(),
+            user => user.to_string(),
+        };
+        let incoming = IncomingCall {
+            caller: uri_user(&from_uri).to_string(),
+            caller_uri: from_uri,
+            callee,
+            callee_uri: req.uri.clone(),
+            sip_call_id: req.common.call_id.clone(),
+            offer,
+            headers: req.common.headers.clone(),
+        };
+        self.out
+            .push_back(Output::Event(id, Event::Incoming(Box::new(incoming))));
+    }
+
+    fn handle_reinvite(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(call) = self.dialog_of(&req) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some((mut local, current)) = c.media else {
+            self.answer_request(now, flow, &req, 491, Extra::default());
+            return;
+        };
+        let negotiated = if req.common.body.is_empty() {
+            Ok(current)
+        } else {
+            MediaOffer::parse(&req.common.body).and_then(|offer| {
+                let mut n = offer.negotiate(&[current.codec])?;
+                n.telephone_event = offer.telephone_event;
+                Ok(n)
+            })
+        };
+        let negotiated = match negotiated {
+            Ok(n) => n,
+            Err(error) => {
+                warn!(call_id = %c.sip_call_id, %error, "re-INVITE not acceptable");
+                self.answer_request(now, flow, &req, 488, Extra::default());
+                return;
+            }
+        };
+        local.version += 1;
+        c.media = Some((local, negotiated));
+        let contact = format!("<sip:ivrd@{}>", c.flow.local);
+        let body = sdp::answer(&local, &negotiated);
+        let extra = Extra {
+            headers: vec![("Contact", contact)],
+            body: Some(("application/sdp", &body)),
+        };
+        // The re-INVITE's 2xx is retransmitted like the first (RFC 3261 §14.2) only on UDP; its
+        // ACK is absorbed by the dialog. We keep it simple: send once per (re)transmission.
+        self.answer_request(now, flow, &req, 200, extra);
+        self.out
+            .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
+    }
+
+    fn handle_ack(&mut self, req: Request) {
+        let call = match self.dialog_of(&req) {
+            Some(call) => Some(call),
+            // ACK to a non-2xx final carries the INVITE's branch.
+            None => self.by_branch.get(&req.common.branch).copied(),
+        };
+        let Some(call) = call else {
+            debug!(call_id = %req.common.call_id, "stray ACK dropped");
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match c.state {
+            CallState::Answering { .. } => {
+                c.state = CallState::Confirmed;
+                self.out.push_back(Output::Event(call, Event::Acked));
+            }
+            CallState::Rejected { .. } => self.remove(call),
+            _ => {}
+        }
+    }
+
+    fn handle_cancel(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(&call) = self.by_branch.get(&req.common.branch) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        self.answer_request(now, flow, &req, 200, Extra::default());
+        let pending = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| matches!(c.state, CallState::Offered | CallState::Ringing));
+        if pending {
+            self.reject(now, call, 487);
+            self.end(call, EndReason::Cancelled);
+        }
+    }
+
+    fn handle_info(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(call) = self.dialog_of(&req) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        let content_type = req.common.header("Content-Type").unwrap_or_default();
+        match dtmf_info::parse(content_type, &req.common.body) {
+            Ok(Some(dtmf)) => {
+                self.answer_request(now, flow, &req, 200, Extra::default());
+                self.out.push_back(Output::Event(call, Event::Dtmf(dtmf)));
+            }
+            // An INFO with no body (a keep-alive some carriers send) or another package.
+            Ok(None) => self.answer_request(now, flow, &req, 200, Extra::default()),
+            Err(error) => {
+                warn!(call_id = %req.common.call_id, %error, "INFO not understood");
+                self.answer_request(now, flow, &req, 415, Extra::default());
+            }
+        }
+    }
+
+    fn handle_notify(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(call) = self.dialog_of(&req) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        self.answer_request(now, flow, &req, 200, Extra::default());
+        // message/sipfrag: "SIP/2.0 200 OK"; only final statuses end the transfer.
+        let frag = String::from_utf8_lossy(&req.common.body);
+        let status = frag
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u16>().ok());
+        match status {
+            Some(s) if s >= 200 => {
+                let outcome = if s < 300 {
+                    TransferOutcome::Succeeded
+                } else {
+                    TransferOutcome::Failed(s)
+                };
+                self.out
+                    .push_back(Output::Event(call, Event::TransferResult(outcome)));
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_response(&mut self, resp: Response) {
+        let branch = &resp.common.branch;
+        if resp.status < 200 {
+            // Provisional: stop retransmitting on unreliable transport (Timer E goes to T2).
+            if let Some(tsx) = self.clients.get_mut(branch)
+                && let Some(r) = tsx.retransmit.as_mut()
+            {
+                r.interval = self.config.t2;
+            }
+            return;
+        }
+        let Some(tsx) = self.clients.remove(branch) else {
+            debug!(call_id = %resp.common.call_id, status = resp.status, "stray response dropped");
+            return;
+        };
+        if tsx.method == Method::Refer {
+            let outcome = if resp.status < 300 {
+                Event::TransferAccepted
+            } else {
+                Event::TransferResult(TransferOutcome::Failed(resp.status))
+            };
+            self.out.push_back(Output::Event(tsx.call, outcome));
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, target))) = self.timers.pop() else {
+                break;
+            };
+            match target {
+                TimerRef::Call(call) => self.call_timer(now, call),
+                TimerRef::Server(key) => {
+                    if self.answered.get(&key).is_some_and(|a| a.expires <= now) {
+                        self.answered.remove(&key);
+                    }
+                }
+                TimerRef::Client(branch) => self.client_timer(now, branch),
+            }
+        }
+    }
+
+    fn call_timer(&mut self, now: Instant, call: CallId) {
+        let udp = self.flow_is_udp(call);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let flow = c.flow;
+        let (response, retransmit, answering) = match &mut c.state {
+            CallState::Answering {
+                response,
+                retransmit,
+            } => (response.clone(), retransmit, true),
+            CallState::Rejected {
+                response,
+                retransmit,
+            } => (response.clone(), retransmit, false),
+            _ => return,
+        };
+        if now >= retransmit.give_up {
+            let sip_call_id = c.sip_call_id.clone();
+            if answering {
+                warn!(call_id = %sip_call_id, "no ACK for 2xx within 64·T1: hanging up");
+                self.send_in_dialog(now, call, Method::Bye, &[]);
+                self.end(call, EndReason::AckTimeout);
+            } else {
+                self.remove(call);
+            }
+            return;
+        }
+        if udp && now >= retransmit.next {
+            retransmit.backoff(now, self.config.t2);
+            let next = retransmit.next_deadline();
+            self.transmit(flow, response);
+            self.arm(next, TimerRef::Call(call));
+        } else {
+            let next = retransmit.next_deadline();
+            self.arm(next, TimerRef::Call(call));
+        }
+    }
+
+    fn client_timer(&mut self, now: Instant, branch: String) {
+        let Some(tsx) = self.clients.get_mut(&branch) else {
+            return;
+        };
+        if now >= tsx.give_up {
+            let tsx = self.clients.remove(&branch);
+            if let Some(tsx) = tsx {
+                warn!(method = ?tsx.method, "request timed out (Timer F)");
+                if tsx.method == Method::Refer {
+                    self.out.push_back(Output::Event(
+                        tsx.call,
+                        Event::TransferResult(TransferOutcome::TimedOut),
+                    ));
+                }
+            }
+            return;
+        }
+        let mut resend = None;
+        if let Some(r) = tsx.retransmit.as_mut()
+            && now >= r.next
+        {
+            r.backoff(now, self.config.t2);
+            resend = Some((tsx.flow, tsx.data.clone()));
+        }
+        let next = tsx
+            .retransmit
+            .map_or(tsx.give_up, |r| r.next.min(tsx.give_up));
+        if let Some((flow, data)) = resend {
+            self.transmit(flow, data);
+        }
+        self.arm(next, TimerRef::Client(branch));
+    }
+
+    /// Sends a final non-2xx to the INVITE and waits for its ACK (Timers G and H).
+    fn reject(&mut self, now: Instant, call: CallId, status: u16) {
+        let data = self.respond_invite(call, status, Extra::default());
+        let t1 = self.config.t1;
+        let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Rejected {
+                response: data,
+                retransmit,
+            };
+        }
+        self.arm(retransmit.next_deadline(), TimerRef::Call(call));
+    }
+
+    /// Tells the application the call is over (once); the record may live on to absorb an ACK.
+    fn end(&mut self, call: CallId, reason: EndReason) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if !c.ended {
+            c.ended = true;
+            info!(call_id = %c.sip_call_id, ?reason, "call ended");
+            self.out
+                .push_back(Output::Event(call, Event::Ended(reason)));
+        }
+        if !matches!(c.state, CallState::Rejected { .. }) {
+            self.remove(call);
+        }
+    }
+
+    fn remove(&mut self, call: CallId) {
+        if let Some(c) = self.calls.remove(&call) {
+            self.by_branch.remove(&c.invite_branch);
+            self.by_dialog.remove(&(c.sip_call_id, c.local_tag));
+        }
+    }
+
+    fn respond_invite(&mut self, call: CallId, status: u16, extra: Extra<'_>) -> Vec<u8> {
+        let Some(c) = self.calls.get(&call) else {
+            return Vec::new();
+        };
+        let data = build::response(
+            &c.invite,
+            c.flow.remote,
+            status,
+            &self.config.user_agent,
+            &c.local_tag,
+            &extra,
+        );
+        let flow = c.flow;
+        self.transmit(flow, data.clone());
+        data
+    }
+
+    /// Answers a non-INVITE request and remembers the answer for retransmissions.
+    fn answer_request(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        req: &Request,
+        status: u16,
+        extra: Extra<'_>,
+    ) {
+        let tag = match self.dialog_of(req).and_then(|c| self.calls.get(&c)) {
+            Some(c) => c.local_tag.clone(),
+            None => self.token(),
+        };
+        let ua = &self.config.user_agent;
+        let data = build::response(req, flow.remote, status, ua, &tag, &extra);
+        self.transmit(flow, data.clone());
+        if flow.transport == Transport::Udp && req.method != Method::Invite {
+            let key = answered_key(&req.common.branch, req);
+            let expires = now + 64 * self.config.t1;
+            self.answered.insert(
+                key.clone(),
+                Answered {
+                    response: data,
+                    flow,
+                    expires,
+                },
+            );
+            self.arm(expires, TimerRef::Server(key));
+        }
+    }
+
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        method: Method,
+        headers: &[(&str, String)],
+    ) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.local_cseq += 1;
+        let name = match method {
+            Method::Bye => "BYE",
+            Method::Refer => "REFER",
+            _ => "INFO",
+        };
+        let data = build::request(
+            &DialogRequest {
+                method: name,
+                target: &c.remote_target,
+                transport: c.flow.transport,
+                local: c.flow.local,
+                branch: &branch,
+                route_set: &c.route_set,
+                local_uri: &c.local_uri,
+                local_tag: &c.local_tag,
+                remote: &c.remote,
+                call_id: &c.sip_call_id,
+                cseq: c.local_cseq,
+                user_agent: &self.config.user_agent,
+            },
+            headers,
+        );
+        let flow = c.flow;
+        let t1 = self.config.t1;
+        let udp = flow.transport == Transport::Udp;
+        let retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));
+        let give_up = now + 64 * t1;
+        let next = retransmit.map_or(give_up, |r| r.next);
+        self.transmit(flow, data.clone());
+        self.clients.insert(
+            branch.clone(),
+            ClientTsx {
+                call,
+                method,
+                data,
+                flow,
+                retransmit,
+                give_up,
+            },
+        );
+        self.arm(next, TimerRef::Client(branch));
+    }
+
+    /// The dialog a request belongs to: Call-ID, our tag (its To) and the caller's tag (its From).
+    fn dialog_of(&self, req: &Request) -> Option<CallId> {
+        let tag = req.common.to_tag.as_ref()?;
+        let call = *self
+            .by_dialog
+            .get(&(req.common.call_id.clone(), tag.clone()))?;
+        let c = self.calls.get(&call)?;
+        (c.remote_tag == req.common.from_tag).then_some(call)
+    }
+
+    fn flow_is_udp(&self, call: CallId) -> bool {
+        self.calls
+            .get(&call)
+            .is_some_and(|c| c.flow.transport == Transport::Udp)
+    }
+
+    fn transmit(&mut self, flow: Flow, data: Vec<u8>) {
+        self.out
+            .push_back(Output::Transmit(Transmit { flow, data }));
+    }
+
+    fn arm(&mut self, at: Instant, target: TimerRef) {
+        self.timers.push(Reverse((at, target)));
+    }
+
+    /// A random token for tags and branches (SplitMix64 over the configured seed).
+    fn token(&mut self) -> String {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        format!("{:016x}", z ^ (z >> 31))
+    }
+}
+
+/// Methods we answer; sent in Allow.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY";
+
+fn answered_key(branch: &str, req: &Request) -> String {
+    format!("{branch} {}", req.method_token)
+}

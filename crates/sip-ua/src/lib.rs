@@ -1,0 +1,231 @@
+//! The answering side of SIP for ivrd: a sans-IO [`Endpoint`] that takes datagrams (or framed
+//! stream messages) and `now`, and gives back transmits, call events and its next deadline.
+//!
+//! Messages are parsed with rsipstack's `sip` module (the maintained rsip lineage: compact and
+//! folded headers parse); transactions, dialogs and SDP offer/answer are ours, so that every
+//! timer runs on the caller's clock and tests jump time. No rsipstack or ezk type is public.
+//!
+//! # Drain contract
+//! After every [`Endpoint::handle_input`] or [`Endpoint::handle_command`], drain
+//! [`Endpoint::poll_output`] until `None`, then sleep until [`Endpoint::poll_timeout`] and feed
+//! [`Input::Timeout`].
+//!
+//! ```
+//! use std::time::Instant;
+//! use sip_ua::{Endpoint, Flow, Input, Output, SipConfig, Transport};
+//!
+//! let mut sip = Endpoint::new(SipConfig::default());
+//! let flow = Flow {
+//!     transport: Transport::Udp,
+//!     remote: "127.0.0.1:5070".parse().unwrap(),
+//!     local: "127.0.0.1:5060".parse().unwrap(),
+//! };
+//! let options = "OPTIONS sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+//!     From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:ivr@127.0.0.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n\
+//!     Content-Length: 0\r\n\r\n";
+//! sip.handle_input(Instant::now(), Input::Datagram { flow, data: options.as_bytes() });
+//! let Some(Output::Transmit(t)) = sip.poll_output() else { panic!() };
+//! assert!(t.data.starts_with(b"SIP/2.0 200 OK"));
+//! ```
+//!
+//! # Where requests go
+//! Responses go back on the flow the request came in on (with `rport`/`received` stamped,
+//! RFC 3581). Our in-dialog requests (BYE, REFER) also go on the INVITE's flow, to the caller's
+//! Contact as Request-URI: the connection-reuse behaviour trunks behind NAT expect.
+
+mod build;
+mod call;
+mod dtmf_info;
+mod endpoint;
+mod error;
+mod fallback;
+mod framing;
+mod message;
+pub mod sdp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use dtmf_info::InfoDigit;
+pub use endpoint::Endpoint;
+pub use error::SipError;
+pub use framing::StreamFramer;
+pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated};
+
+/// Transport of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// Datagrams: requests and 2xx are retransmitted on T1 doubling to T2.
+    Udp,
+    /// A stream connection: nothing is retransmitted.
+    Tcp,
+}
+
+/// Where a message came from or goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Flow {
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    /// Our address on this flow (what Contact and Via advertise).
+    pub local: SocketAddr,
+}
+
+/// Bytes to send on a flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where.
+    pub flow: Flow,
+    /// A whole SIP message.
+    pub data: Vec<u8>,
+}
+
+/// Timers and identity (RFC 3261 §17 and Table 4).
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// Round-trip estimate: first retransmission interval.
+    pub t1: Duration,
+    /// Largest retransmission interval.
+    pub t2: Duration,
+    /// Server and User-Agent header value.
+    pub user_agent: String,
+    /// Seed for tags and branches; give each process a different one.
+    pub seed: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            user_agent: concat!("ivrd/", env!("CARGO_PKG_VERSION")).to_string(),
+            seed: 0,
+        }
+    }
+}
+
+/// An input to the endpoint.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// One datagram, or one message cut from a stream by [`StreamFramer`].
+    Datagram {
+        /// Where it came from.
+        flow: Flow,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// A deadline from [`Endpoint::poll_timeout`] has passed.
+    Timeout,
+}
+
+/// Opaque handle of a call inside one endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallId(u64);
+
+impl std::fmt::Display for CallId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "call-{}", self.0)
+    }
+}
+
+/// What the application decides for a call.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Command {
+    /// Send 180 Ringing.
+    Ring,
+    /// Send 200 OK with our SDP answer.
+    Answer {
+        /// Our RTP address and SDP ids.
+        local: LocalMedia,
+        /// What [`MediaOffer::negotiate`] chose.
+        negotiated: Negotiated,
+    },
+    /// Refuse an unanswered call with a 3xx–6xx status (e.g. 486, 488, 503).
+    Reject {
+        /// The status.
+        status: u16,
+    },
+    /// End the call: BYE if answered, 480 if not.
+    HangUp,
+    /// Blind transfer with REFER (RFC 3515); the result arrives as events.
+    Transfer {
+        /// A SIP URI, e.g. `sip:sales@pbx.example.com`.
+        target: String,
+    },
+}
+
+/// A new call.
+#[derive(Clone, Debug)]
+pub struct IncomingCall {
+    /// The caller's user part (ANI), e.g. `+15551234567`; empty if anonymous.
+    pub caller: String,
+    /// The caller's From URI.
+    pub caller_uri: String,
+    /// The dialled number (Request-URI user part, else To's).
+    pub callee: String,
+    /// The Request-URI.
+    pub callee_uri: String,
+    /// The SIP Call-ID, for logs.
+    pub sip_call_id: String,
+    /// The parsed SDP offer.
+    pub offer: MediaOffer,
+    /// Every header, canonical names, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// How a transfer ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// The transferee reached the target (NOTIFY sipfrag 2xx).
+    Succeeded,
+    /// REFER refused, or the target failed, with this status.
+    Failed(u16),
+    /// No final answer to REFER in 64·T1.
+    TimedOut,
+}
+
+/// Why a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The caller sent BYE.
+    CallerHungUp,
+    /// The caller sent CANCEL before we answered.
+    Cancelled,
+    /// We hung up (BYE, or 480 before answering).
+    HungUp,
+    /// We rejected it with this status (also 488 for an offer we cannot use).
+    Rejected(u16),
+    /// Our 2xx was never acknowledged (64·T1); we sent BYE.
+    AckTimeout,
+}
+
+/// Something that happened to a call.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new INVITE; answer, ring or reject it.
+    Incoming(Box<IncomingCall>),
+    /// The ACK for our 2xx arrived.
+    Acked,
+    /// A key press sent by SIP INFO.
+    Dtmf(InfoDigit),
+    /// A re-INVITE changed the media (hold, new address); already answered.
+    MediaUpdated(Negotiated),
+    /// The REFER was accepted (202); the result follows.
+    TransferAccepted,
+    /// The transfer's result.
+    TransferResult(TransferOutcome),
+    /// The call is over; its handle is no longer valid.
+    Ended(EndReason),
+}
+
+/// What the endpoint asks of its driver.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send these bytes.
+    Transmit(Transmit),
+    /// Tell the application.
+    Event(CallId, Event),
+}

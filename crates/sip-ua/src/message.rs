@@ -1,0 +1,281 @@
+//! SIP messages as the endpoint sees them: parsed with rsipstack's `sip` module (compact and
+//! folded headers, the rsip lineage), then checked and reduced to the fields a user agent needs.
+//! Nothing of rsipstack leaves this module.
+
+use rsipstack::sip::{HasHeaders, SipMessage};
+
+use crate::SipError;
+
+/// A request method. Methods rsipstack does not know never reach here: they fail to parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Options,
+    Info,
+    Refer,
+    Notify,
+    Other,
+}
+
+impl Method {
+    fn from_token(token: &str) -> Self {
+        match token {
+            "INVITE" => Self::Invite,
+            "ACK" => Self::Ack,
+            "BYE" => Self::Bye,
+            "CANCEL" => Self::Cancel,
+            "OPTIONS" => Self::Options,
+            "INFO" => Self::Info,
+            "REFER" => Self::Refer,
+            "NOTIFY" => Self::Notify,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The header fields every request and response must carry (RFC 3261 §8.1.1), plus what the
+/// user agent reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Common {
+    /// Every Via value in order, as received (responses copy them back unchanged).
+    pub(crate) vias: Vec<String>,
+    pub(crate) branch: String,
+    pub(crate) from: String,
+    pub(crate) from_tag: Option<String>,
+    pub(crate) to: String,
+    pub(crate) to_tag: Option<String>,
+    pub(crate) call_id: String,
+    pub(crate) cseq: u32,
+    pub(crate) cseq_method: String,
+    pub(crate) body: Vec<u8>,
+    /// All headers, canonical names (compact forms expanded), in order.
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Common {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Request {
+    pub(crate) method: Method,
+    pub(crate) method_token: String,
+    pub(crate) uri: String,
+    pub(crate) common: Common,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) common: Common,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Message {
+    Request(Request),
+    Response(Response),
+}
+
+/// Parses and checks one message (a whole datagram, or one framed message from a stream).
+pub(crate) fn parse(data: &[u8]) -> Result<Message, SipError> {
+    let message = SipMessage::try_from(data).map_err(|e| SipError::Malformed(e.to_string()))?;
+    match message {
+        SipMessage::Request(mut r) => {
+            let method_token = r.method.to_string();
+            let uri = r.uri.to_string();
+            let body = std::mem::take(&mut r.body);
+            let common = common(r.headers(), body, data)?;
+            if !common.cseq_method.eq_ignore_ascii_case(&method_token) {
+                return Err(SipError::Malformed(format!(
+                    "CSeq method {} does not match request method {method_token}",
+                    common.cseq_method
+                )));
+            }
+            if !(uri.starts_with("sip:") || uri.starts_with("sips:") || uri.starts_with("tel:")) {
+                return Err(SipError::UnsupportedScheme(uri));
+            }
+            Ok(Message::Request(Request {
+                method: Method::from_token(&method_token),
+                method_token,
+                uri,
+                common,
+            }))
+        }
+        SipMessage::Response(mut r) => {
+            let status = u16::from(r.status_code.clone());
+            let body = std::mem::take(&mut r.body);
+            let common = common(r.headers(), body, data)?;
+            Ok(Message::Response(Response { status, common }))
+        }
+    }
+}
+
+fn common(
+    headers: &rsipstack::sip::Headers,
+    body: Vec<u8>,
+    raw: &[u8],
+) -> Result<Common, SipError> {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| SipError::Malformed(format!("missing {name} header")))
+    };
+    let vias: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Via"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let top_via = vias
+        .first()
+        .ok_or_else(|| SipError::Malformed("missing Via header".into()))?;
+    let top_via = top_via.split(',').next().unwrap_or_default();
+    let branch = header_param(top_via, "branch")
+        .ok_or_else(|| SipError::Malformed("top Via has no branch".into()))?;
+    let from = find("From")?;
+    let to = find("To")?;
+    let call_id = find("Call-ID")?;
+    let cseq = find("CSeq")?;
+    let mut parts = cseq.split_whitespace();
+    let number = parts
+        .next()
+        .and_then(|n| n.parse::<u32>().ok())
+        .ok_or_else(|| SipError::Malformed(format!("bad CSeq {cseq:?}")))?;
+    let cseq_method = parts
+        .next()
+        .ok_or_else(|| SipError::Malformed(format!("bad CSeq {cseq:?}")))?
+        .to_string();
+    if let Some(declared) = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
+        .map(|(_, v)| v.trim())
+    {
+        let declared: usize = declared
+            .parse()
+            .map_err(|_| SipError::Malformed(format!("bad Content-Length {declared:?}")))?;
+        let available = body_len(raw);
+        if declared > available {
+            return Err(SipError::Malformed(format!(
+                "Content-Length {declared} but only {available} body bytes"
+            )));
+        }
+    }
+    Ok(Common {
+        branch: branch.to_string(),
+        vias,
+        from_tag: header_param(&from, "tag").map(str::to_string),
+        to_tag: header_param(&to, "tag").map(str::to_string),
+        from,
+        to,
+        call_id,
+        cseq: number,
+        cseq_method,
+        body,
+        headers,
+    })
+}
+
+/// Bytes after the blank line that ends the headers.
+fn body_len(raw: &[u8]) -> usize {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |p| raw.len() - p - 4)
+}
+
+/// A header parameter (`;name=value`) of a name-addr or Via value, outside any `<…>` URI.
+pub(crate) fn header_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+    let params = match value.rfind('>') {
+        Some(end) => &value[end + 1..],
+        None => value,
+    };
+    params.split(';').skip(1).find_map(|p| {
+        let (key, val) = p.split_once('=').unwrap_or((p, ""));
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| val.trim().trim_matches('"'))
+    })
+}
+
+/// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` → `sip:bob@host`) or addr-spec.
+pub(crate) fn addr_uri(value: &str) -> &str {
+    if let (Some(start), Some(end)) = (value.find('<'), value.rfind('>'))
+        && start < end
+    {
+        return &value[start + 1..end];
+    }
+    value.split(';').next().unwrap_or(value).trim()
+}
+
+/// The user part of a SIP URI (`sip:+15551234@host` → `+15551234`), or the tel number.
+pub(crate) fn uri_user(uri: &str) -> &str {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))
+        .or_else(|| uri.strip_prefix("tel:"))
+        .unwrap_or(uri);
+    let rest = rest.split(['?', ';']).next().unwrap_or(rest);
+    match rest.split_once('@') {
+        Some((user, _)) => user.split(':').next().unwrap_or(user),
+        None if uri.starts_with("tel:") => rest,
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_and_uris() {
+        let to = "\"Bob\" <sip:+1555@h;transport=udp>;tag=abc";
+        assert_eq!(header_param(to, "tag"), Some("abc"));
+        assert_eq!(header_param("<sip:a@b;tag=no>", "tag"), None);
+        assert_eq!(addr_uri(to), "sip:+1555@h;transport=udp");
+        assert_eq!(addr_uri("sip:x@y;tag=1"), "sip:x@y");
+        assert_eq!(uri_user("sip:+1555@h;transport=udp"), "+1555");
+        assert_eq!(uri_user("tel:+1555;phone-context=x"), "+1555");
+        assert_eq!(uri_user("sip:host"), "");
+        let via = "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1";
+        assert_eq!(header_param(via, "branch"), Some("z9hG4bK1"));
+        assert_eq!(header_param(via, "rport"), Some(""));
+    }
+
+    #[test]
+    fn compact_and_folded_headers_parse() {
+        let raw = "INVITE sip:ivr@127.0.0.1 SIP/2.0\r\n\
+            v: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKabc\r\n\
+            f: <sip:alice@127.0.0.1>\r\n ;tag=1\r\n\
+            t: <sip:ivr@127.0.0.1>\r\n\
+            i: c1@127.0.0.1\r\n\
+            CSeq: 1 INVITE\r\n\
+            l: 0\r\n\r\n";
+        let Ok(Message::Request(r)) = parse(raw.as_bytes()) else {
+            panic!("did not parse")
+        };
+        assert_eq!(r.method, Method::Invite);
+        assert_eq!(r.common.call_id, "c1@127.0.0.1");
+        assert_eq!(r.common.from_tag.as_deref(), Some("1"));
+        assert_eq!(r.common.branch, "z9hG4bKabc");
+    }
+
+    #[test]
+    fn content_length_beyond_the_datagram_is_malformed() {
+        let raw = "OPTIONS sip:ivr@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+            From: <sip:a@h>;tag=1\r\nTo: <sip:ivr@h>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+            Content-Length: 50\r\n\r\nshort";
+        assert!(matches!(parse(raw.as_bytes()), Err(SipError::Malformed(_))));
+    }
+}

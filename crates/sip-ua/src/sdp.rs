@@ -1,0 +1,293 @@
+//! SDP offer/answer for one audio stream (RFC 3264), G.711 only, telephone-event at whatever
+//! payload type the offer uses. Offers are parsed with ezk-sdp-types; answers are written here.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use bytesstr::BytesStr;
+use ezk_sdp_types::{MediaType, SessionDescription, TaggedAddress, TransportProtocol};
+
+use crate::SipError;
+
+/// A G.711 codec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AudioCodec {
+    /// µ-law, static payload type 0.
+    Pcmu,
+    /// A-law, static payload type 8.
+    Pcma,
+}
+
+impl AudioCodec {
+    /// The static RTP payload type.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            Self::Pcmu => 0,
+            Self::Pcma => 8,
+        }
+    }
+    fn encoding(self) -> &'static str {
+        match self {
+            Self::Pcmu => "PCMU",
+            Self::Pcma => "PCMA",
+        }
+    }
+}
+
+/// Media direction (RFC 3264 §6.1), from the offerer's point of view in an offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Both ways.
+    #[default]
+    SendRecv,
+    /// The side that wrote it only sends (e.g. puts the other on hold).
+    SendOnly,
+    /// The side that wrote it only receives.
+    RecvOnly,
+    /// Neither.
+    Inactive,
+}
+
+impl Direction {
+    /// The answer's direction for an offer with this one.
+    pub fn answer(self) -> Self {
+        match self {
+            Self::SendRecv => Self::SendRecv,
+            Self::SendOnly => Self::RecvOnly,
+            Self::RecvOnly => Self::SendOnly,
+            Self::Inactive => Self::Inactive,
+        }
+    }
+    /// Whether the side that wrote this direction will receive our media.
+    pub fn receives(self) -> bool {
+        matches!(self, Self::SendRecv | Self::RecvOnly)
+    }
+    fn attribute(self) -> &'static str {
+        match self {
+            Self::SendRecv => "sendrecv",
+            Self::SendOnly => "sendonly",
+            Self::RecvOnly => "recvonly",
+            Self::Inactive => "inactive",
+        }
+    }
+}
+
+/// The usable parts of a remote offer's first audio stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaOffer {
+    /// Where the peer wants RTP.
+    pub remote: SocketAddr,
+    /// G.711 codecs offered, in the offer's order of preference.
+    pub codecs: Vec<AudioCodec>,
+    /// Payload type of telephone-event/8000, if offered.
+    pub telephone_event: Option<u8>,
+    /// The offerer's direction.
+    pub direction: Direction,
+    /// `a=ptime`, if given.
+    pub ptime_ms: Option<u32>,
+}
+
+/// What was agreed for a call's audio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// Where to send RTP.
+    pub remote: SocketAddr,
+    /// The codec both ends use.
+    pub codec: AudioCodec,
+    /// telephone-event payload type (the offer's), if both ends do RFC 4733.
+    pub telephone_event: Option<u8>,
+    /// Our direction, as written in the answer.
+    pub direction: Direction,
+}
+
+impl MediaOffer {
+    /// Parses an SDP body. Errors are `NotAcceptable` (the caller answers 488).
+    pub fn parse(body: &[u8]) -> Result<Self, SipError> {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| SipError::NotAcceptable("SDP is not UTF-8".into()))?;
+        let sdp = SessionDescription::parse(&BytesStr::from(text))
+            .map_err(|e| SipError::NotAcceptable(format!("SDP: {e}")))?;
+        let audio = sdp
+            .media_descriptions
+            .iter()
+            .find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
+            .ok_or_else(|| SipError::NotAcceptable("no audio stream".into()))?;
+        if audio.media.proto != TransportProtocol::RtpAvp {
+            return Err(SipError::NotAcceptable(
+                "audio is not RTP/AVP (SRTP and AVPF are not supported)".into(),
+            ));
+        }
+        let connection = audio
+            .connection
+            .as_ref()
+            .or(sdp.connection.as_ref())
+            .ok_or_else(|| SipError::NotAcceptable("no c= line".into()))?;
+        let ip: IpAddr = match &connection.address {
+            TaggedAddress::IP4(ip) => (*ip).into(),
+            TaggedAddress::IP6(ip) => (*ip).into(),
+            other => {
+                return Err(SipError::NotAcceptable(format!(
+                    "c= address {other:?} is not an IP literal"
+                )));
+            }
+        };
+        let mut codecs = Vec::new();
+        let mut telephone_event = None;
+        for &pt in &audio.media.fmts {
+            let map = audio.rtpmap.iter().find(|m| m.payload == pt);
+            let name = map.map(|m| m.encoding.to_ascii_lowercase());
+            let rate = map.map_or(8000, |m| m.clock_rate);
+            match (pt, name.as_deref(), rate) {
+                (0, None, _) | (_, Some("pcmu"), 8000) => codecs.push(AudioCodec::Pcmu),
+                (8, None, _) | (_, Some("pcma"), 8000) => codecs.push(AudioCodec::Pcma),
+                (_, Some("telephone-event"), 8000) if telephone_event.is_none() => {
+                    telephone_event = Some(pt);
+                }
+                _ => {}
+            }
+        }
+        let direction = match (audio.direction, sdp.direction) {
+            (ezk_sdp_types::Direction::SendRecv, session) => session,
+            (media, _) => media,
+        };
+        let ptime_ms = audio
+            .attributes
+            .iter()
+            .chain(&sdp.attributes)
+            .find(|a| a.name.eq_ignore_ascii_case("ptime"))
+            .and_then(|a| a.value.as_ref())
+            .and_then(|v| v.trim().parse().ok());
+        Ok(Self {
+            remote: SocketAddr::new(ip, audio.media.port),
+            codecs,
+            telephone_event,
+            direction: match direction {
+                ezk_sdp_types::Direction::SendRecv => Direction::SendRecv,
+                ezk_sdp_types::Direction::SendOnly => Direction::SendOnly,
+                ezk_sdp_types::Direction::RecvOnly => Direction::RecvOnly,
+                ezk_sdp_types::Direction::Inactive => Direction::Inactive,
+            },
+            ptime_ms,
+        })
+    }
+
+    /// Picks the first codec of `preference` that the offer has.
+    pub fn negotiate(&self, preference: &[AudioCodec]) -> Result<Negotiated, SipError> {
+        let codec = preference
+            .iter()
+            .copied()
+            .find(|c| self.codecs.contains(c))
+            .ok_or_else(|| SipError::NotAcceptable("no common codec (PCMU/PCMA)".into()))?;
+        Ok(Negotiated {
+            remote: self.remote,
+            codec,
+            telephone_event: self.telephone_event,
+            direction: self.direction.answer(),
+        })
+    }
+}
+
+/// Our side of the session: the address RTP is received on and the SDP origin's ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalMedia {
+    /// Our RTP address (what goes in `c=` and `m=`).
+    pub rtp: SocketAddr,
+    /// `o=` session id.
+    pub session_id: u64,
+    /// `o=` session version; bumped on every new answer in the session.
+    pub version: u64,
+}
+
+/// Writes the answer for `negotiated` (RFC 3264 §6: same m-line, our codec, the offer's
+/// telephone-event payload type, ptime 20).
+pub fn answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
+    let (net, ip) = match local.rtp.ip() {
+        IpAddr::V4(ip) => ("IP4", ip.to_string()),
+        IpAddr::V6(ip) => ("IP6", ip.to_string()),
+    };
+    let codec = negotiated.codec;
+    let mut fmts = codec.payload_type().to_string();
+    if let Some(te) = negotiated.telephone_event {
+        let _ = write!(fmts, " {te}");
+    }
+    let mut sdp = String::with_capacity(256);
+    let _ = write!(
+        sdp,
+        "v=0\r\no=ivrd {} {} IN {net} {ip}\r\ns=ivrd\r\nc=IN {net} {ip}\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP {fmts}\r\na=rtpmap:{} {}/8000\r\n",
+        local.session_id,
+        local.version,
+        local.rtp.port(),
+        codec.payload_type(),
+        codec.encoding(),
+    );
+    if let Some(te) = negotiated.telephone_event {
+        let _ = write!(
+            sdp,
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+        );
+    }
+    let _ = write!(
+        sdp,
+        "a=ptime:20\r\na={}\r\n",
+        negotiated.direction.attribute()
+    );
+    sdp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+        c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0 96\r\n\
+        a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\n\
+        a=fmtp:96 0-15\r\na=ptime:20\r\n";
+
+    #[test]
+    fn telephone_event_at_the_offered_payload_type() {
+        let offer = MediaOffer::parse(SIPP_OFFER.as_bytes()).expect("valid offer");
+        assert_eq!(offer.remote, "127.0.0.1:6000".parse().expect("addr"));
+        assert_eq!(offer.codecs, [AudioCodec::Pcma, AudioCodec::Pcmu]);
+        assert_eq!(offer.telephone_event, Some(96));
+        assert_eq!(offer.ptime_ms, Some(20));
+        let n = offer
+            .negotiate(&[AudioCodec::Pcmu, AudioCodec::Pcma])
+            .expect("common");
+        assert_eq!(n.codec, AudioCodec::Pcmu);
+        let local = LocalMedia {
+            rtp: "127.0.0.1:20000".parse().expect("addr"),
+            session_id: 7,
+            version: 1,
+        };
+        let text = answer(&local, &n);
+        assert!(text.contains("m=audio 20000 RTP/AVP 0 96\r\n"), "{text}");
+        assert!(text.contains("a=rtpmap:96 telephone-event/8000\r\n"));
+        let back = MediaOffer::parse(text.as_bytes()).expect("our answer parses");
+        assert_eq!(back.telephone_event, Some(96));
+    }
+
+    #[test]
+    fn hold_and_no_codec() {
+        let held = SIPP_OFFER.replace("a=ptime:20\r\n", "a=sendonly\r\n");
+        let offer = MediaOffer::parse(held.as_bytes()).expect("valid offer");
+        assert_eq!(offer.direction, Direction::SendOnly);
+        assert_eq!(
+            offer
+                .negotiate(&[AudioCodec::Pcmu])
+                .expect("common")
+                .direction,
+            Direction::RecvOnly
+        );
+        let g729 = SIPP_OFFER.replace("RTP/AVP 8 0 96", "RTP/AVP 18").replace(
+            "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n",
+            "a=rtpmap:18 G729/8000\r\n",
+        );
+        let offer = MediaOffer::parse(g729.as_bytes()).expect("parses");
+        assert!(matches!(
+            offer.negotiate(&[AudioCodec::Pcmu, AudioCodec::Pcma]),
+            Err(SipError::NotAcceptable(_))
+        ));
+        assert!(MediaOffer::parse(b"garbage").is_err());
+    }
+}

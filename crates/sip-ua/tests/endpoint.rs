@@ -1,0 +1,413 @@
+//! The answering endpoint driven by scripted peers in simulated time: every timer fires by
+//! jumping the clock, never by sleeping.
+
+use std::time::{Duration, Instant};
+
+use sip_ua::{
+    AudioCodec, CallId, Command, EndReason, Endpoint, Event, Flow, Input, LocalMedia, Output,
+    SipConfig, TransferOutcome, Transport,
+};
+
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+    m=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+struct Peer {
+    sip: Endpoint,
+    now: Instant,
+    flow: Flow,
+    sent: Vec<String>,
+    events: Vec<(CallId, Event)>,
+}
+
+impl Peer {
+    // The simulation's epoch: read once, then only jumped forward.
+    #[allow(clippy::disallowed_methods)]
+    fn new(transport: Transport) -> Self {
+        Self {
+            sip: Endpoint::new(SipConfig::default()),
+            now: Instant::now(),
+            flow: Flow {
+                transport,
+                remote: "127.0.0.1:5070".parse().expect("addr"),
+                local: "127.0.0.1:5060".parse().expect("addr"),
+            },
+            sent: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        let data = text.replace('\n', "\r\n");
+        let input = Input::Datagram {
+            flow: self.flow,
+            data: data.as_bytes(),
+        };
+        self.sip.handle_input(self.now, input);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.sip.poll_output() {
+            match out {
+                Output::Transmit(t) => self.sent.push(String::from_utf8_lossy(&t.data).into()),
+                Output::Event(call, event) => self.events.push((call, event)),
+            }
+        }
+    }
+
+    /// Jumps to each deadline up to `until`.
+    fn run_until(&mut self, until: Instant) {
+        while let Some(at) = self.sip.poll_timeout() {
+            if at > until {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.sip.handle_input(self.now, Input::Timeout);
+            self.drain();
+        }
+        self.now = until;
+    }
+
+    fn take_sent(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.sent)
+    }
+
+    fn incoming(&self) -> CallId {
+        self.events
+            .iter()
+            .find_map(|(c, e)| matches!(e, Event::Incoming(_)).then_some(*c))
+            .expect("an incoming call")
+    }
+
+    fn answer(&mut self, call: CallId) {
+        let offer = match &self
+            .events
+            .iter()
+            .find(|(c, _)| *c == call)
+            .expect("call")
+            .1
+        {
+            Event::Incoming(i) => i.offer.clone(),
+            _ => panic!("not incoming"),
+        };
+        let negotiated = offer
+            .negotiate(&[AudioCodec::Pcma, AudioCodec::Pcmu])
+            .expect("codec");
+        let local = LocalMedia {
+            rtp: "127.0.0.1:20000".parse().expect("addr"),
+            session_id: 1,
+            version: 1,
+        };
+        self.sip
+            .handle_command(self.now, call, Command::Answer { local, negotiated })
+            .expect("answer");
+        self.drain();
+    }
+}
+
+fn invite(branch: &str) -> String {
+    format!(
+        "INVITE sip:100@127.0.0.1 SIP/2.0\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\n\
+         From: \"Alice\" <sip:+15551234567@127.0.0.1>;tag=a1\n\
+         To: <sip:100@127.0.0.1>\n\
+         Call-ID: call-1\n\
+         CSeq: 1 INVITE\n\
+         Contact: <sip:alice@127.0.0.1:5070>\n\
+         Content-Type: application/sdp\n\
+         Content-Length: {}\n\n{}",
+        OFFER.len(),
+        OFFER.replace("\r\n", "\n")
+    )
+    .replace("\n\n", "\n\n")
+}
+
+fn in_dialog(method: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
+    format!(
+        "{method} sip:ivrd@127.0.0.1:5060 SIP/2.0\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{method}-{cseq}\n\
+         From: \"Alice\" <sip:+15551234567@127.0.0.1>;tag=a1\n\
+         To: <sip:100@127.0.0.1>;tag={to_tag}\n\
+         Call-ID: call-1\n\
+         CSeq: {cseq} {method}\n\
+         {extra}Content-Length: {}\n\n{body}",
+        body.replace('\n', "\r\n").len()
+    )
+}
+
+fn to_tag(response: &str) -> String {
+    response
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split(";tag=").nth(1))
+        .expect("To tag")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn answer_ack_and_caller_bye_leave_no_dialog() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-1"));
+    let sent = p.take_sent();
+    assert!(sent[0].starts_with("SIP/2.0 100 Trying"), "{sent:?}");
+    let call = p.incoming();
+    match &p.events[0].1 {
+        Event::Incoming(i) => {
+            assert_eq!(i.caller, "+15551234567");
+            assert_eq!(i.callee, "100");
+            assert_eq!(i.offer.telephone_event, Some(101));
+        }
+        other => panic!("{other:?}"),
+    }
+    p.answer(call);
+    let ok = p.take_sent().pop().expect("200");
+    assert!(ok.starts_with("SIP/2.0 200 OK"));
+    assert!(ok.contains("m=audio 20000 RTP/AVP 8 101"), "{ok}");
+    assert!(ok.contains("Contact: <sip:ivrd@127.0.0.1:5060>"));
+    let tag = to_tag(&ok);
+    // The 2xx is retransmitted at T1, 2·T1 … until the ACK.
+    let start = p.now;
+    p.run_until(start + Duration::from_millis(1600));
+    assert_eq!(p.take_sent().len(), 2, "retransmissions at 0.5 s and 1.5 s");
+    p.send(&in_dialog("ACK", 1, &tag, "", ""));
+    assert!(matches!(p.events.last(), Some((_, Event::Acked))));
+    p.run_until(start + Duration::from_secs(40));
+    assert!(p.take_sent().is_empty(), "no retransmission after the ACK");
+    p.send(&in_dialog("BYE", 2, &tag, "", ""));
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 200 OK"));
+    assert!(matches!(
+        p.events.last(),
+        Some((_, Event::Ended(EndReason::CallerHungUp)))
+    ));
+    assert_eq!(p.sip.calls(), 0);
+    // A retransmitted BYE gets the same answer from the transaction, not a 481.
+    p.send(&in_dialog("BYE", 2, &tag, "", ""));
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 200 OK"));
+}
+
+#[test]
+fn unacknowledged_2xx_is_retransmitted_then_the_call_is_hung_up_at_64_t1() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-2"));
+    let call = p.incoming();
+    p.answer(call);
+    p.take_sent();
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(33));
+    let sent = p.take_sent();
+    let retransmits = sent.iter().filter(|m| m.starts_with("SIP/2.0 200")).count();
+    // 0.5, 1.5, 3.5, 7.5, 11.5, … 31.5 s: T1 doubling to T2 = 4 s.
+    assert_eq!(retransmits, 10, "{sent:?}");
+    assert!(
+        sent.iter()
+            .any(|m| m.starts_with("BYE sip:alice@127.0.0.1:5070"))
+    );
+    assert!(matches!(
+        p.events.last(),
+        Some((_, Event::Ended(EndReason::AckTimeout)))
+    ));
+    assert_eq!(p.sip.calls(), 0);
+}
+
+#[test]
+fn cancel_before_answer_gives_487_and_the_ack_clears_it() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-3"));
+    let call = p.incoming();
+    p.sip
+        .handle_command(p.now, call, Command::Ring)
+        .expect("ring");
+    p.drain();
+    p.take_sent();
+    let cancel = "CANCEL sip:100@127.0.0.1 SIP/2.0\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-3\n\
+        From: \"Alice\" <sip:+15551234567@127.0.0.1>;tag=a1\n\
+        To: <sip:100@127.0.0.1>\nCall-ID: call-1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n";
+    p.send(cancel);
+    let sent = p.take_sent();
+    assert!(sent[0].starts_with("SIP/2.0 200 OK") && sent[0].contains("CSeq: 1 CANCEL"));
+    assert!(sent[1].starts_with("SIP/2.0 487") && sent[1].contains("CSeq: 1 INVITE"));
+    assert!(matches!(
+        p.events.last(),
+        Some((_, Event::Ended(EndReason::Cancelled)))
+    ));
+    assert!(
+        p.sip
+            .handle_command(
+                p.now,
+                call,
+                Command::Answer {
+                    local: LocalMedia {
+                        rtp: "127.0.0.1:1".parse().expect("addr"),
+                        session_id: 1,
+                        version: 1
+                    },
+                    negotiated: sip_ua::MediaOffer::parse(OFFER.as_bytes())
+                        .expect("sdp")
+                        .negotiate(&[AudioCodec::Pcmu])
+                        .expect("codec"),
+                }
+            )
+            .is_err()
+    );
+    let ack = format!(
+        "ACK sip:100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-3\n\
+         From: \"Alice\" <sip:+15551234567@127.0.0.1>;tag=a1\nTo: <sip:100@127.0.0.1>;tag={}\n\
+         Call-ID: call-1\nCSeq: 1 ACK\nContent-Length: 0\n\n",
+        to_tag(&sent[1])
+    );
+    p.send(&ack);
+    assert_eq!(p.sip.calls(), 0);
+}
+
+#[test]
+fn invite_retransmission_is_absorbed() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-4"));
+    p.send(&invite("z9hG4bK-4"));
+    let incoming = p
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Incoming(_)))
+        .count();
+    assert_eq!(incoming, 1);
+    assert_eq!(p.take_sent().len(), 2, "100 Trying sent again");
+    assert_eq!(p.sip.calls(), 1);
+}
+
+#[test]
+fn info_dtmf_reinvite_hold_and_refer() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-5"));
+    let call = p.incoming();
+    p.answer(call);
+    let tag = to_tag(&p.take_sent().pop().expect("200"));
+    p.send(&in_dialog("ACK", 1, &tag, "", ""));
+    p.send(&in_dialog(
+        "INFO",
+        2,
+        &tag,
+        "Content-Type: application/dtmf-relay\n",
+        "Signal=7\nDuration=160\n",
+    ));
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 200 OK"));
+    assert!(matches!(p.events.last(), Some((_, Event::Dtmf(d))) if d.digit == '7'));
+    let hold = OFFER.replace("\r\n", "\n") + "a=sendonly\n";
+    p.send(&in_dialog(
+        "INVITE",
+        3,
+        &tag,
+        "Content-Type: application/sdp\n",
+        &hold,
+    ));
+    let ok = p.take_sent().pop().expect("200");
+    assert!(
+        ok.starts_with("SIP/2.0 200 OK") && ok.contains("a=recvonly"),
+        "{ok}"
+    );
+    assert!(ok.contains("o=ivrd 1 2 IN IP4"), "version bumped: {ok}");
+    p.send(&in_dialog("ACK", 3, &tag, "", ""));
+    p.sip
+        .handle_command(
+            p.now,
+            call,
+            Command::Transfer {
+                target: "sip:sales@pbx".into(),
+            },
+        )
+        .expect("transfer");
+    p.drain();
+    let refer = p.take_sent().pop().expect("REFER");
+    assert!(
+        refer.starts_with("REFER sip:alice@127.0.0.1:5070 SIP/2.0"),
+        "{refer}"
+    );
+    assert!(refer.contains("Refer-To: <sip:sales@pbx>"));
+    let branch = refer
+        .lines()
+        .find(|l| l.starts_with("Via:"))
+        .and_then(|l| l.split("branch=").nth(1))
+        .and_then(|b| b.split(';').next())
+        .expect("branch")
+        .to_string();
+    let accepted = format!(
+        "SIP/2.0 202 Accepted\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={branch}\n\
+         From: <sip:100@127.0.0.1>;tag={tag}\nTo: <sip:+15551234567@127.0.0.1>;tag=a1\n\
+         Call-ID: call-1\nCSeq: 1 REFER\nContent-Length: 0\n\n"
+    );
+    p.send(&accepted);
+    assert!(matches!(
+        p.events.last(),
+        Some((_, Event::TransferAccepted))
+    ));
+    p.send(&in_dialog(
+        "NOTIFY",
+        4,
+        &tag,
+        "Event: refer\nContent-Type: message/sipfrag\n",
+        "SIP/2.0 200 OK\n",
+    ));
+    assert!(matches!(
+        p.events.last(),
+        Some((_, Event::TransferResult(TransferOutcome::Succeeded)))
+    ));
+}
+
+#[test]
+fn our_bye_is_retransmitted_until_answered() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-6"));
+    let call = p.incoming();
+    p.answer(call);
+    let tag = to_tag(&p.take_sent().pop().expect("200"));
+    p.send(&in_dialog("ACK", 1, &tag, "", ""));
+    p.sip
+        .handle_command(p.now, call, Command::HangUp)
+        .expect("hang up");
+    p.drain();
+    assert!(p.take_sent()[0].starts_with("BYE "));
+    assert!(matches!(
+        p.events.last(),
+        Some((_, Event::Ended(EndReason::HungUp)))
+    ));
+    assert_eq!(p.sip.calls(), 0);
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(40));
+    let byes = p
+        .take_sent()
+        .iter()
+        .filter(|m| m.starts_with("BYE "))
+        .count();
+    assert_eq!(byes, 10, "Timer E retransmissions until Timer F");
+    assert_eq!(p.sip.poll_timeout(), None, "nothing left armed");
+}
+
+#[test]
+fn options_unknown_dialog_and_garbage() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(
+        "OPTIONS sip:ivr@127.0.0.1 SIP/2.0\nv: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo\n\
+         f: <sip:probe@127.0.0.1>;tag=1\nt: <sip:ivr@127.0.0.1>\ni: o1\nCSeq: 1 OPTIONS\nl: 0\n\n",
+    );
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 200 OK"));
+    p.send(&in_dialog("BYE", 9, "nope", "", ""));
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 481"));
+    p.send("\u{0}\u{1}garbage\n\n");
+    assert!(p.take_sent().is_empty());
+    // Enough headers to answer, but the CSeq method is wrong: 400.
+    p.send(
+        "INVITE sip:100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKb\n\
+         From: <sip:a@b>;tag=1\nTo: <sip:100@127.0.0.1>\nCall-ID: bad\nCSeq: 1 BYE\nContent-Length: 0\n\n",
+    );
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 400 Bad Request"));
+    // An INVITE without SDP is refused with 488 and leaves nothing behind after its ACK.
+    p.send(
+        "INVITE sip:100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKn\n\
+         From: <sip:a@b>;tag=1\nTo: <sip:100@127.0.0.1>\nCall-ID: nosdp\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+    );
+    assert!(p.take_sent().iter().any(|m| m.starts_with("SIP/2.0 488")));
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(40));
+    assert_eq!(p.sip.calls(), 0, "Timer H removed it");
+}
