@@ -1,1 +1,37 @@
-//! placeholder
+//! Media for ivrd: G.711, RTP, RFC 4733 telephone-event, prompt playback and one report per
+//! key press. Sans-IO and clock-free: time is counted in 8 kHz samples ([`MediaTime`]); the
+//! daemon calls [`CallMedia::handle_tick`] every 20 ms for all its calls from one worker per
+//! core, so no timer or task exists per packet or per call.
+//!
+//! ```
+//! use media::{CallMedia, CallMediaConfig, Law, PlayItem, Tone};
+//! let mut call = CallMedia::new(CallMediaConfig {
+//!     law: Law::Ulaw, audio_payload_type: 0, telephone_event: Some(101),
+//!     ssrc: 7, first_sequence: 1, first_timestamp: 0,
+//!     send_silence: true, inactivity_ticks: 1500, reorder_window: 3,
+//! });
+//! call.play(vec![PlayItem::Tone(Tone::BEEP, 100)], true);
+//! let mut packet = Vec::new();
+//! for _ in 0..5 {
+//!     assert!(call.handle_tick(&mut packet)); // one 172-byte RTP packet per tick
+//!     assert_eq!(packet.len(), 172);
+//! }
+//! ```
+
+mod call;
+mod digits;
+mod error;
+mod g711;
+mod player;
+pub mod rfc4733;
+pub mod rtp;
+
+pub use call::{CallMedia, CallMediaConfig, MediaEvent};
+pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
+pub use error::MediaError;
+pub use g711::Law;
+pub use player::{Frame, PlayItem, Played, Player, PromptFrames, Tone};
+
+/// Media time in 8 kHz samples since a call's media started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MediaTime(pub u64);

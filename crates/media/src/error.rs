@@ -1,0 +1,10 @@
+//! The crate's error type.
+
+/// What went wrong with media input.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// Not a usable RTP packet (the peer's fault; counted and dropped).
+    #[error("bad RTP packet: {0}")]
+    BadRtp(String),
+}

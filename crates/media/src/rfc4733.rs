@@ -1,0 +1,201 @@
+//! RFC 4733 telephone-event: DTMF as RTP events. Decoding reports each event once (keyed by its
+//! RTP timestamp, which is the event's start), on its first packet; the end packets, sent three
+//! times, only close it. Encoding produces the packets for one key press.
+
+/// The 4-byte event payload (RFC 4733 §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventPayload {
+    /// Event code: 0–9, 10 `*`, 11 `#`, 12–15 `A`–`D`.
+    pub event: u8,
+    /// The E bit: this is an end packet.
+    pub end: bool,
+    /// Volume, 0 to −63 dBm0 (as a positive number).
+    pub volume: u8,
+    /// Duration so far, in timestamp units.
+    pub duration: u16,
+}
+
+impl EventPayload {
+    /// Parses a payload; `None` if it is shorter than 4 bytes.
+    pub fn parse(payload: &[u8]) -> Option<Self> {
+        let [event, flags, hi, lo, ..] = *payload else {
+            return None;
+        };
+        Some(Self {
+            event,
+            end: flags & 0x80 != 0,
+            volume: flags & 0x3F,
+            duration: u16::from_be_bytes([hi, lo]),
+        })
+    }
+
+    /// The 4 bytes.
+    pub fn to_bytes(self) -> [u8; 4] {
+        let [hi, lo] = self.duration.to_be_bytes();
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3F),
+            hi,
+            lo,
+        ]
+    }
+}
+
+/// The key of an event code, if it is a DTMF key.
+pub fn event_key(event: u8) -> Option<char> {
+    Some(match event {
+        0..=9 => char::from(b'0' + event),
+        10 => '*',
+        11 => '#',
+        12..=15 => char::from(b'A' + event - 12),
+        _ => return None,
+    })
+}
+
+/// The event code of a key.
+pub fn key_event(key: char) -> Option<u8> {
+    Some(match key {
+        '0'..='9' => key as u8 - b'0',
+        '*' => 10,
+        '#' => 11,
+        'A'..='D' => key as u8 - b'A' + 12,
+        _ => return None,
+    })
+}
+
+/// A key press seen in telephone-event packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtpDigit {
+    /// The key.
+    pub key: char,
+    /// The event's RTP timestamp (its start).
+    pub timestamp: u32,
+    /// Volume in −dBm0.
+    pub volume: u8,
+}
+
+/// Turns telephone-event packets into key presses, once each.
+#[derive(Clone, Debug, Default)]
+pub struct EventDecoder {
+    /// Timestamps of the most recent events already reported (a few, for reordered ends).
+    seen: [Option<u32>; 4],
+    next_slot: usize,
+}
+
+impl EventDecoder {
+    /// A decoder with nothing seen.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one packet's timestamp and payload; returns the key the first time an event is
+    /// seen. Non-DTMF events (flash, tones) and short payloads are ignored.
+    pub fn handle_packet(&mut self, timestamp: u32, payload: &[u8]) -> Option<RtpDigit> {
+        let p = EventPayload::parse(payload)?;
+        let key = event_key(p.event)?;
+        if self.seen.contains(&Some(timestamp)) {
+            return None;
+        }
+        self.seen[self.next_slot] = Some(timestamp);
+        self.next_slot = (self.next_slot + 1) % self.seen.len();
+        Some(RtpDigit {
+            key,
+            timestamp,
+            volume: p.volume,
+        })
+    }
+}
+
+/// The payloads of one key press of `duration` samples, one per 20 ms, the last three being
+/// end packets (RFC 4733 §2.5.1.4). All share the event's start timestamp.
+pub fn encode_key(key: char, duration: u16, volume: u8) -> Option<Vec<EventPayload>> {
+    let event = key_event(key)?;
+    let mut packets = Vec::new();
+    let mut d: u16 = 160;
+    while d < duration {
+        packets.push(EventPayload {
+            event,
+            end: false,
+            volume,
+            duration: d,
+        });
+        d = d.saturating_add(160);
+    }
+    for _ in 0..3 {
+        packets.push(EventPayload {
+            event,
+            end: true,
+            volume,
+            duration,
+        });
+    }
+    Some(packets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sipp_pcap_event_decodes_once() {
+        // The shape of SIPp's dtmf_2833_1.pcap: event 1, volume 10, durations 160…800, then
+        // three identical end packets, all with one timestamp.
+        let mut d = EventDecoder::new();
+        let mut keys = Vec::new();
+        for duration in (160..=800).step_by(160) {
+            let p = EventPayload {
+                event: 1,
+                end: false,
+                volume: 10,
+                duration: duration as u16,
+            };
+            keys.extend(d.handle_packet(4000, &p.to_bytes()));
+        }
+        for _ in 0..3 {
+            let p = EventPayload {
+                event: 1,
+                end: true,
+                volume: 10,
+                duration: 960,
+            };
+            keys.extend(d.handle_packet(4000, &p.to_bytes()));
+        }
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].key, '1');
+        // Bytes from RFC 4733 §2.3's layout: event 11 (#), E set, volume 10, duration 1280.
+        assert_eq!(
+            EventPayload::parse(&[11, 0x8A, 0x05, 0x00]),
+            Some(EventPayload {
+                event: 11,
+                end: true,
+                volume: 10,
+                duration: 1280
+            })
+        );
+        let next = EventPayload {
+            event: 11,
+            end: true,
+            volume: 10,
+            duration: 1280,
+        };
+        assert_eq!(
+            d.handle_packet(5600, &next.to_bytes()).map(|k| k.key),
+            Some('#')
+        );
+        assert_eq!(d.handle_packet(5600, &[1, 2]), None);
+    }
+
+    #[test]
+    fn encode_then_decode() {
+        let packets = encode_key('*', 800, 10).expect("key");
+        assert_eq!(packets.iter().filter(|p| p.end).count(), 3);
+        let mut d = EventDecoder::new();
+        let keys: Vec<_> = packets
+            .iter()
+            .filter_map(|p| d.handle_packet(9, &p.to_bytes()))
+            .collect();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].key, '*');
+        assert!(encode_key('x', 800, 10).is_none());
+    }
+}
