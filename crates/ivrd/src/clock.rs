@@ -7,3 +7,21 @@ use std::time::Instant;
 pub(crate) fn now() -> Instant {
     Instant::now()
 }
+
+/// Blocks the calling thread until `deadline` (the media workers' pacing).
+#[allow(clippy::disallowed_methods)] // the single allowed sleep: media pacing threads
+pub(crate) fn sleep_until(deadline: Instant) {
+    let now = Instant::now();
+    if deadline > now {
+        std::thread::sleep(deadline - now);
+    }
+}
+
+/// A seed for tags, branches and SSRCs: wall-clock nanoseconds mixed with the process id.
+#[allow(clippy::disallowed_methods)] // wall clock read once at start, as entropy only
+pub(crate) fn entropy() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}

@@ -1,9 +1,9 @@
-//! `ivrd`: the telephony engine's daemon and tools. Until `serve` lands, the main job is
-//! `ivrd dtmf decode`.
+//! `ivrd`: the telephony engine's daemon (`ivrd serve`) and tools (`ivrd dtmf …`).
 
 mod audio_file;
 mod clock;
 mod dtmf_cmd;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +19,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Answer calls: SIP on UDP and TCP, prompts over RTP, digits read back (demo behaviour).
+    Serve {
+        /// Daemon configuration; a missing file at the default path means embedded defaults.
+        #[arg(long, default_value = "config/ivrd.toml")]
+        config: PathBuf,
+        /// Override `sip.listen`, e.g. 127.0.0.1:5080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Override the RTP port range, e.g. 40000-40999.
+        #[arg(long, value_parser = parse_range)]
+        rtp_ports: Option<(u16, u16)>,
+    },
     /// DTMF tools: decode files, benchmark the detector.
     Dtmf {
         #[command(subcommand)]
@@ -52,9 +64,42 @@ enum DtmfCommand {
     },
 }
 
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s.split_once('-').ok_or("expected MIN-MAX")?;
+    let a: u16 = a.trim().parse().map_err(|e| format!("{a}: {e}"))?;
+    let b: u16 = b.trim().parse().map_err(|e| format!("{b}: {e}"))?;
+    if a >= b {
+        return Err("MIN must be below MAX".into());
+    }
+    Ok((a, b))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            rtp_ports,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            let required = config != std::path::Path::new("config/ivrd.toml");
+            let overrides = serve::Overrides { listen, rtp_ports };
+            match serve::run(&config, required, overrides) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("ivrd: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Dtmf { command } => match command {
             DtmfCommand::Decode { json, files } => dtmf_cmd::decode(&files, json),
             DtmfCommand::Bench {

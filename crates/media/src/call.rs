@@ -98,7 +98,10 @@ impl CallMedia {
         };
         if Some(header.payload_type) == self.config.telephone_event {
             self.last_rtp = self.now;
-            if let Some(d) = self.events4733.handle_packet(header.timestamp, payload) {
+            if let Some(d) = self
+                .events4733
+                .handle_packet(header.timestamp, header.marker, payload)
+            {
                 self.digit(d.key, DigitSource::Rfc4733);
             }
             return;

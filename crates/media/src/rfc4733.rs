@@ -74,11 +74,21 @@ pub struct RtpDigit {
     pub volume: u8,
 }
 
-/// Turns telephone-event packets into key presses, once each.
+/// An event already reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    timestamp: u32,
+    event: u8,
+    ended: bool,
+}
+
+/// Turns telephone-event packets into key presses, once each. An event is its (timestamp,
+/// code); a marked start packet after that event's end is a new press (a replayed capture, such
+/// as SIPp playing one pcap twice, repeats timestamps).
 #[derive(Clone, Debug, Default)]
 pub struct EventDecoder {
-    /// Timestamps of the most recent events already reported (a few, for reordered ends).
-    seen: [Option<u32>; 4],
+    /// The most recent events reported (a few, for reordered end packets).
+    seen: [Option<Seen>; 4],
     next_slot: usize,
 }
 
@@ -90,13 +100,36 @@ impl EventDecoder {
 
     /// Feeds one packet's timestamp and payload; returns the key the first time an event is
     /// seen. Non-DTMF events (flash, tones) and short payloads are ignored.
-    pub fn handle_packet(&mut self, timestamp: u32, payload: &[u8]) -> Option<RtpDigit> {
+    pub fn handle_packet(
+        &mut self,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Option<RtpDigit> {
         let p = EventPayload::parse(payload)?;
         let key = event_key(p.event)?;
-        if self.seen.contains(&Some(timestamp)) {
-            return None;
+        let known = self
+            .seen
+            .iter_mut()
+            .flatten()
+            .find(|s| s.timestamp == timestamp && s.event == p.event);
+        if let Some(known) = known {
+            if !(known.ended && marker && !p.end) {
+                known.ended |= p.end;
+                return None;
+            }
+            known.ended = false;
+            return Some(RtpDigit {
+                key,
+                timestamp,
+                volume: p.volume,
+            });
         }
-        self.seen[self.next_slot] = Some(timestamp);
+        self.seen[self.next_slot] = Some(Seen {
+            timestamp,
+            event: p.event,
+            ended: p.end,
+        });
         self.next_slot = (self.next_slot + 1) % self.seen.len();
         Some(RtpDigit {
             key,
@@ -149,7 +182,7 @@ mod tests {
                 volume: 10,
                 duration: duration as u16,
             };
-            keys.extend(d.handle_packet(4000, &p.to_bytes()));
+            keys.extend(d.handle_packet(4000, duration == 160, &p.to_bytes()));
         }
         for _ in 0..3 {
             let p = EventPayload {
@@ -158,10 +191,22 @@ mod tests {
                 volume: 10,
                 duration: 960,
             };
-            keys.extend(d.handle_packet(4000, &p.to_bytes()));
+            keys.extend(d.handle_packet(4000, false, &p.to_bytes()));
         }
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].key, '1');
+        // The same capture replayed: a marked start after the end is a second press.
+        let start = EventPayload {
+            event: 1,
+            end: false,
+            volume: 10,
+            duration: 160,
+        };
+        assert_eq!(
+            d.handle_packet(4000, true, &start.to_bytes())
+                .map(|k| k.key),
+            Some('1')
+        );
         // Bytes from RFC 4733 §2.3's layout: event 11 (#), E set, volume 10, duration 1280.
         assert_eq!(
             EventPayload::parse(&[11, 0x8A, 0x05, 0x00]),
@@ -179,10 +224,11 @@ mod tests {
             duration: 1280,
         };
         assert_eq!(
-            d.handle_packet(5600, &next.to_bytes()).map(|k| k.key),
+            d.handle_packet(5600, false, &next.to_bytes())
+                .map(|k| k.key),
             Some('#')
         );
-        assert_eq!(d.handle_packet(5600, &[1, 2]), None);
+        assert_eq!(d.handle_packet(5600, false, &[1, 2]), None);
     }
 
     #[test]
@@ -192,7 +238,8 @@ mod tests {
         let mut d = EventDecoder::new();
         let keys: Vec<_> = packets
             .iter()
-            .filter_map(|p| d.handle_packet(9, &p.to_bytes()))
+            .enumerate()
+            .filter_map(|(i, p)| d.handle_packet(9, i == 0, &p.to_bytes()))
             .collect();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].key, '*');

@@ -307,6 +307,7 @@ impl Endpoint {
             callee,
             callee_uri: req.uri.clone(),
             sip_call_id: req.common.call_id.clone(),
+            flow,
             offer,
             headers: req.common.headers.clone(),
         };

@@ -169,6 +169,8 @@ pub struct IncomingCall {
     pub callee_uri: String,
     /// The SIP Call-ID, for logs.
     pub sip_call_id: String,
+    /// The flow the INVITE came on (its `local` is the address to advertise in SDP).
+    pub flow: Flow,
     /// The parsed SDP offer.
     pub offer: MediaOffer,
     /// Every header, canonical names, in order.
