@@ -42,8 +42,26 @@ pub(crate) fn error_response(
     if vias.is_empty() {
         return None;
     }
+    const KNOWN: [&str; 14] = [
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "INFO",
+        "REFER",
+        "NOTIFY",
+        "MESSAGE",
+        "PRACK",
+        "PUBLISH",
+        "REGISTER",
+        "SUBSCRIBE",
+        "UPDATE",
+    ];
     let status = match error {
         SipError::UnsupportedScheme(_) => 416,
+        // A method nobody here knows (RFC 3261 §8.2.1: 405 is for methods the UAS knows).
+        _ if !KNOWN.contains(&method) => 501,
         _ => 400,
     };
     let warning: String = error

@@ -99,8 +99,20 @@ pub(crate) fn parse(data: &[u8]) -> Result<Message, SipError> {
                     common.cseq_method
                 )));
             }
-            if !(uri.starts_with("sip:") || uri.starts_with("sips:") || uri.starts_with("tel:")) {
-                return Err(SipError::UnsupportedScheme(uri));
+            // The Request-Line as sent: exactly three elements, single spaces (RFC 3261 §7.1;
+            // RFC 4475 lwsstart, lwsruri, ltgtruri), and a URI scheme we serve.
+            let line = data.split(|b| *b == b'\r').next().unwrap_or_default();
+            let line = String::from_utf8_lossy(line);
+            let parts: Vec<&str> = line.split(' ').collect();
+            if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
+                return Err(SipError::Malformed(format!("bad Request-Line {line:?}")));
+            }
+            let raw_uri = parts[1];
+            if !(raw_uri.starts_with("sip:")
+                || raw_uri.starts_with("sips:")
+                || raw_uri.starts_with("tel:"))
+            {
+                return Err(SipError::UnsupportedScheme(raw_uri.to_string()));
             }
             Ok(Message::Request(Request {
                 method: Method::from_token(&method_token),
@@ -143,12 +155,19 @@ fn common(
         .first()
         .ok_or_else(|| SipError::Malformed("missing Via header".into()))?;
     let top_via = top_via.split(',').next().unwrap_or_default();
-    let branch = header_param(top_via, "branch")
-        .ok_or_else(|| SipError::Malformed("top Via has no branch".into()))?;
     let from = find("From")?;
     let to = find("To")?;
     let call_id = find("Call-ID")?;
     let cseq = find("CSeq")?;
+    // RFC 2543 peers send no branch: key their transactions by what identifies them instead.
+    let branch = match header_param(top_via, "branch") {
+        Some(b) if !b.is_empty() => b.to_string(),
+        _ => format!(
+            "rfc2543;{};{call_id};{}",
+            top_via.trim(),
+            cseq.split_whitespace().next().unwrap_or("")
+        ),
+    };
     let mut parts = cseq.split_whitespace();
     let number = parts
         .next()
@@ -174,7 +193,7 @@ fn common(
         }
     }
     Ok(Common {
-        branch: branch.to_string(),
+        branch,
         vias,
         from_tag: header_param(&from, "tag").map(str::to_string),
         to_tag: header_param(&to, "tag").map(str::to_string),
