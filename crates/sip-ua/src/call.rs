@@ -25,9 +25,6 @@ pub(crate) enum CallState {
         response: Vec<u8>,
         retransmit: Retransmit,
     },
-    /// Never stored: the record is removed instead. Kept for exhaustive matches on commands.
-    #[allow(dead_code)]
-    Ended,
 }
 
 /// A retransmission schedule: first after T1, doubling up to a cap, until `give_up`.

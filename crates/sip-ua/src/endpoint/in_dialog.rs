@@ -1,0 +1,144 @@
+//! Requests inside a call: ACK, CANCEL, re-INVITE, INFO and NOTIFY.
+
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use super::Endpoint;
+use crate::build::Extra;
+use crate::call::CallState;
+use crate::message::Request;
+use crate::sdp::{self, MediaOffer};
+use crate::{EndReason, Event, Flow, Output, TransferOutcome, dtmf_info};
+
+impl Endpoint {
+    pub(super) fn handle_reinvite(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(call) = self.dialog_of(&req) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some((mut local, current)) = c.media else {
+            self.answer_request(now, flow, &req, 491, Extra::default());
+            return;
+        };
+        let negotiated = if req.common.body.is_empty() {
+            Ok(current)
+        } else {
+            MediaOffer::parse(&req.common.body).and_then(|offer| {
+                let mut n = offer.negotiate(&[current.codec])?;
+                n.telephone_event = offer.telephone_event;
+                Ok(n)
+            })
+        };
+        let negotiated = match negotiated {
+            Ok(n) => n,
+            Err(error) => {
+                warn!(call_id = %c.sip_call_id, %error, "re-INVITE not acceptable");
+                self.answer_request(now, flow, &req, 488, Extra::default());
+                return;
+            }
+        };
+        local.version += 1;
+        c.media = Some((local, negotiated));
+        let contact = format!("<sip:ivrd@{}>", c.flow.local);
+        let body = sdp::answer(&local, &negotiated);
+        let extra = Extra {
+            headers: vec![("Contact", contact)],
+            body: Some(("application/sdp", &body)),
+        };
+        // The re-INVITE's 2xx is retransmitted like the first (RFC 3261 §14.2) only on UDP; its
+        // ACK is absorbed by the dialog. We keep it simple: send once per (re)transmission.
+        self.answer_request(now, flow, &req, 200, extra);
+        self.out
+            .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
+    }
+
+    pub(super) fn handle_ack(&mut self, req: Request) {
+        let call = match self.dialog_of(&req) {
+            Some(call) => Some(call),
+            // ACK to a non-2xx final carries the INVITE's branch.
+            None => self.by_branch.get(&req.common.branch).copied(),
+        };
+        let Some(call) = call else {
+            debug!(call_id = %req.common.call_id, "stray ACK dropped");
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match c.state {
+            CallState::Answering { .. } => {
+                c.state = CallState::Confirmed;
+                self.out.push_back(Output::Event(call, Event::Acked));
+            }
+            CallState::Rejected { .. } => self.remove(call),
+            _ => {}
+        }
+    }
+
+    pub(super) fn handle_cancel(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(&call) = self.by_branch.get(&req.common.branch) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        self.answer_request(now, flow, &req, 200, Extra::default());
+        let pending = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| matches!(c.state, CallState::Offered | CallState::Ringing));
+        if pending {
+            self.reject(now, call, 487);
+            self.end(call, EndReason::Cancelled);
+        }
+    }
+
+    pub(super) fn handle_info(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(call) = self.dialog_of(&req) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        let content_type = req.common.header("Content-Type").unwrap_or_default();
+        match dtmf_info::parse(content_type, &req.common.body) {
+            Ok(Some(dtmf)) => {
+                self.answer_request(now, flow, &req, 200, Extra::default());
+                self.out.push_back(Output::Event(call, Event::Dtmf(dtmf)));
+            }
+            // An INFO with no body (a keep-alive some carriers send) or another package.
+            Ok(None) => self.answer_request(now, flow, &req, 200, Extra::default()),
+            Err(error) => {
+                warn!(call_id = %req.common.call_id, %error, "INFO not understood");
+                self.answer_request(now, flow, &req, 415, Extra::default());
+            }
+        }
+    }
+
+    pub(super) fn handle_notify(&mut self, now: Instant, flow: Flow, req: Request) {
+        let Some(call) = self.dialog_of(&req) else {
+            self.answer_request(now, flow, &req, 481, Extra::default());
+            return;
+        };
+        self.answer_request(now, flow, &req, 200, Extra::default());
+        // message/sipfrag: "SIP/2.0 200 OK"; only final statuses end the transfer.
+        let frag = String::from_utf8_lossy(&req.common.body);
+        let status = frag
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse::<u16>().ok());
+        match status {
+            Some(s) if s >= 200 => {
+                let outcome = if s < 300 {
+                    TransferOutcome::Succeeded
+                } else {
+                    TransferOutcome::Failed(s)
+                };
+                self.out
+                    .push_back(Output::Event(call, Event::TransferResult(outcome)));
+            }
+            _ => {}
+        }
+    }
+}
