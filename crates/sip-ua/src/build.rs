@@ -141,8 +141,12 @@ pub(crate) struct DialogRequest<'a> {
     pub(crate) user_agent: &'a str,
 }
 
-/// An in-dialog request (BYE, REFER) with `headers` added.
-pub(crate) fn request(d: &DialogRequest<'_>, headers: &[(&str, String)]) -> Vec<u8> {
+/// An in-dialog request (BYE, REFER, INFO) with `headers` and an optional body added.
+pub(crate) fn request(
+    d: &DialogRequest<'_>,
+    headers: &[(&str, String)],
+    body: Option<(&str, &str)>,
+) -> Vec<u8> {
     let transport = match d.transport {
         Transport::Udp => "UDP",
         Transport::Tcp => "TCP",
@@ -164,7 +168,7 @@ pub(crate) fn request(d: &DialogRequest<'_>, headers: &[(&str, String)]) -> Vec<
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");
     }
-    finish(&mut out, None);
+    finish(&mut out, body);
     out.into_bytes()
 }
 

@@ -76,6 +76,8 @@ pub(crate) struct Call {
     /// Record-Route values, in order (RFC 3261 §12.1.1).
     pub(crate) route_set: Vec<String>,
     pub(crate) local_cseq: u32,
+    /// Highest CSeq the caller has used in this dialog (RFC 3261 §12.2.2).
+    pub(crate) remote_cseq: u32,
     pub(crate) last_provisional: Vec<u8>,
     pub(crate) media: Option<(LocalMedia, Negotiated)>,
     pub(crate) state: CallState,
@@ -108,6 +110,7 @@ impl Call {
             remote_target,
             route_set,
             local_cseq: 0,
+            remote_cseq: c.cseq,
             last_provisional: Vec::new(),
             media: None,
             state: CallState::Offered,

@@ -125,6 +125,41 @@ impl Endpoint {
                     c.state = CallState::Ringing;
                 }
             }
+            Command::Progress { local, negotiated } => {
+                if !matches!(c.state, CallState::Offered | CallState::Ringing) {
+                    return Err(SipError::Misuse(
+                        "progress: the call is not waiting for an answer",
+                    ));
+                }
+                c.media = Some((local, negotiated));
+                let contact = format!("<sip:ivrd@{}>", c.flow.local);
+                let body = sdp::answer(&local, &negotiated);
+                let extra = Extra {
+                    headers: vec![("Contact", contact)],
+                    body: Some(("application/sdp", &body)),
+                };
+                let data = self.respond_invite(call, 183, extra);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.last_provisional = data;
+                    c.state = CallState::Ringing;
+                }
+            }
+            Command::SendDigit { digit, duration_ms } => {
+                if !matches!(c.state, CallState::Confirmed) {
+                    return Err(SipError::Misuse("send digit: the call is not established"));
+                }
+                if !matches!(digit, '0'..='9' | '*' | '#' | 'A'..='D') {
+                    return Err(SipError::Misuse("send digit: not a DTMF key"));
+                }
+                let body = format!("Signal={digit}\r\nDuration={duration_ms}\r\n");
+                self.send_in_dialog(
+                    now,
+                    call,
+                    Method::Info,
+                    &[],
+                    Some(("application/dtmf-relay", &body)),
+                );
+            }
             Command::Answer { local, negotiated } => {
                 if !matches!(c.state, CallState::Offered | CallState::Ringing) {
                     return Err(SipError::Misuse(
@@ -167,7 +202,7 @@ impl Endpoint {
                     self.end(call, EndReason::HungUp);
                 }
                 CallState::Answering { .. } | CallState::Confirmed => {
-                    self.send_in_dialog(now, call, Method::Bye, &[]);
+                    self.send_in_dialog(now, call, Method::Bye, &[], None);
                     self.end(call, EndReason::HungUp);
                 }
                 CallState::Rejected { .. } => {
@@ -185,6 +220,7 @@ impl Endpoint {
                     call,
                     Method::Refer,
                     &[("Refer-To", refer_to), ("Referred-By", referred_by)],
+                    None,
                 );
             }
         }
@@ -221,6 +257,17 @@ impl Endpoint {
             let (flow, data) = (prior.flow, prior.response.clone());
             self.transmit(flow, data);
             return;
+        }
+        if !matches!(req.method, Method::Ack | Method::Cancel)
+            && let Some(call) = self.dialog_of(&req)
+            && let Some(c) = self.calls.get_mut(&call)
+        {
+            if req.common.cseq < c.remote_cseq {
+                warn!(call_id = %c.sip_call_id, cseq = req.common.cseq, "CSeq out of order");
+                self.answer_request(now, flow, &req, 500, Extra::default());
+                return;
+            }
+            c.remote_cseq = req.common.cseq;
         }
         match req.method {
             Method::Invite if req.common.to_tag.is_none() => self.handle_invite(now, flow, req),
@@ -383,7 +430,7 @@ impl Endpoint {
             let sip_call_id = c.sip_call_id.clone();
             if answering {
                 warn!(call_id = %sip_call_id, "no ACK for 2xx within 64·T1: hanging up");
-                self.send_in_dialog(now, call, Method::Bye, &[]);
+                self.send_in_dialog(now, call, Method::Bye, &[], None);
                 self.end(call, EndReason::AckTimeout);
             } else {
                 self.remove(call);
@@ -525,6 +572,7 @@ impl Endpoint {
         call: CallId,
         method: Method,
         headers: &[(&str, String)],
+        body: Option<(&'static str, &str)>,
     ) {
         let branch = format!("z9hG4bK{}", self.token());
         let Some(c) = self.calls.get_mut(&call) else {
@@ -552,6 +600,7 @@ impl Endpoint {
                 user_agent: &self.config.user_agent,
             },
             headers,
+            body,
         );
         let flow = c.flow;
         let t1 = self.config.t1;

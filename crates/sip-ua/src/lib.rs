@@ -135,6 +135,21 @@ impl std::fmt::Display for CallId {
 pub enum Command {
     /// Send 180 Ringing.
     Ring,
+    /// Send 183 Session Progress with our SDP answer: early media (prompts before answering).
+    /// A later `Answer` repeats the same SDP.
+    Progress {
+        /// Our RTP address and SDP ids.
+        local: LocalMedia,
+        /// What [`MediaOffer::negotiate`] chose.
+        negotiated: Negotiated,
+    },
+    /// Send a key press by SIP INFO (`application/dtmf-relay`), e.g. towards a transfer target.
+    SendDigit {
+        /// `0`–`9`, `*`, `#`, `A`–`D`.
+        digit: char,
+        /// Duration in ms.
+        duration_ms: u32,
+    },
     /// Send 200 OK with our SDP answer.
     Answer {
         /// Our RTP address and SDP ids.

@@ -411,3 +411,85 @@ fn options_unknown_dialog_and_garbage() {
     p.run_until(start + Duration::from_secs(40));
     assert_eq!(p.sip.calls(), 0, "Timer H removed it");
 }
+
+#[test]
+fn early_media_then_answer_send_info_and_stale_cseq() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-7"));
+    let call = p.incoming();
+    let offer = match &p.events[0].1 {
+        Event::Incoming(i) => i.offer.clone(),
+        other => panic!("{other:?}"),
+    };
+    let negotiated = offer.negotiate(&[AudioCodec::Pcmu]).expect("codec");
+    let local = LocalMedia {
+        rtp: "127.0.0.1:20000".parse().expect("addr"),
+        session_id: 1,
+        version: 1,
+    };
+    p.sip
+        .handle_command(p.now, call, Command::Progress { local, negotiated })
+        .expect("progress");
+    p.drain();
+    let progress = p.take_sent().pop().expect("183");
+    assert!(
+        progress.starts_with("SIP/2.0 183 Session Progress"),
+        "{progress}"
+    );
+    assert!(progress.contains("m=audio 20000 RTP/AVP 0 101"));
+    p.answer(call);
+    let tag = to_tag(&p.take_sent().pop().expect("200"));
+    assert_eq!(tag, to_tag(&progress), "one dialog, one tag");
+    p.send(&in_dialog("ACK", 1, &tag, "", ""));
+    p.sip
+        .handle_command(
+            p.now,
+            call,
+            Command::SendDigit {
+                digit: '#',
+                duration_ms: 160,
+            },
+        )
+        .expect("send digit");
+    p.drain();
+    let info = p.take_sent().pop().expect("INFO");
+    assert!(
+        info.starts_with("INFO sip:alice@127.0.0.1:5070 SIP/2.0"),
+        "{info}"
+    );
+    assert!(
+        info.contains("Content-Type: application/dtmf-relay")
+            && info.ends_with("Signal=#\r\nDuration=160\r\n")
+    );
+    assert!(
+        p.sip
+            .handle_command(
+                p.now,
+                call,
+                Command::SendDigit {
+                    digit: 'x',
+                    duration_ms: 1
+                }
+            )
+            .is_err()
+    );
+    p.send(&in_dialog(
+        "INFO",
+        5,
+        &tag,
+        "Content-Type: application/dtmf\n",
+        "1",
+    ));
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 200"));
+    p.send(&in_dialog(
+        "INFO",
+        4,
+        &tag,
+        "Content-Type: application/dtmf\n",
+        "2",
+    ));
+    assert!(
+        p.take_sent()[0].starts_with("SIP/2.0 500"),
+        "a lower CSeq is refused"
+    );
+}

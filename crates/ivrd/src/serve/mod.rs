@@ -331,6 +331,7 @@ impl Daemon {
                 if let Err(e) = self.sip.handle_command(now, call, Command::Ring) {
                     warn!(%call, error = %e, "ring failed");
                 }
+                metrics_calls(self.sip.calls());
             }
             Event::Dtmf(d) => self
                 .media
@@ -361,9 +362,10 @@ impl Daemon {
     }
 }
 
-/// The live dialog count, logged at debug level when it changes (a gauge for the metrics
-/// endpoint that comes with the HTTP API).
+/// The live dialog count (`ivrd_sip_dialogs`, a gauge on the `metrics` facade; the Prometheus
+/// exporter comes with the HTTP API), also logged at debug level.
 fn metrics_calls(live: usize) {
+    metrics::gauge!("ivrd_sip_dialogs").set(live as f64);
     tracing::debug!(live_dialogs = live, "dialogs");
 }
 
