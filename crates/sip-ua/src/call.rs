@@ -79,6 +79,8 @@ pub(crate) struct Call {
     /// Highest CSeq the caller has used in this dialog (RFC 3261 §12.2.2).
     pub(crate) remote_cseq: u32,
     pub(crate) last_provisional: Vec<u8>,
+    /// The last re-INVITE's branch and our 2xx to it, for its retransmissions.
+    pub(crate) last_reinvite: Option<(String, Vec<u8>)>,
     pub(crate) media: Option<(LocalMedia, Negotiated)>,
     pub(crate) state: CallState,
     /// `Ended` has been reported.
@@ -112,6 +114,7 @@ impl Call {
             local_cseq: 0,
             remote_cseq: c.cseq,
             last_provisional: Vec::new(),
+            last_reinvite: None,
             media: None,
             state: CallState::Offered,
             ended: false,

@@ -535,7 +535,30 @@ impl Endpoint {
         data
     }
 
-    /// Answers a non-INVITE request and remembers the answer for retransmissions.
+    /// A response to `req`, with our dialog tag if it is in one (a fresh tag otherwise).
+    fn response_for(
+        &mut self,
+        flow: Flow,
+        req: &Request,
+        status: u16,
+        extra: &Extra<'_>,
+    ) -> Vec<u8> {
+        let tag = match self.dialog_of(req).and_then(|c| self.calls.get(&c)) {
+            Some(c) => c.local_tag.clone(),
+            None => self.token(),
+        };
+        build::response(
+            req,
+            flow.remote,
+            status,
+            &self.config.user_agent,
+            &tag,
+            extra,
+        )
+    }
+
+    /// Answers a non-INVITE request and remembers the answer for its retransmissions until
+    /// Timer J (UDP only).
     fn answer_request(
         &mut self,
         now: Instant,
@@ -544,12 +567,7 @@ impl Endpoint {
         status: u16,
         extra: Extra<'_>,
     ) {
-        let tag = match self.dialog_of(req).and_then(|c| self.calls.get(&c)) {
-            Some(c) => c.local_tag.clone(),
-            None => self.token(),
-        };
-        let ua = &self.config.user_agent;
-        let data = build::response(req, flow.remote, status, ua, &tag, &extra);
+        let data = self.response_for(flow, req, status, &extra);
         self.transmit(flow, data.clone());
         if flow.transport == Transport::Udp && req.method != Method::Invite {
             let key = answered_key(&req.common.branch, req);

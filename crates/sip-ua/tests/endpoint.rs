@@ -493,3 +493,34 @@ fn early_media_then_answer_send_info_and_stale_cseq() {
         "a lower CSeq is refused"
     );
 }
+
+#[test]
+fn reinvite_2xx_is_retransmitted_until_its_ack_and_answers_its_retransmission() {
+    let mut p = Peer::new(Transport::Udp);
+    p.send(&invite("z9hG4bK-8"));
+    let call = p.incoming();
+    p.answer(call);
+    let tag = to_tag(&p.take_sent().pop().expect("200"));
+    p.send(&in_dialog("ACK", 1, &tag, "", ""));
+    let offer = OFFER.replace("\r\n", "\n");
+    let reinvite = in_dialog("INVITE", 2, &tag, "Content-Type: application/sdp\n", &offer);
+    p.send(&reinvite);
+    let first = p.take_sent().pop().expect("200");
+    p.send(&reinvite);
+    assert_eq!(
+        p.take_sent(),
+        [first],
+        "same 2xx for the retransmitted re-INVITE"
+    );
+    let start = p.now;
+    p.run_until(start + Duration::from_millis(1600));
+    assert_eq!(
+        p.take_sent().len(),
+        2,
+        "2xx retransmitted at 0.5 s and 1.5 s"
+    );
+    p.send(&in_dialog("ACK", 2, &tag, "", ""));
+    p.run_until(start + Duration::from_secs(40));
+    assert!(p.take_sent().is_empty());
+    assert_eq!(p.sip.calls(), 1, "the call goes on");
+}

@@ -4,12 +4,12 @@ use std::time::Instant;
 
 use tracing::{debug, warn};
 
-use super::Endpoint;
+use super::{Endpoint, TimerRef};
 use crate::build::Extra;
-use crate::call::CallState;
+use crate::call::{CallState, Retransmit};
 use crate::message::Request;
 use crate::sdp::{self, MediaOffer};
-use crate::{EndReason, Event, Flow, Output, TransferOutcome, dtmf_info};
+use crate::{EndReason, Event, Flow, Output, TransferOutcome, Transport, dtmf_info};
 
 impl Endpoint {
     pub(super) fn handle_reinvite(&mut self, now: Instant, flow: Flow, req: Request) {
@@ -20,6 +20,13 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if let Some((branch, response)) = &c.last_reinvite
+            && *branch == req.common.branch
+        {
+            let data = response.clone();
+            self.transmit(flow, data);
+            return;
+        }
         let Some((mut local, current)) = c.media else {
             self.answer_request(now, flow, &req, 491, Extra::default());
             return;
@@ -49,9 +56,20 @@ impl Endpoint {
             headers: vec![("Contact", contact)],
             body: Some(("application/sdp", &body)),
         };
-        // The re-INVITE's 2xx is retransmitted like the first (RFC 3261 §14.2) only on UDP; its
-        // ACK is absorbed by the dialog. We keep it simple: send once per (re)transmission.
-        self.answer_request(now, flow, &req, 200, extra);
+        // RFC 3261 §14.2: the re-INVITE's 2xx is retransmitted like the first until its ACK,
+        // and a retransmitted re-INVITE gets the same 2xx again.
+        let data = self.response_for(flow, &req, 200, &extra);
+        self.transmit(flow, data.clone());
+        let t1 = self.config.t1;
+        let retransmit = Retransmit::start(now, t1, 64 * t1, flow.transport == Transport::Udp);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.last_reinvite = Some((req.common.branch.clone(), data.clone()));
+            c.state = CallState::Answering {
+                response: data,
+                retransmit,
+            };
+        }
+        self.arm(retransmit.next_deadline(), TimerRef::Call(call));
         self.out
             .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
     }
