@@ -111,16 +111,25 @@ impl CallMedia {
             return;
         }
         self.last_rtp = self.now;
+        if self.reorder.take_in_order(&header) {
+            self.listen(payload);
+            return;
+        }
         self.reorder.handle_packet(&header, payload);
         while let Some((_, audio)) = self.reorder.poll_packet() {
-            self.pcm.clear();
-            self.pcm
-                .extend(audio.iter().map(|&c| self.config.law.decode(c)));
-            self.detector.handle_samples(&self.pcm);
-            while let Some(event) = self.detector.poll_event() {
-                if let DtmfEvent::Pressed { digit, .. } = event {
-                    self.digit(digit.to_char(), DigitSource::InBand);
-                }
+            self.listen(&audio);
+        }
+    }
+
+    /// Decodes one packet of audio and runs the in-band detector on it.
+    fn listen(&mut self, audio: &[u8]) {
+        self.pcm.clear();
+        self.pcm
+            .extend(audio.iter().map(|&c| self.config.law.decode(c)));
+        self.detector.handle_samples(&self.pcm);
+        while let Some(event) = self.detector.poll_event() {
+            if let DtmfEvent::Pressed { digit, .. } = event {
+                self.digit(digit.to_char(), DigitSource::InBand);
             }
         }
     }

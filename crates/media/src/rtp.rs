@@ -146,6 +146,28 @@ impl ReorderBuffer {
         }
     }
 
+    /// The fast path: if `header` is exactly the next packet and nothing waits, counts it as
+    /// delivered and returns true; the caller uses the payload in place (no copy). Otherwise
+    /// returns false and the packet goes through [`handle_packet`](Self::handle_packet).
+    pub fn take_in_order(&mut self, header: &RtpHeader) -> bool {
+        let in_order = self.ssrc == Some(header.ssrc)
+            && self.next == Some(header.sequence)
+            && self.pending.is_empty();
+        if in_order {
+            self.remember(header.sequence);
+            self.next = Some(header.sequence.wrapping_add(1));
+            self.stats.delivered += 1;
+        }
+        in_order
+    }
+
+    fn remember(&mut self, sequence: u16) {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(sequence);
+    }
+
     /// Offers one audio packet.
     pub fn handle_packet(&mut self, header: &RtpHeader, payload: &[u8]) {
         if self.ssrc != Some(header.ssrc) {
@@ -182,10 +204,7 @@ impl ReorderBuffer {
         }
         let (_, packet) = self.pending.pop_first()?;
         self.stats.lost += u64::from(offset);
-        if self.recent.len() == RECENT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(next.wrapping_add(offset));
+        self.remember(next.wrapping_add(offset));
         let advance = offset.wrapping_add(1);
         self.next = Some(next.wrapping_add(advance));
         self.pending = std::mem::take(&mut self.pending)
@@ -235,6 +254,22 @@ mod tests {
         assert_eq!(got, [254, 255, 0, 1, 3, 4, 5]);
         let stats = r.stats();
         assert_eq!((stats.late, stats.duplicate, stats.lost), (1, 1, 1));
+    }
+
+    #[test]
+    fn in_order_packets_take_the_fast_path() {
+        let mut r = ReorderBuffer::new(3);
+        r.handle_packet(&header(10), &[10]);
+        assert_eq!(r.poll_packet().map(|(_, p)| p), Some(vec![10]));
+        assert!(r.take_in_order(&header(11)));
+        assert!(
+            !r.take_in_order(&header(13)),
+            "a gap goes through the window"
+        );
+        r.handle_packet(&header(13), &[13]);
+        assert!(!r.take_in_order(&header(14)), "not while something waits");
+        r.handle_packet(&header(11), &[11]);
+        assert_eq!(r.stats().duplicate, 1, "11 was delivered by the fast path");
     }
 
     #[test]

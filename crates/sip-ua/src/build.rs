@@ -37,9 +37,21 @@ pub(crate) fn reason(status: u16) -> &'static str {
 
 /// What a response adds to the copied headers.
 #[derive(Default)]
-pub(crate) struct Extra<'a> {
+pub(crate) struct Extra {
     pub(crate) headers: Vec<(&'static str, String)>,
-    pub(crate) body: Option<(&'static str, &'a str)>,
+    /// Content type and body.
+    pub(crate) body: Option<(&'static str, String)>,
+}
+
+impl Extra {
+    /// Our Contact (`local` is the flow's advertised address) and an SDP body: what 183, the 2xx
+    /// to INVITE and the 2xx to re-INVITE carry.
+    pub(crate) fn sdp(local: SocketAddr, sdp: String) -> Self {
+        Self {
+            headers: vec![("Contact", format!("<sip:ivrd@{local}>"))],
+            body: Some(("application/sdp", sdp)),
+        }
+    }
 }
 
 /// A response to `req` received from `source`. Copies Via (adding `received`/`rport` to the top
@@ -50,7 +62,7 @@ pub(crate) fn response(
     status: u16,
     user_agent: &str,
     to_tag: &str,
-    extra: &Extra<'_>,
+    extra: &Extra,
 ) -> Vec<u8> {
     let c = &req.common;
     let mut out = String::with_capacity(512);
@@ -79,7 +91,7 @@ pub(crate) fn response(
     for (name, value) in &extra.headers {
         let _ = write!(out, "{name}: {value}\r\n");
     }
-    finish(&mut out, extra.body);
+    finish(&mut out, extra.body.as_ref().map(|(t, b)| (*t, b.as_str())));
     out.into_bytes()
 }
 

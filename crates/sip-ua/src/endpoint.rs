@@ -119,11 +119,7 @@ impl Endpoint {
                         "ring: the call is not waiting for an answer",
                     ));
                 }
-                let data = self.respond_invite(call, 180, Extra::default());
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.last_provisional = data;
-                    c.state = CallState::Ringing;
-                }
+                self.provisional(call, 180, Extra::default());
             }
             Command::Progress { local, negotiated } => {
                 if !matches!(c.state, CallState::Offered | CallState::Ringing) {
@@ -132,17 +128,8 @@ impl Endpoint {
                     ));
                 }
                 c.media = Some((local, negotiated));
-                let contact = format!("<sip:ivrd@{}>", c.flow.local);
-                let body = sdp::answer(&local, &negotiated);
-                let extra = Extra {
-                    headers: vec![("Contact", contact)],
-                    body: Some(("application/sdp", &body)),
-                };
-                let data = self.respond_invite(call, 183, extra);
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.last_provisional = data;
-                    c.state = CallState::Ringing;
-                }
+                let extra = Extra::sdp(c.flow.local, sdp::answer(&local, &negotiated));
+                self.provisional(call, 183, extra);
             }
             Command::SendDigit { digit, duration_ms } => {
                 if !matches!(c.state, CallState::Confirmed) {
@@ -167,12 +154,8 @@ impl Endpoint {
                     ));
                 }
                 c.media = Some((local, negotiated));
-                let contact = format!("<sip:ivrd@{}>", c.flow.local);
-                let body = sdp::answer(&local, &negotiated);
-                let extra = Extra {
-                    headers: vec![("Contact", contact), ("Allow", ALLOW.into())],
-                    body: Some(("application/sdp", &body)),
-                };
+                let mut extra = Extra::sdp(c.flow.local, sdp::answer(&local, &negotiated));
+                extra.headers.push(("Allow", ALLOW.into()));
                 let data = self.respond_invite(call, 200, extra);
                 let t1 = self.config.t1;
                 let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
@@ -481,6 +464,15 @@ impl Endpoint {
         self.arm(next, TimerRef::Client(branch));
     }
 
+    /// Sends a provisional response to the INVITE; it is resent to INVITE retransmissions.
+    fn provisional(&mut self, call: CallId, status: u16, extra: Extra) {
+        let data = self.respond_invite(call, status, extra);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.last_provisional = data;
+            c.state = CallState::Ringing;
+        }
+    }
+
     /// Sends a final non-2xx to the INVITE and waits for its ACK (Timers G and H).
     fn reject(&mut self, now: Instant, call: CallId, status: u16) {
         let data = self.respond_invite(call, status, Extra::default());
@@ -518,7 +510,7 @@ impl Endpoint {
         }
     }
 
-    fn respond_invite(&mut self, call: CallId, status: u16, extra: Extra<'_>) -> Vec<u8> {
+    fn respond_invite(&mut self, call: CallId, status: u16, extra: Extra) -> Vec<u8> {
         let Some(c) = self.calls.get(&call) else {
             return Vec::new();
         };
@@ -536,13 +528,7 @@ impl Endpoint {
     }
 
     /// A response to `req`, with our dialog tag if it is in one (a fresh tag otherwise).
-    fn response_for(
-        &mut self,
-        flow: Flow,
-        req: &Request,
-        status: u16,
-        extra: &Extra<'_>,
-    ) -> Vec<u8> {
+    fn response_for(&mut self, flow: Flow, req: &Request, status: u16, extra: &Extra) -> Vec<u8> {
         let tag = match self.dialog_of(req).and_then(|c| self.calls.get(&c)) {
             Some(c) => c.local_tag.clone(),
             None => self.token(),
@@ -565,7 +551,7 @@ impl Endpoint {
         flow: Flow,
         req: &Request,
         status: u16,
-        extra: Extra<'_>,
+        extra: Extra,
     ) {
         let data = self.response_for(flow, req, status, &extra);
         self.transmit(flow, data.clone());

@@ -59,7 +59,6 @@ struct CallState {
     sip_call_id: String,
     demo: DemoCall,
     flow: Flow,
-    negotiated: Option<sip_ua::Negotiated>,
     offer: sip_ua::MediaOffer,
     rtp_port: Option<u16>,
 }
@@ -254,7 +253,6 @@ impl Daemon {
                 .handle_command(now, call, Command::Reject { status: 503 });
         };
         c.rtp_port = Some(port);
-        c.negotiated = Some(negotiated);
         self.seed = self
             .seed
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -323,7 +321,6 @@ impl Daemon {
                             Duration::from_secs(self.config.demo.idle_timeout_s),
                         ),
                         flow,
-                        negotiated: None,
                         offer: incoming.offer,
                         rtp_port: None,
                     },
@@ -337,9 +334,8 @@ impl Daemon {
                 .media
                 .send(MediaCommand::InfoDigit { call, key: d.digit }),
             Event::MediaUpdated(n) => {
-                if let Some(c) = self.calls.get_mut(&call) {
+                if let Some(c) = self.calls.get(&call) {
                     info!(call_id = %c.sip_call_id, remote = %n.remote, direction = ?n.direction, "media updated by re-INVITE");
-                    c.negotiated = Some(n);
                 }
                 self.media.send(MediaCommand::Remote {
                     call,

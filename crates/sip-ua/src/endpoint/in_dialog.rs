@@ -50,12 +50,7 @@ impl Endpoint {
         };
         local.version += 1;
         c.media = Some((local, negotiated));
-        let contact = format!("<sip:ivrd@{}>", c.flow.local);
-        let body = sdp::answer(&local, &negotiated);
-        let extra = Extra {
-            headers: vec![("Contact", contact)],
-            body: Some(("application/sdp", &body)),
-        };
+        let extra = Extra::sdp(c.flow.local, sdp::answer(&local, &negotiated));
         // RFC 3261 §14.2: the re-INVITE's 2xx is retransmitted like the first until its ACK,
         // and a retransmitted re-INVITE gets the same 2xx again.
         let data = self.response_for(flow, &req, 200, &extra);
