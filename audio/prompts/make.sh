@@ -1,15 +1,15 @@
-#!/bin/sh
-# Regenerates the demo prompts (8 kHz, 16-bit mono WAV) with espeak-ng and sox.
-set -eu
+#!/bin/bash
+# Regenerates every prompt (8 kHz mono µ-law WAV) with espeak-ng and sox from prompts.txt:
+# one `language|name|text` line per prompt. Number, amount and time fragments are listed there
+# too; `ivrd check` reports any a flow needs that is missing.
+set -euo pipefail
 cd "$(dirname "$0")"
-say() { # file text
-  espeak-ng -v en-us -s 160 -w /tmp/ivrd-prompt.wav "$2"
-  sox /tmp/ivrd-prompt.wav -r 8000 -c 1 -b 16 "en/$1.wav" gain -n -3
-}
-say welcome "Welcome to I V R D. Press any key and I will read it back. Press the pound key to hang up."
-say goodbye "Goodbye."
-for d in 0 1 2 3 4 5 6 7 8 9; do say "digit-$d" "$d"; done
-say digit-star "star"
-say digit-pound "pound"
-for d in A B C D; do say "digit-$d" "$d"; done
-rm -f /tmp/ivrd-prompt.wav
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+declare -A voice=([en]=en-us [de]=de [uk]=uk)
+while IFS='|' read -r lang name text; do
+  [[ -z "$lang" || "$lang" == \#* ]] && continue
+  mkdir -p "$lang"
+  espeak-ng -v "${voice[$lang]}" -s 160 -w "$tmp/p.wav" "$text"
+  sox "$tmp/p.wav" -r 8000 -c 1 -e u-law -b 8 "$lang/$name.wav" silence 1 0.01 0.5% reverse silence 1 0.01 0.5% reverse pad 0 0.08 gain -n -3
+done < prompts.txt

@@ -1,0 +1,248 @@
+//! What goes into and out of a [`crate::CallFlow`].
+
+use std::fmt;
+use std::time::Duration;
+
+pub use crate::graph::HttpMethod;
+
+/// Facts about the call, known when it starts.
+#[derive(Clone, Debug, Default)]
+pub struct CallInfo {
+    /// The daemon's id for the call (part of SMS idempotency keys).
+    pub call_id: String,
+    /// Caller number (ANI); empty or `anonymous` when withheld.
+    pub ani: String,
+    /// Dialled number (DNIS).
+    pub dnis: String,
+    /// Wall clock at the start, milliseconds since the Unix epoch (for time-of-day conditions).
+    pub unix_ms: i64,
+}
+
+/// Identifies one request (playlist, HTTP, lookup, coupon, SMS, transfer) so that a late answer
+/// to an abandoned request is recognised and ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}", self.0)
+    }
+}
+
+/// Inputs to [`crate::CallFlow::handle_input`].
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The call is answered: the flow starts.
+    Answered,
+    /// A key press (once per press, whatever its source).
+    Digit(char),
+    /// A playlist played to its end.
+    PlaybackFinished(RequestId),
+    /// A deadline from `poll_timeout` passed.
+    Timeout,
+    /// Answer to [`Output::Http`].
+    HttpResult {
+        /// The request.
+        id: RequestId,
+        /// What happened.
+        outcome: HttpOutcome,
+    },
+    /// Answer to [`Output::Lookup`]: the record's columns, or `None` when not found.
+    LookupResult {
+        /// The request.
+        id: RequestId,
+        /// Column → value.
+        record: Option<Vec<(String, String)>>,
+    },
+    /// Answer to [`Output::IssueCoupon`]: the serial, or `None` when none could be issued.
+    CouponIssued {
+        /// The request.
+        id: RequestId,
+        /// The serial.
+        serial: Option<String>,
+    },
+    /// Answer to [`Output::SendSms`].
+    SmsResult {
+        /// The request.
+        id: RequestId,
+        /// Accepted into the outbox, or refused with a reason.
+        outcome: Result<(), String>,
+    },
+    /// Answer to [`Output::Transfer`]: the transfer target answered (true) or it failed.
+    TransferResult {
+        /// The request.
+        id: RequestId,
+        /// Whether the call reached the target.
+        ok: bool,
+    },
+    /// The caller hung up.
+    HungUp,
+}
+
+/// The end of an HTTP request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpOutcome {
+    /// A response.
+    Response {
+        /// Status code.
+        status: u16,
+        /// Body text.
+        body: String,
+    },
+    /// No connection, or the request failed.
+    Failed(String),
+    /// No response in time.
+    TimedOut,
+}
+
+/// One playlist entry, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Playable {
+    /// A prompt by name in the playlist's language.
+    Prompt(String),
+    /// Silence, milliseconds.
+    Silence(u32),
+}
+
+/// Outputs from [`crate::CallFlow::poll_output`].
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Replace whatever plays with this playlist; report the end as `PlaybackFinished(id)`.
+    Play {
+        /// The playlist.
+        id: RequestId,
+        /// Prompt set.
+        language: String,
+        /// Entries.
+        items: Vec<Playable>,
+        /// A key press stops it.
+        barge_in: bool,
+    },
+    /// Stop the playlist.
+    StopPlayback,
+    /// Make an HTTP request.
+    Http {
+        /// The request.
+        id: RequestId,
+        /// Method.
+        method: HttpMethod,
+        /// URL.
+        url: String,
+        /// JSON body (POST).
+        body: Option<String>,
+        /// Give up after this long.
+        timeout: Duration,
+    },
+    /// Find the record with `key` in `source`.
+    Lookup {
+        /// The request.
+        id: RequestId,
+        /// Data source.
+        source: String,
+        /// Key.
+        key: String,
+    },
+    /// Issue a unique coupon serial for `campaign`.
+    IssueCoupon {
+        /// The request.
+        id: RequestId,
+        /// Campaign.
+        campaign: String,
+        /// Validity.
+        valid_days: u32,
+    },
+    /// Enqueue an SMS.
+    SendSms(SmsRequest),
+    /// Transfer the call (REFER).
+    Transfer {
+        /// The request.
+        id: RequestId,
+        /// SIP URI.
+        target: String,
+    },
+    /// Hang up (BYE).
+    HangUp,
+    /// An analytics event.
+    Event(FlowEvent),
+    /// The flow ended; the last output.
+    Finished(CallSummary),
+}
+
+/// An SMS the flow wants sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsRequest {
+    /// The request.
+    pub id: RequestId,
+    /// Recipient as entered or as the caller ID (the gateway normalises it).
+    pub to: String,
+    /// Text.
+    pub text: String,
+    /// Purpose.
+    pub purpose: String,
+    /// `call_id:flow/node:purpose`: the same logical message is enqueued once.
+    pub idempotency_key: String,
+    /// The coupon serial in the text, if any.
+    pub coupon: Option<String>,
+}
+
+/// An event node fired, or the engine reports something worth counting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowEvent {
+    /// Name.
+    pub name: String,
+    /// `flow/node`.
+    pub node: String,
+    /// Time since the call was answered.
+    pub at: Duration,
+    /// Fields.
+    pub fields: Vec<(String, String)>,
+}
+
+/// How a call's flow ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// The flow hung up.
+    Completed,
+    /// The caller hung up.
+    CallerHungUp,
+    /// Transferred to this target.
+    Transferred(String),
+    /// The flow failed (a transfer that failed with nowhere to go, a runaway loop).
+    Failed(String),
+}
+
+/// The end of a call: its disposition and the path taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallSummary {
+    /// How it ended.
+    pub disposition: Disposition,
+    /// Each node left, in order, with its outcome.
+    pub trace: Vec<TraceStep>,
+}
+
+/// One node on the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceStep {
+    /// Time since the call was answered.
+    pub at: Duration,
+    /// `flow/node`.
+    pub node: String,
+    /// What happened there: `played`, `key 1`, `chose 2`, `invalid 9`, `no_input`, `collected`,
+    /// `confirmed`, `case 0`, `else`, `found`, `not_found`, `http 200`, `http_failed`,
+    /// `timed_out`, `sms_accepted`, `sms_refused`, `transferred`, `transfer_failed`, …
+    pub outcome: String,
+}
+
+impl fmt::Display for TraceStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}@{}ms",
+            self.node,
+            self.outcome,
+            self.at.as_millis()
+        )
+    }
+}
