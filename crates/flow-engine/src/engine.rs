@@ -77,6 +77,11 @@ impl CallFlow {
         vars.set("caller_withheld", if withheld { "true" } else { "false" });
         vars.set("dnis", info.dnis.as_str());
         vars.set("call_id", info.call_id.as_str());
+        for (name, value) in &info.vars {
+            if !crate::BUILTINS.contains(&name.as_str()) {
+                vars.set(name, value.as_str());
+            }
+        }
         let start = set.flow(flow);
         vars.set(
             "language",

@@ -16,6 +16,8 @@ pub struct CallInfo {
     pub dnis: String,
     /// Wall clock at the start, milliseconds since the Unix epoch (for time-of-day conditions).
     pub unix_ms: i64,
+    /// Values that override the flows' `[vars]` (deployment settings such as API addresses).
+    pub vars: Vec<(String, String)>,
 }
 
 /// Identifies one request (playlist, HTTP, lookup, coupon, SMS, transfer) so that a late answer

@@ -143,7 +143,7 @@ fn keys_one_to_five_transfer_to_departments() {
         assert_eq!(sim.last_played(), "en:transferring");
         sim.settle();
         let uri = format!("sip:{target}@127.0.0.1:5080");
-        assert_eq!(sim.transfers, [uri.clone()]);
+        assert_eq!(sim.transfers, [uri.as_str()]);
         assert_eq!(sim.disposition(), &Disposition::Transferred(uri));
     }
 }

@@ -49,7 +49,7 @@ proptest! {
         #[allow(clippy::disallowed_methods)] // the test's epoch
         let mut now = Instant::now();
         let id = set.find(flow).unwrap();
-        let info = CallInfo { call_id: "c".into(), ani: ani.into(), dnis: "1".into(), unix_ms: 1_795_000_000_000 };
+        let info = CallInfo { call_id: "c".into(), ani: ani.into(), dnis: "1".into(), unix_ms: 1_795_000_000_000, vars: Vec::new() };
         let mut call = CallFlow::new(now, set, id, info);
         call.handle_input(now, Input::Answered);
         let mut finished = false;

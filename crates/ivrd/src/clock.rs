@@ -25,3 +25,11 @@ pub(crate) fn entropy() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32)
 }
+
+/// Wall clock, milliseconds since the Unix epoch (flows' time-of-day conditions).
+#[allow(clippy::disallowed_methods)] // wall clock arrives as an input to the flow engine
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,8 +1,10 @@
 //! `ivrd`: the telephony engine's daemon (`ivrd serve`) and tools (`ivrd dtmf …`).
 
 mod audio_file;
+mod check;
 mod clock;
 mod dtmf_cmd;
+mod flows;
 mod serve;
 
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Answer calls: SIP on UDP and TCP, prompts over RTP, digits read back (demo behaviour).
+    /// Answer calls: SIP on UDP and TCP, each dialled number routed to a flow.
     Serve {
         /// Daemon configuration; a missing file at the default path means embedded defaults.
         #[arg(long, default_value = "config/ivrd.toml")]
@@ -30,6 +32,15 @@ enum Command {
         /// Override the RTP port range, e.g. 40000-40999.
         #[arg(long, value_parser = parse_range)]
         rtp_ports: Option<(u16, u16)>,
+    },
+    /// Check the flows (and the prompts and data they use) without starting; every error is
+    /// printed with its file, node and field.
+    Check {
+        /// Daemon configuration (prompt directory, data sources, routes).
+        #[arg(long, default_value = "config/ivrd.toml")]
+        config: PathBuf,
+        /// Flow directory; default: `flows.dir` from the configuration.
+        dir: Option<PathBuf>,
     },
     /// DTMF tools: decode files, benchmark the detector.
     Dtmf {
@@ -99,6 +110,10 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Check { config, dir } => {
+            let required = config != std::path::Path::new("config/ivrd.toml");
+            check::run(&config, required, dir.as_deref())
         }
         Command::Dtmf { command } => match command {
             DtmfCommand::Decode { json, files } => dtmf_cmd::decode(&files, json),

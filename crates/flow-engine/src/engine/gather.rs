@@ -45,17 +45,23 @@ enum Verdict {
 }
 
 impl CallFlow {
-    pub(super) fn start_gather(&mut self, _now: Instant) -> Gather {
+    pub(super) fn start_gather(&mut self, now: Instant) -> Gather {
         let set = Arc::clone(&self.set);
-        let items = match &set.flow(self.flow).node(self.node).kind {
-            Kind::Menu(m) => &m.greeting,
-            Kind::Collect(c) => &c.prompts,
+        let kind = &set.flow(self.flow).node(self.node).kind;
+        let (items, wait) = match kind {
+            Kind::Menu(m) => (&m.greeting, m.timeout),
+            Kind::Collect(c) => (&c.prompts, c.first_digit_timeout),
             _ => unreachable!("start_gather runs on menu and collect nodes only"),
         };
-        let play = self.play(items, true);
+        // Nothing to say: listen at once.
+        let phase = if items.is_empty() {
+            Phase::Listening(now + wait)
+        } else {
+            Phase::Prompting(self.play(items, true))
+        };
         Gather {
             keys: String::new(),
-            phase: Phase::Prompting(play),
+            phase,
             invalid: 0,
             no_input: 0,
             confirming: None,

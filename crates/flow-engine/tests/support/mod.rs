@@ -140,6 +140,7 @@ impl Sim {
             ani: ani.into(),
             dnis: "100".into(),
             unix_ms,
+            vars: Vec::new(),
         };
         let mut tables = HashMap::new();
         for (name, file, key) in SOURCES {

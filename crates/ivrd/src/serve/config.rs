@@ -1,6 +1,7 @@
 //! `config/ivrd.toml`: parsed strictly (unknown keys are errors), every key optional with an
 //! embedded default, so `ivrd serve` runs with no file at all.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +15,10 @@ pub(crate) struct Config {
     pub(crate) sip: SipSection,
     pub(crate) rtp: RtpSection,
     pub(crate) media: MediaSection,
-    pub(crate) demo: DemoSection,
+    pub(crate) call: CallSection,
+    pub(crate) flows: FlowsSection,
+    pub(crate) data: DataSection,
+    pub(crate) sms: SmsSection,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,16 +50,47 @@ pub(crate) struct MediaSection {
     pub(crate) codecs: Vec<String>,
     /// Prompt directory; prompts are `<dir>/<language>/<name>.wav` (any format symphonia reads).
     pub(crate) prompts: PathBuf,
-    pub(crate) language: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct DemoSection {
+pub(crate) struct CallSection {
     /// Ring this long before answering (lets a caller CANCEL).
     pub(crate) answer_after_ms: u64,
-    /// Hang up after this long without a key press.
-    pub(crate) idle_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct FlowsSection {
+    /// Flow files: `<dir>/<name>.toml`.
+    pub(crate) dir: PathBuf,
+    /// Flow for dialled numbers not in `routes`.
+    pub(crate) default: String,
+    /// Dialled number (Request-URI user) → flow name.
+    pub(crate) routes: BTreeMap<String, String>,
+    /// Values overriding the flows' `[vars]` (API addresses, transfer targets, switches).
+    pub(crate) vars: BTreeMap<String, String>,
+}
+
+/// Data sources for lookup nodes, by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct DataSection(pub(crate) BTreeMap<String, DataSource>);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataSource {
+    /// A CSV file with a header row.
+    pub(crate) csv: PathBuf,
+    /// The column looked up.
+    pub(crate) key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SmsSection {
+    /// Until the SMS gateway lands, every SMS is appended here as one JSON line.
+    pub(crate) outbox: PathBuf,
 }
 
 impl Default for SipSection {
@@ -84,16 +119,51 @@ impl Default for MediaSection {
         Self {
             codecs: vec!["PCMU".into(), "PCMA".into()],
             prompts: PathBuf::from("audio/prompts"),
-            language: "en".into(),
         }
     }
 }
 
-impl Default for DemoSection {
+impl Default for CallSection {
     fn default() -> Self {
         Self {
             answer_after_ms: 200,
-            idle_timeout_s: 30,
+        }
+    }
+}
+
+impl Default for FlowsSection {
+    fn default() -> Self {
+        let routes = [("100", "deflection"), ("200", "coupon"), ("300", "isp")];
+        Self {
+            dir: PathBuf::from("config/flows"),
+            default: "demo".into(),
+            routes: routes
+                .iter()
+                .map(|(n, f)| (n.to_string(), f.to_string()))
+                .collect(),
+            vars: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        let source = |file: &str, key: &str| DataSource {
+            csv: PathBuf::from("config/data").join(file),
+            key: key.into(),
+        };
+        Self(BTreeMap::from([
+            ("customers".to_string(), source("customers.csv", "phone")),
+            ("contracts".to_string(), source("customers.csv", "contract")),
+            ("outages".to_string(), source("outages.csv", "area")),
+        ]))
+    }
+}
+
+impl Default for SmsSection {
+    fn default() -> Self {
+        Self {
+            outbox: PathBuf::from("var/sms-outbox.jsonl"),
         }
     }
 }
@@ -160,6 +230,9 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/ivrd.toml");
         let config = Config::load(&path, true).expect("config/ivrd.toml");
         assert_eq!(config.sip.listen.port(), 5060);
+        let defaults = Config::default();
+        assert_eq!(config.flows.routes, defaults.flows.routes);
+        assert_eq!(config.data.0.len(), defaults.data.0.len());
         assert!(toml::from_str::<Config>("[sip]\nlisten_port = 1\n").is_err());
         assert!(Config::load(Path::new("/nonexistent/ivrd.toml"), false).is_ok());
         assert!(Config::load(Path::new("/nonexistent/ivrd.toml"), true).is_err());

@@ -29,6 +29,11 @@ pub(crate) enum MediaCommand {
         call: CallId,
         items: Vec<PlayItem>,
         barge_in: bool,
+        /// Echoed in the report of this playlist's end.
+        tag: u64,
+    },
+    Stop {
+        call: CallId,
     },
     InfoDigit {
         call: CallId,
@@ -48,6 +53,7 @@ impl MediaCommand {
         match self {
             Self::Start { call, .. }
             | Self::Play { call, .. }
+            | Self::Stop { call }
             | Self::InfoDigit { call, .. }
             | Self::Remote { call, .. }
             | Self::End { call } => *call,
@@ -59,6 +65,8 @@ impl MediaCommand {
 pub(crate) struct MediaReport {
     pub(crate) call: CallId,
     pub(crate) event: MediaEvent,
+    /// The tag of the playlist playing when the event happened.
+    pub(crate) tag: u64,
 }
 
 struct Live {
@@ -67,6 +75,7 @@ struct Live {
     socket: UdpSocket,
     remote: SocketAddr,
     media: CallMedia,
+    tag: u64,
 }
 
 /// Handles to the workers.
@@ -146,6 +155,7 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                 let _ = reports.send(MediaReport {
                     call: live.call,
                     event,
+                    tag: live.tag,
                 });
             }
         }
@@ -182,15 +192,23 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
                 socket,
                 remote,
                 media: CallMedia::new(config),
+                tag: 0,
             });
         }
         MediaCommand::Play {
             call,
             items,
             barge_in,
+            tag,
         } => {
             if let Some(i) = find(calls, call) {
+                calls[i].tag = tag;
                 calls[i].media.play(items, barge_in);
+            }
+        }
+        MediaCommand::Stop { call } => {
+            if let Some(i) = find(calls, call) {
+                calls[i].media.stop();
             }
         }
         MediaCommand::InfoDigit { call, key } => {

@@ -1,11 +1,13 @@
-//! `ivrd serve`: the SIP loop (tokio, one task) owns the sans-IO endpoint and the calls' demo
-//! state; media workers (threads) own the RTP sockets. They talk through channels only.
+//! `ivrd serve`: the SIP loop (tokio, one task) owns the sans-IO endpoint and each call's flow
+//! instance; media workers (threads) own the RTP sockets; HTTP requests run as tasks. They talk
+//! through channels only, and the router turns flow outputs into media, SIP and HTTP work.
 
 mod config;
-mod demo;
 mod media_worker;
 mod ports;
 mod prompts;
+mod router;
+mod sms_file;
 mod tcp;
 
 use std::collections::HashMap;
@@ -14,18 +16,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flow_engine::{CallFlow, CallInfo, FlowSet, RequestId};
 use media::{CallMediaConfig, Law, MediaEvent};
 use sip_ua::{
     AudioCodec, CallId, Command, Endpoint, Event, Flow, Input, LocalMedia, Output, SipConfig,
-    Transport,
+    TransferOutcome, Transport,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::clock;
+use crate::flows::DataSources;
 pub(crate) use config::Config;
-use demo::{Action, DemoCall};
 use media_worker::{MediaCommand, MediaReport, MediaWorkers};
 use ports::PortPool;
 use prompts::Prompts;
@@ -46,21 +49,47 @@ pub(crate) fn run(config_path: &Path, required: bool, overrides: Overrides) -> a
         config.rtp.port_min = min;
         config.rtp.port_max = max;
     }
-    let prompt_dir = config.media.prompts.join(&config.media.language);
-    let prompts = Prompts::load(&prompt_dir)?;
-    info!(dir = %prompt_dir.display(), count = prompts.len(), "prompts loaded");
+    let loaded =
+        crate::flows::load(&config, &config.flows.dir.clone(), true).map_err(|errors| {
+            anyhow::anyhow!(
+                "refusing to start: {} errors in the flows (run `ivrd check`):\n{}",
+                errors.len(),
+                errors.join("\n")
+            )
+        })?;
+    info!(flows = ?loaded.flows.names(), "flows checked");
+    let mut prompts = HashMap::new();
+    for entry in std::fs::read_dir(&config.media.prompts)
+        .map_err(|e| anyhow::anyhow!("prompt directory {}: {e}", config.media.prompts.display()))?
+    {
+        let dir = entry?.path();
+        let Some(lang) = dir.file_name().and_then(|n| n.to_str()).map(String::from) else {
+            continue;
+        };
+        if dir.is_dir() {
+            let set = Prompts::load(&dir)?;
+            info!(dir = %dir.display(), count = set.len(), "prompts loaded");
+            prompts.insert(lang, set);
+        }
+    }
+    // reqwest is built without a crypto provider (rsipstack's rustls uses ring): install ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(config, prompts))
+    runtime.block_on(serve(config, prompts, loaded))
 }
 
 struct CallState {
     sip_call_id: String,
-    demo: DemoCall,
-    flow: Flow,
+    flow: CallFlow,
+    sip_flow: Flow,
     offer: sip_ua::MediaOffer,
     rtp_port: Option<u16>,
+    /// Answer at this time (ringing until then).
+    answer_at: Option<Instant>,
+    /// The flow's transfer request in flight.
+    transfer: Option<RequestId>,
 }
 
 struct Daemon {
@@ -70,14 +99,24 @@ struct Daemon {
     udp: Arc<UdpSocket>,
     tcp: TcpConnections,
     media: MediaWorkers,
-    prompts: Prompts,
+    prompts: HashMap<String, Prompts>,
     ports: PortPool,
     calls: HashMap<CallId, CallState>,
     local_ips: HashMap<IpAddr, IpAddr>,
     seed: u64,
+    flows: Arc<FlowSet>,
+    data: DataSources,
+    http: reqwest::Client,
+    replies: mpsc::UnboundedSender<(CallId, flow_engine::Input)>,
+    sms: sms_file::SmsFile,
+    serials: router::Serials,
 }
 
-async fn serve(config: Config, prompts: Prompts) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    prompts: HashMap<String, Prompts>,
+    loaded: crate::flows::Loaded,
+) -> anyhow::Result<()> {
     let listen = config.sip.listen;
     let udp = Arc::new(
         UdpSocket::bind(listen)
@@ -90,7 +129,17 @@ async fn serve(config: Config, prompts: Prompts) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let media = MediaWorkers::start(workers, report_tx)?;
     let seed = clock::entropy();
+    let (replies, mut replies_rx) = mpsc::unbounded_channel();
     let mut d = Daemon {
+        flows: Arc::new(loaded.flows),
+        data: loaded.data,
+        http: reqwest::Client::builder()
+            .user_agent(concat!("ivrd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?,
+        replies,
+        sms: sms_file::SmsFile::new(config.sms.outbox.clone()),
+        serials: router::Serials::new(seed),
         codecs: config.codecs().map_err(anyhow::Error::msg)?,
         sip: Endpoint::new(SipConfig {
             t1: config.t1(),
@@ -131,6 +180,7 @@ async fn serve(config: Config, prompts: Prompts) -> anyhow::Result<()> {
                 other => d.tcp.handle_event(other),
             },
             Some(report) = report_rx.recv() => d.handle_media(report),
+            Some((call, input)) = replies_rx.recv() => d.drive(call, input),
             _ = sleep_until(wake) => d.handle_timeouts(),
         }
         d.drain().await;
@@ -148,7 +198,7 @@ impl Daemon {
     fn next_deadline(&self) -> Option<Instant> {
         self.calls
             .values()
-            .filter_map(|c| c.demo.deadline())
+            .filter_map(|c| c.answer_at.into_iter().chain(c.flow.poll_timeout()).min())
             .chain(self.sip.poll_timeout())
             .min()
     }
@@ -175,18 +225,30 @@ impl Daemon {
     fn handle_timeouts(&mut self) {
         let now = clock::now();
         self.sip.handle_input(now, Input::Timeout);
+        let answer: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.answer_at.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for call in answer {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.answer_at = None;
+            }
+            match self.answer(now, call) {
+                Ok(true) => self.drive(call, flow_engine::Input::Answered),
+                Ok(false) => {}
+                Err(e) => warn!(%call, error = %e, "answer failed"),
+            }
+        }
         let due: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.demo.deadline().is_some_and(|d| d <= now))
+            .filter(|(_, c)| c.flow.poll_timeout().is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
         for call in due {
-            let actions = match self.calls.get_mut(&call) {
-                Some(c) => c.demo.handle_timeout(now),
-                None => continue,
-            };
-            self.act(call, actions);
+            self.drive(call, flow_engine::Input::Timeout);
         }
     }
 
@@ -195,45 +257,28 @@ impl Daemon {
         let Some(c) = self.calls.get_mut(&report.call) else {
             return;
         };
-        match report.event {
+        let input = match report.event {
             MediaEvent::Digit { key, source } => {
                 info!(call_id = %c.sip_call_id, key = %key, ?source, "digit");
+                flow_engine::Input::Digit(key)
+            }
+            MediaEvent::PlaybackFinished => {
+                flow_engine::Input::PlaybackFinished(RequestId(report.tag))
             }
             MediaEvent::Inactive => {
                 warn!(call_id = %c.sip_call_id, "no RTP from the caller: hanging up");
-            }
-            _ => {}
-        }
-        let actions = c.demo.handle_media(now, report.event);
-        self.act(report.call, actions);
-    }
-
-    fn act(&mut self, call: CallId, actions: Vec<Action>) {
-        for action in actions {
-            let now = clock::now();
-            let result = match action {
-                Action::Answer => self.answer(now, call),
-                Action::Play { prompts, barge_in } => {
-                    let (items, missing) = demo::playlist(&self.prompts, &prompts);
-                    if !missing.is_empty() {
-                        warn!(?missing, "prompts not found; playing silence instead");
-                    }
-                    self.media.send(MediaCommand::Play {
-                        call,
-                        items,
-                        barge_in,
-                    });
-                    Ok(())
+                if let Err(e) = self.sip.handle_command(now, report.call, Command::HangUp) {
+                    warn!(call = %report.call, error = %e, "hang-up failed");
                 }
-                Action::HangUp => self.sip.handle_command(now, call, Command::HangUp),
-            };
-            if let Err(e) = result {
-                warn!(%call, error = %e, "call action failed");
+                flow_engine::Input::HungUp
             }
-        }
+            _ => return,
+        };
+        self.drive(report.call, input);
     }
 
-    fn answer(&mut self, now: Instant, call: CallId) -> Result<(), sip_ua::SipError> {
+    /// Answers the call; `Ok(false)` when it was rejected instead (no codec, no port).
+    fn answer(&mut self, now: Instant, call: CallId) -> Result<bool, sip_ua::SipError> {
         let Some(c) = self.calls.get_mut(&call) else {
             return Err(sip_ua::SipError::NoSuchCall);
         };
@@ -243,14 +288,16 @@ impl Daemon {
                 warn!(call_id = %c.sip_call_id, error = %e, "no usable codec");
                 return self
                     .sip
-                    .handle_command(now, call, Command::Reject { status: 488 });
+                    .handle_command(now, call, Command::Reject { status: 488 })
+                    .map(|()| false);
             }
         };
         let Some((port, socket)) = self.ports.allocate() else {
             error!(call_id = %c.sip_call_id, "RTP port range exhausted");
             return self
                 .sip
-                .handle_command(now, call, Command::Reject { status: 503 });
+                .handle_command(now, call, Command::Reject { status: 503 })
+                .map(|()| false);
         };
         c.rtp_port = Some(port);
         self.seed = self
@@ -259,7 +306,7 @@ impl Daemon {
             .wrapping_add(1);
         let r = self.seed >> 16;
         let local = LocalMedia {
-            rtp: SocketAddr::new(c.flow.local.ip(), port),
+            rtp: SocketAddr::new(c.sip_flow.local.ip(), port),
             session_id: r & 0xffff_ffff,
             version: 1,
         };
@@ -287,6 +334,7 @@ impl Daemon {
         info!(call_id = %c.sip_call_id, codec = ?negotiated.codec, telephone_event = ?negotiated.telephone_event, rtp_port = port, "answering");
         self.sip
             .handle_command(now, call, Command::Answer { local, negotiated })
+            .map(|()| true)
     }
 
     async fn drain(&mut self) {
@@ -309,20 +357,36 @@ impl Daemon {
         let now = clock::now();
         match event {
             Event::Incoming(incoming) => {
-                info!(call_id = %incoming.sip_call_id, caller = %incoming.caller, callee = %incoming.callee, "incoming call");
-                let flow = incoming.flow;
+                let flows = &self.config.flows;
+                let name = flows.routes.get(&incoming.callee).unwrap_or(&flows.default);
+                let flow_id = self
+                    .flows
+                    .find(name)
+                    .expect("routes are checked against the flows at start");
+                info!(call_id = %incoming.sip_call_id, caller = %incoming.caller, callee = %incoming.callee, flow = %name, "incoming call");
+                let info = CallInfo {
+                    call_id: incoming.sip_call_id.clone(),
+                    ani: incoming.caller.clone(),
+                    dnis: incoming.callee.clone(),
+                    unix_ms: clock::unix_ms(),
+                    vars: flows
+                        .vars
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                };
                 self.calls.insert(
                     call,
                     CallState {
                         sip_call_id: incoming.sip_call_id.clone(),
-                        demo: DemoCall::new(
-                            now,
-                            Duration::from_millis(self.config.demo.answer_after_ms),
-                            Duration::from_secs(self.config.demo.idle_timeout_s),
-                        ),
-                        flow,
+                        flow: CallFlow::new(now, self.flows.clone(), flow_id, info),
+                        sip_flow: incoming.flow,
                         offer: incoming.offer,
                         rtp_port: None,
+                        answer_at: Some(
+                            now + Duration::from_millis(self.config.call.answer_after_ms),
+                        ),
+                        transfer: None,
                     },
                 );
                 if let Err(e) = self.sip.handle_command(now, call, Command::Ring) {
@@ -343,8 +407,9 @@ impl Daemon {
                 });
             }
             Event::Ended(reason) => {
+                self.drive(call, flow_engine::Input::HungUp);
                 if let Some(c) = self.calls.remove(&call) {
-                    info!(call_id = %c.sip_call_id, ?reason, digits = %c.demo.digits, "call ended");
+                    info!(call_id = %c.sip_call_id, ?reason, "call ended");
                     if let Some(port) = c.rtp_port {
                         self.ports.release(port);
                         self.media.send(MediaCommand::End { call });
@@ -352,7 +417,14 @@ impl Daemon {
                 }
                 metrics_calls(self.sip.calls());
             }
-            Event::Acked | Event::TransferAccepted | Event::TransferResult(_) => {}
+            Event::TransferResult(outcome) => {
+                let Some(id) = self.calls.get_mut(&call).and_then(|c| c.transfer.take()) else {
+                    return;
+                };
+                let ok = outcome == TransferOutcome::Succeeded;
+                self.drive(call, flow_engine::Input::TransferResult { id, ok });
+            }
+            Event::Acked | Event::TransferAccepted => {}
             other => info!(%call, event = ?other, "call event"),
         }
     }

@@ -1,0 +1,50 @@
+//! `ivrd check`: the shipped flows pass; the deliberately broken ones in
+//! `config/flows/invalid/` fail with every error printed, each naming file, node and field.
+
+use std::path::Path;
+use std::process::Command;
+
+fn check(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ivrd"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("run ivrd check");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn shipped_flows_pass() {
+    let (ok, out) = check(&[]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("4 flows OK: coupon, deflection, demo, isp"),
+        "{out}"
+    );
+}
+
+#[test]
+fn broken_flows_report_every_error() {
+    let (ok, out) = check(&["config/flows/invalid"]);
+    assert!(!ok);
+    let expected = [
+        "config/flows/invalid/typo.toml: line 6: unknown field `barge_inn`",
+        "config/flows/invalid/broken.toml: flow.timezone: time zone `Mars/Olympus_Mons`",
+        "config/flows/invalid/broken.toml: node `menu`: choices.1: no node named `sales` in this flow",
+        "config/flows/invalid/broken.toml: node `texting`: text: variable `secret_code` is never set",
+        "config/flows/invalid/broken.toml: node `welcome`: prompts[1]: missing from the `en` prompt set: no-such-prompt",
+        "config/flows/invalid/broken.toml: node `find`: source: no data source named `crm`",
+        "config/flows/invalid/broken.toml: node `spin_b`: loops back to `spin_a`",
+    ];
+    for e in expected {
+        assert!(
+            out.lines().any(|l| l.starts_with(e)),
+            "missing {e:?} in\n{out}"
+        );
+    }
+    assert_eq!(out.lines().count(), 15, "{out}");
+}

@@ -1,0 +1,145 @@
+//! Shared by the end-to-end tests: a real `ivrd serve` on 127.0.0.1 with its log captured, an
+//! RTP tap, free ports, and `sipp` runs.
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)] // real processes, real time
+
+use std::io::Read;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub struct Ivrd {
+    child: Child,
+    log: PathBuf,
+    pub port: u16,
+}
+
+impl Ivrd {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts `ivrd serve` with extra arguments (e.g. `--config`).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let port = free_udp_port();
+        let base = 42_000 + (std::process::id() % 200) as u16 * 100;
+        let log = std::env::temp_dir().join(format!("ivrd-sipp-{}-{port}.log", std::process::id()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ivrd"))
+            .current_dir(root())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--rtp-ports", &format!("{base}-{}", base + 98)])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start ivrd");
+        let ivrd = Self { child, log, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !ivrd.log_text().contains("listening for SIP") {
+            assert!(
+                Instant::now() < deadline,
+                "ivrd did not start:\n{}",
+                ivrd.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ivrd
+    }
+
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Log lines of one call (by Call-ID).
+    pub fn call_lines(&self, call_id: &str) -> Vec<String> {
+        let needle = format!("call_id={call_id}");
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn digits(&self, call_id: &str) -> String {
+        self.call_lines(call_id)
+            .iter()
+            .filter(|l| l.contains(" digit "))
+            .filter_map(|l| l.split(" key=").nth(1))
+            .filter_map(|k| k.chars().next())
+            .collect()
+    }
+}
+
+impl Drop for Ivrd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A packet and when it arrived.
+pub type Arrival = (Instant, Vec<u8>);
+
+/// Records the RTP that ivrd sends to the address SIPp advertises.
+pub struct RtpTap {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    packets: Arc<Mutex<Vec<Arrival>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RtpTap {
+    pub fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("tap socket");
+        let port = socket.local_addr().expect("addr").port();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let stop = Arc::new(AtomicBool::new(false));
+        let packets = Arc::new(Mutex::new(Vec::new()));
+        let (s, p) = (stop.clone(), packets.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    p.lock()
+                        .expect("lock")
+                        .push((Instant::now(), buf[..n].to_vec()));
+                }
+            }
+        });
+        Self {
+            port,
+            stop,
+            packets,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<Arrival> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        std::mem::take(&mut *self.packets.lock().expect("lock"))
+    }
+}

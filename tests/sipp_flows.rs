@@ -1,0 +1,259 @@
+//! The example flows end to end: a real `ivrd serve` on 127.0.0.1 with the shipped flows, SIPp
+//! calling each flow's number with the scenarios in `tests/sipp/flow-*.xml`, and a stub of the
+//! chat-availability API. Checked: the digits ivrd saw, the prompts it played (its log), the RTP
+//! SIPp received, the SMS it queued (the outbox file), the HTTP request it made, and the
+//! transfer (REFER answered by SIPp with NOTIFY 200, then BYE).
+//!
+//! Needs `sipp`; without it the test says so loudly and passes, except under CI.
+#![allow(clippy::disallowed_methods)] // real processes in real time
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Ivrd, RtpTap, free_udp_port, root};
+
+/// Answers every request with "chat available" and records the request lines.
+struct ChatApi {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl ChatApi {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&buf);
+                r.lock()
+                    .unwrap()
+                    .push(text.lines().next().unwrap_or("").to_string());
+                let body = r#"{"available": true, "url": "https://chat.example/s/e2e", "valid_for_s": 300}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self {
+            port,
+            requests,
+            stop,
+        }
+    }
+}
+
+impl Drop for ChatApi {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Case {
+    scenario: &'static str,
+    service: &'static str,
+    ani: &'static str,
+    digits: &'static str,
+    prompts: &'static [&'static str],
+    sms: &'static [&'static str],
+    finished: &'static str,
+}
+
+fn run_sipp(ivrd: &Ivrd, case: &Case, tap: &RtpTap) -> (bool, String, String) {
+    let call_id = format!("{}-{}@127.0.0.1", case.scenario, std::process::id());
+    let out = Command::new("sipp")
+        .current_dir(root().join("tests/sipp"))
+        .arg(format!("127.0.0.1:{}", ivrd.port))
+        .args(["-sf", &format!("{}.xml", case.scenario), "-s", case.service])
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &free_udp_port().to_string()])
+        .args(["-mp", &(free_udp_port() & !1).to_string()])
+        .args(["-m", "1", "-l", "1", "-nostdin"])
+        .args(["-key", "ani", case.ani, "-key", "rtp_ip", "127.0.0.1"])
+        .args(["-key", "rtp_port", &tap.port.to_string()])
+        .args(["-cid_str", &call_id])
+        .args(["-timeout", "60s", "-timeout_error"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sipp");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text, call_id)
+}
+
+#[test]
+fn example_flows_through_sipp() {
+    if Command::new("sipp").arg("-v").output().is_err() {
+        let msg = "\n*** sipp not found: the flow scenarios did NOT run. Install Debian's sip-tester. ***\n";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    let api = ChatApi::start();
+    let dir = std::env::temp_dir().join(format!("ivrd-flows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let outbox = dir.join("outbox.jsonl");
+    let _ = std::fs::remove_file(&outbox);
+    let config = dir.join("ivrd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[flows.vars]\nchat_api = \"http://127.0.0.1:{}\"\n\n[sms]\noutbox = \"{}\"\n",
+            api.port,
+            outbox.display()
+        ),
+    )
+    .unwrap();
+    let ivrd = Ivrd::start_with(&["--config", config.to_str().unwrap()]);
+    let cases = [
+        Case {
+            scenario: "flow-deflection",
+            service: "100",
+            ani: "+15551239999",
+            digits: "1",
+            prompts: &["welcome-support,press-1-for-chat", "chat-link-sent,goodbye"],
+            sms: &[
+                r#""purpose":"chat_link""#,
+                r#""to":"+15551239999""#,
+                "https://chat.example/s/e2e",
+            ],
+            finished: "disposition=Completed",
+        },
+        Case {
+            scenario: "flow-coupon",
+            service: "200",
+            ani: "+15551239998",
+            digits: "5",
+            prompts: &["coupon-offer", "coupon-sent,goodbye"],
+            sms: &[
+                r#""purpose":"coupon""#,
+                r#""to":"+15551239998""#,
+                "Your coupon code: ",
+            ],
+            finished: "disposition=Completed",
+        },
+        Case {
+            scenario: "flow-isp",
+            service: "300",
+            ani: "+15551230001",
+            digits: "##2222333311",
+            prompts: &[
+                "outage-in-your-area,num-18,num-30",
+                "main-menu",
+                "enter-contract",
+                "balance-sent",
+                "transferring",
+            ],
+            sms: &[
+                r#""purpose":"balance""#,
+                r#""to":"+15551230001""#,
+                "Contract 22223333: your balance is 25.00 EUR.",
+            ],
+            finished: "disposition=Transferred(\"sip:sales@127.0.0.1:5080\")",
+        },
+    ];
+    let mut failures = Vec::new();
+    for case in &cases {
+        let tap = RtpTap::start();
+        let (ok, output, call_id) = run_sipp(&ivrd, case, &tap);
+        std::thread::sleep(Duration::from_millis(300));
+        let packets = tap.finish();
+        let label = case.scenario;
+        if !ok {
+            failures.push(format!("{label}: sipp failed:\n{output}"));
+            continue;
+        }
+        let seen = ivrd.digits(&call_id);
+        if seen != case.digits {
+            failures.push(format!(
+                "{label}: ivrd saw digits {seen:?}, wanted {:?}",
+                case.digits
+            ));
+        }
+        let lines = ivrd.call_lines(&call_id);
+        for p in case.prompts {
+            let needle = format!("prompts={p} ");
+            if !lines
+                .iter()
+                .any(|l| l.contains(" play ") && l.contains(&needle))
+            {
+                failures.push(format!("{label}: prompt {p} not played"));
+            }
+        }
+        if !lines
+            .iter()
+            .any(|l| l.contains("flow finished") && l.contains(case.finished))
+        {
+            failures.push(format!("{label}: no 'flow finished … {}'", case.finished));
+        }
+        let outbox_text = std::fs::read_to_string(&outbox).unwrap_or_default();
+        let sms = outbox_text
+            .lines()
+            .find(|l| l.contains(&format!(r#""call_id":"{call_id}""#)));
+        match sms {
+            Some(line) => {
+                for want in case.sms {
+                    if !line.contains(want) {
+                        failures.push(format!("{label}: SMS lacks {want}: {line}"));
+                    }
+                }
+            }
+            None => failures.push(format!("{label}: no SMS queued for the call")),
+        }
+        // At least 2 s of prompt audio reached SIPp's RTP address.
+        if packets.len() < 100 {
+            failures.push(format!("{label}: only {} RTP packets", packets.len()));
+        }
+    }
+    let requests = api.requests.lock().unwrap().clone();
+    if !requests
+        .iter()
+        .any(|r| r.starts_with("GET /availability?dnis=100 "))
+    {
+        failures.push(format!("chat API requests: {requests:?}"));
+    }
+    let isp_lines = ivrd.call_lines(&format!("flow-isp-{}@127.0.0.1", std::process::id()));
+    if !isp_lines
+        .iter()
+        .any(|l| l.contains(" transfer ") && l.contains("target=sip:sales@127.0.0.1:5080"))
+    {
+        failures.push("isp: no transfer to sales logged".into());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        failures.is_empty(),
+        "{}\n--- ivrd log ---\n{}",
+        failures.join("\n"),
+        ivrd.log_text()
+    );
+}
