@@ -203,11 +203,11 @@ impl CallFlow {
 
     /// Runs nodes from `node` until one waits for something.
     fn goto(&mut self, now: Instant, mut node: NodeId) {
+        let time = self.local_time(now);
         for _ in 0..MAX_IMMEDIATE_STEPS {
             self.node = node;
             let flow = self.set.clone();
             let flow = flow.flow(self.flow);
-            let time = self.local_time(now);
             match &flow.node(node).kind {
                 Kind::Play {
                     items, barge_in, ..
@@ -585,6 +585,8 @@ impl CallFlow {
         }
     }
 
+    /// Local time in the current flow's zone; also refreshes `{today}`. Read once per input:
+    /// the nodes run by one input see one time.
     fn local_time(&mut self, now: Instant) -> LocalTime {
         let flow = self.set.flow(self.flow);
         let elapsed = now.saturating_duration_since(self.started).as_millis() as i64;
