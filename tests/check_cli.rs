@@ -48,3 +48,37 @@ fn broken_flows_report_every_error() {
     }
     assert_eq!(out.lines().count(), 15, "{out}");
 }
+
+#[test]
+fn serve_refuses_to_start_on_a_broken_flow() {
+    let dir = std::env::temp_dir().join(format!("ivrd-refuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("ivrd.toml");
+    std::fs::write(
+        &config,
+        "[flows]\ndir = \"config/flows/invalid\"\ndefault = \"broken\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ivrd"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run ivrd serve");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("refusing to start: 15 errors in the flows"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("node `menu`: choices.1: no node named `sales`"),
+        "{stderr}"
+    );
+}

@@ -191,3 +191,29 @@ fn german_callers_hear_times_in_german() {
     anna.press("0");
     assert_eq!(anna.last_played(), "de:trust-activated");
 }
+
+#[test]
+fn balance_entry_running_out_of_attempts_returns_to_the_menu() {
+    let mut sim = at_menu(BOB);
+    sim.press("#");
+    sim.press("1#");
+    sim.press("12#");
+    sim.play_out();
+    sim.time_out();
+    assert_eq!(sim.last_played(), "en:main-menu");
+    let path = sim.path();
+    assert!(path.contains(&"balance invalid 1".to_string()), "{path:?}");
+    assert!(path.contains(&"balance no_input".to_string()), "{path:?}");
+    assert!(sim.sms.is_empty());
+}
+
+#[test]
+fn a_refused_balance_sms_is_said_so() {
+    let mut sim = at_menu(BOB);
+    sim.sms_ok = false;
+    sim.press("#22223333#1");
+    assert_eq!(sim.sms.len(), 1);
+    assert_eq!(sim.last_played(), "en:sms-failed");
+    sim.play_out();
+    assert_eq!(sim.last_played(), "en:main-menu");
+}
