@@ -3,7 +3,7 @@
 //! others from being found.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flow_engine::{Catalog, FlowSet, SourceFile};
 
@@ -76,39 +76,39 @@ fn read_table(path: &Path, key: &str) -> Result<Table, String> {
     Ok(Table { columns, rows })
 }
 
-/// Prompt names (file stems) in each `<prompts>/<language>/` directory.
-fn prompt_names(dir: &Path, errors: &mut Vec<String>) -> HashMap<String, Vec<String>> {
-    let mut out = HashMap::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push(format!("prompt directory {}: {e}", dir.display()));
-            return out;
-        }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(lang) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !path.is_dir() {
-            continue;
-        }
-        let names = std::fs::read_dir(&path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().is_file())
-            .filter_map(|e| {
-                e.path()
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .map(String::from)
-            })
-            .collect();
-        out.insert(lang.to_string(), names);
-    }
-    out
+/// The prompt sets under `root`: each subdirectory is a language (`en/`, `de/`, …).
+pub(crate) fn language_dirs(root: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let entries =
+        std::fs::read_dir(root).map_err(|e| format!("prompt directory {}: {e}", root.display()))?;
+    let mut dirs: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some((p.file_name()?.to_str()?.to_string(), p)))
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Prompt names (file stems) in each language's prompt set.
+fn prompt_names(root: &Path, errors: &mut Vec<String>) -> HashMap<String, Vec<String>> {
+    let dirs = language_dirs(root).unwrap_or_else(|e| {
+        errors.push(e);
+        Vec::new()
+    });
+    dirs.into_iter()
+        .map(|(lang, dir)| {
+            let names = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
+                .collect();
+            (lang, names)
+        })
+        .collect()
 }
 
 /// The flow files in `dir` (`*.toml`, not recursive).

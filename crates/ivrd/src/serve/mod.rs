@@ -59,18 +59,12 @@ pub(crate) fn run(config_path: &Path, required: bool, overrides: Overrides) -> a
         })?;
     info!(flows = ?loaded.flows.names(), "flows checked");
     let mut prompts = HashMap::new();
-    for entry in std::fs::read_dir(&config.media.prompts)
-        .map_err(|e| anyhow::anyhow!("prompt directory {}: {e}", config.media.prompts.display()))?
+    for (lang, dir) in
+        crate::flows::language_dirs(&config.media.prompts).map_err(anyhow::Error::msg)?
     {
-        let dir = entry?.path();
-        let Some(lang) = dir.file_name().and_then(|n| n.to_str()).map(String::from) else {
-            continue;
-        };
-        if dir.is_dir() {
-            let set = Prompts::load(&dir)?;
-            info!(dir = %dir.display(), count = set.len(), "prompts loaded");
-            prompts.insert(lang, set);
-        }
+        let set = Prompts::load(&dir)?;
+        info!(dir = %dir.display(), count = set.len(), "prompts loaded");
+        prompts.insert(lang, set);
     }
     // reqwest is built without a crypto provider (rsipstack's rustls uses ring): install ring.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -48,7 +48,7 @@ impl Daemon {
                 barge_in,
             } => {
                 let items = self.playlist(&call_id, &language, &items);
-                info!(%call_id, %language, prompts = %names(&items.1), barge_in, "play");
+                info!(%call_id, %language, prompts = %items.1.join(","), barge_in, "play");
                 self.media.send(MediaCommand::Play {
                     call,
                     items: items.0,
@@ -197,10 +197,6 @@ impl Daemon {
             .collect();
         (items, names)
     }
-}
-
-fn names(names: &[String]) -> String {
-    names.join(",")
 }
 
 /// Coupon serials: 13 Crockford base-32 characters of SipHash over a counter, keyed from the
