@@ -42,7 +42,10 @@ struct ClientTsx {
     give_up: Instant,
 }
 
+mod checks;
 mod in_dialog;
+
+use checks::ALLOW;
 
 /// The SIP endpoint. See the crate docs for the drain contract.
 pub struct Endpoint {
@@ -128,7 +131,10 @@ impl Endpoint {
                     ));
                 }
                 c.media = Some((local, negotiated));
-                let extra = Extra::sdp(c.flow.local, sdp::answer(&local, &negotiated));
+                let extra = Extra::sdp(
+                    c.flow.local,
+                    sdp::answer_offer(&c.invite.common.body, &local, &negotiated),
+                );
                 self.provisional(call, 183, extra);
             }
             Command::SendDigit { digit, duration_ms } => {
@@ -154,7 +160,10 @@ impl Endpoint {
                     ));
                 }
                 c.media = Some((local, negotiated));
-                let mut extra = Extra::sdp(c.flow.local, sdp::answer(&local, &negotiated));
+                let mut extra = Extra::sdp(
+                    c.flow.local,
+                    sdp::answer_offer(&c.invite.common.body, &local, &negotiated),
+                );
                 extra.headers.push(("Allow", ALLOW.into()));
                 let data = self.respond_invite(call, 200, extra);
                 let t1 = self.config.t1;
@@ -176,12 +185,12 @@ impl Endpoint {
                 if !(300..700).contains(&status) {
                     return Err(SipError::Misuse("reject: status must be 300–699"));
                 }
-                self.reject(now, call, status);
+                self.reject(now, call, status, Extra::default());
                 self.end(call, EndReason::Rejected(status));
             }
             Command::HangUp => match c.state {
                 CallState::Offered | CallState::Ringing => {
-                    self.reject(now, call, 480);
+                    self.reject(now, call, 480, Extra::default());
                     self.end(call, EndReason::HungUp);
                 }
                 CallState::Answering { .. } | CallState::Confirmed => {
@@ -252,6 +261,12 @@ impl Endpoint {
             }
             c.remote_cseq = req.common.cseq;
         }
+        if !(req.method == Method::Invite && req.common.to_tag.is_none())
+            && let Some((status, extra)) = checks::refusal(&req)
+        {
+            self.answer_request(now, flow, &req, status, extra);
+            return;
+        }
         match req.method {
             Method::Invite if req.common.to_tag.is_none() => self.handle_invite(now, flow, req),
             Method::Invite => self.handle_reinvite(now, flow, req),
@@ -276,13 +291,7 @@ impl Endpoint {
                 };
                 self.answer_request(now, flow, &req, 200, extra);
             }
-            Method::Refer | Method::Other => {
-                let extra = Extra {
-                    headers: vec![("Allow", ALLOW.into())],
-                    ..Extra::default()
-                };
-                self.answer_request(now, flow, &req, 501, extra);
-            }
+            Method::Refer | Method::Other => {} // refused by the checks above
         }
     }
 
@@ -316,11 +325,19 @@ impl Endpoint {
         if let Some(c) = self.calls.get_mut(&id) {
             c.last_provisional = trying;
         }
+        if let Some((status, extra)) = checks::refusal(&req) {
+            warn!(call_id = %req.common.call_id, status, "refusing INVITE");
+            self.reject(now, id, status, extra);
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.ended = true;
+            }
+            return;
+        }
         let offer = match offer {
             Ok(offer) => offer,
             Err(error) => {
                 warn!(call_id = %req.common.call_id, %error, "rejecting INVITE");
-                self.reject(now, id, 488);
+                self.reject(now, id, 488, Extra::default());
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.ended = true;
                 }
@@ -474,8 +491,8 @@ impl Endpoint {
     }
 
     /// Sends a final non-2xx to the INVITE and waits for its ACK (Timers G and H).
-    fn reject(&mut self, now: Instant, call: CallId, status: u16) {
-        let data = self.respond_invite(call, status, Extra::default());
+    fn reject(&mut self, now: Instant, call: CallId, status: u16, extra: Extra) {
+        let data = self.respond_invite(call, status, extra);
         let t1 = self.config.t1;
         let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
         if let Some(c) = self.calls.get_mut(&call) {
@@ -661,9 +678,6 @@ impl Endpoint {
         format!("{:016x}", z ^ (z >> 31))
     }
 }
-
-/// Methods we answer; sent in Allow.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY";
 
 fn answered_key(branch: &str, req: &Request) -> String {
     format!("{branch} {}", req.method_token)

@@ -11,6 +11,9 @@ pub enum SipError {
     /// A Request-URI scheme other than sip, sips or tel.
     #[error("unsupported URI scheme in {0}")]
     UnsupportedScheme(String),
+    /// A SIP version other than 2.0 (answered 505).
+    #[error("SIP version {0} is not supported")]
+    VersionNotSupported(String),
     /// An SDP offer that cannot be parsed or has nothing we can use.
     #[error("not acceptable: {0}")]
     NotAcceptable(String),

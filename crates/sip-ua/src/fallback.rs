@@ -1,7 +1,8 @@
 //! Answering a request that failed to parse or failed our checks. If the raw text still has a
 //! request line and the five headers a response needs (Via, From, To, Call-ID, CSeq, compact
-//! forms included) it gets 400 Bad Request (416 for a bad URI scheme) naming the problem in a
-//! Warning header; otherwise nothing is sent. ACK is never answered.
+//! forms included) it gets 400 Bad Request (416 for a bad URI scheme, 505 for a SIP version
+//! other than 2.0) naming the problem in a Warning header; otherwise nothing is sent. ACK is
+//! never answered.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -58,7 +59,10 @@ pub(crate) fn error_response(
         "SUBSCRIBE",
         "UPDATE",
     ];
+    let version = request_line.split(' ').filter(|p| !p.is_empty()).nth(2);
     let status = match error {
+        SipError::VersionNotSupported(_) => 505,
+        _ if version.is_some_and(|v| v.starts_with("SIP/") && v != "SIP/2.0") => 505,
         SipError::UnsupportedScheme(_) => 416,
         // A method nobody here knows (RFC 3261 §8.2.1: 405 is for methods the UAS knows).
         _ if !KNOWN.contains(&method) => 501,

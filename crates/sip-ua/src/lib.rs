@@ -32,6 +32,19 @@
 //! Responses go back on the flow the request came in on (with `rport`/`received` stamped,
 //! RFC 3581). Our in-dialog requests (BYE, REFER) also go on the INVITE's flow, to the caller's
 //! Contact as Request-URI: the connection-reuse behaviour trunks behind NAT expect.
+//!
+//! # What is refused
+//! Every message of RFC 4475 (§3.1–3.4) is a test in `tests/rfc4475/`. A request that does not
+//! parse, repeats a single-value header, has an empty parameter or an unterminated quote in
+//! Via/From/To/Contact, a CSeq method other than its own, a Request-URI in `<>` or with
+//! headers, or a Content-Length beyond the datagram gets 400 with a Warning naming the
+//! problem (505 for a SIP version other than 2.0, 416 for a scheme other than sip/sips/tel),
+//! or is dropped when no response can be addressed. Then, as a UAS (RFC 3261 §8.2): methods we
+//! know but do not serve get 405 with Allow, unknown ones 501; any `Require` 420 with
+//! `Unsupported`; an INVITE body other than SDP 415; an INVITE whose `Accept` rules SDP out 406;
+//! an SDP with no usable audio 488. Bytes after Content-Length in a datagram are discarded;
+//! without Content-Length a datagram's body runs to its end. An INVITE without an offer (late
+//! offer) is refused with 488 for now.
 
 mod build;
 mod call;

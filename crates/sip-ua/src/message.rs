@@ -107,7 +107,21 @@ pub(crate) fn parse(data: &[u8]) -> Result<Message, SipError> {
             if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
                 return Err(SipError::Malformed(format!("bad Request-Line {line:?}")));
             }
+            if parts[2] != "SIP/2.0" {
+                return Err(SipError::VersionNotSupported(parts[2].to_string()));
+            }
             let raw_uri = parts[1];
+            if raw_uri.starts_with('<') {
+                return Err(SipError::Malformed(format!(
+                    "Request-URI {raw_uri} is enclosed in <>"
+                )));
+            }
+            if raw_uri.contains('?') {
+                // RFC 3261 §19.1.1: URI headers are not allowed in a Request-URI (escruri).
+                return Err(SipError::Malformed(format!(
+                    "Request-URI {raw_uri} carries headers"
+                )));
+            }
             if !(raw_uri.starts_with("sip:")
                 || raw_uri.starts_with("sips:")
                 || raw_uri.starts_with("tel:"))
@@ -155,6 +169,29 @@ fn common(
         .first()
         .ok_or_else(|| SipError::Malformed("missing Via header".into()))?;
     let top_via = top_via.split(',').next().unwrap_or_default();
+    for name in SINGLE_VALUED {
+        if headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+            > 1
+        {
+            return Err(SipError::Malformed(format!(
+                "{name} appears more than once"
+            )));
+        }
+    }
+    for (name, value) in &headers {
+        if ["Via", "From", "To", "Contact"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+            && has_empty_param(value)
+        {
+            return Err(SipError::Malformed(format!(
+                "empty parameter in {name}: {value}"
+            )));
+        }
+    }
     let from = find("From")?;
     let to = find("To")?;
     let call_id = find("Call-ID")?;
@@ -177,11 +214,17 @@ fn common(
         .next()
         .ok_or_else(|| SipError::Malformed(format!("bad CSeq {cseq:?}")))?
         .to_string();
-    if let Some(declared) = headers
+    let declared = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
-        .map(|(_, v)| v.trim())
-    {
+        .map(|(_, v)| v.trim());
+    let mut body = body;
+    if declared.is_none() && body.is_empty() {
+        // RFC 3261 §18.3: without Content-Length a datagram's body runs to its end (RFC 2543
+        // peers, inv2543). Streams never get here with a body: the framer reads it as 0.
+        body = raw[raw.len() - body_len(raw)..].to_vec();
+    }
+    if let Some(declared) = declared {
         let declared: usize = declared
             .parse()
             .map_err(|_| SipError::Malformed(format!("bad Content-Length {declared:?}")))?;
@@ -205,6 +248,48 @@ fn common(
         body,
         headers,
     })
+}
+
+/// Header fields that may appear once only (RFC 3261 §7.3.1, §20; RFC 4475 multi01, mcl01).
+const SINGLE_VALUED: [&str; 7] = [
+    "From",
+    "To",
+    "Call-ID",
+    "CSeq",
+    "Max-Forwards",
+    "Content-Length",
+    "Content-Type",
+];
+
+/// Whether a Via, From, To or Contact value has an empty parameter or list element
+/// (`;;`, `;,`, a trailing `,`) outside quotes and `<…>` (RFC 4475 badinv01), or an
+/// unterminated quoted string or `<` (quotbal).
+fn has_empty_param(value: &str) -> bool {
+    let (mut quoted, mut bracket, mut escaped) = (false, false, false);
+    let mut segment_empty = false; // just after a separator
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => bracket = true,
+            '>' if !quoted => bracket = false,
+            ';' | ',' if !quoted && !bracket => {
+                if segment_empty {
+                    return true;
+                }
+                segment_empty = true;
+                continue;
+            }
+            c if c.is_whitespace() => continue,
+            _ => {}
+        }
+        segment_empty = false;
+    }
+    segment_empty || quoted || bracket
 }
 
 /// Bytes after the blank line that ends the headers.

@@ -105,7 +105,13 @@ impl MediaOffer {
     pub fn parse(body: &[u8]) -> Result<Self, SipError> {
         let text = std::str::from_utf8(body)
             .map_err(|_| SipError::NotAcceptable("SDP is not UTF-8".into()))?;
+        // A malformed attribute of a stream we refuse anyway (RFC 4475's `a=rtpmap:31 LPC`
+        // has no clock rate) must not cost the call: retry without those attributes.
         let sdp = SessionDescription::parse(&BytesStr::from(text))
+            .or_else(|e| {
+                SessionDescription::parse(&BytesStr::from(without_foreign_attributes(text)))
+                    .map_err(|_| e)
+            })
             .map_err(|e| SipError::NotAcceptable(format!("SDP: {e}")))?;
         let audio = sdp
             .media_descriptions
@@ -198,8 +204,52 @@ pub struct LocalMedia {
     pub version: u64,
 }
 
-/// Writes the answer for `negotiated` (RFC 3264 §6: same m-line, our codec, the offer's
-/// telephone-event payload type, ptime 20).
+/// The offer's text with the `a=` lines of every media section except audio ones removed.
+fn without_foreign_attributes(text: &str) -> String {
+    let mut foreign = false;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if let Some(m) = line.strip_prefix("m=") {
+            foreign = !m.starts_with("audio ");
+        } else if foreign && line.starts_with("a=") {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Writes the answer to `offer` (its raw SDP) for `negotiated`: RFC 3264 §6 wants one m-line
+/// per offered m-line, in order, so the audio stream we take is answered in place and every
+/// other stream (video, a second audio) is refused with port 0.
+pub fn answer_offer(offer: &[u8], local: &LocalMedia, negotiated: &Negotiated) -> String {
+    let text = String::from_utf8_lossy(offer);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("m="))
+        .map(|m| m.split_whitespace().collect())
+        .collect();
+    let taken = lines
+        .iter()
+        .position(|f| f.first() == Some(&"audio") && f.get(1) != Some(&"0"));
+    let full = answer(local, negotiated);
+    let (Some(taken), Some(at)) = (taken, full.find("m=audio")) else {
+        return full;
+    };
+    let (session, audio) = full.split_at(at);
+    let mut sdp = session.to_string();
+    for (i, fields) in lines.iter().enumerate() {
+        if i == taken {
+            sdp.push_str(audio);
+        } else if let [media, _port, proto, fmt, ..] = fields[..] {
+            let _ = write!(sdp, "m={media} 0 {proto} {fmt}\r\n");
+        }
+    }
+    sdp
+}
+
+/// Writes an answer with only our audio stream (RFC 3264 §6: our codec, the offer's
+/// telephone-event payload type, ptime 20). Use [`answer_offer`] when the offer is at hand.
 pub fn answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
     let (net, ip) = match local.rtp.ip() {
         IpAddr::V4(ip) => ("IP4", ip.to_string()),
@@ -289,5 +339,32 @@ mod tests {
             Err(SipError::NotAcceptable(_))
         ));
         assert!(MediaOffer::parse(b"garbage").is_err());
+    }
+
+    #[test]
+    fn other_streams_are_refused_in_place() {
+        // A video line first, with an attribute our parser refuses (no clock rate).
+        let offer = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+            m=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\nm=audio 49217 RTP/AVP 0 12\r\n\
+            m=audio 0 RTP/AVP 8\r\n";
+        let parsed = MediaOffer::parse(offer.as_bytes()).expect("lenient parse");
+        assert_eq!(parsed.remote, "192.0.2.1:49217".parse().expect("addr"));
+        let n = parsed.negotiate(&[AudioCodec::Pcmu]).expect("common");
+        let local = LocalMedia {
+            rtp: "192.0.2.10:20000".parse().expect("addr"),
+            session_id: 1,
+            version: 1,
+        };
+        let text = answer_offer(offer.as_bytes(), &local, &n);
+        let m_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(
+            m_lines,
+            [
+                "m=video 0 RTP/AVP 31",
+                "m=audio 20000 RTP/AVP 0",
+                "m=audio 0 RTP/AVP 8"
+            ]
+        );
+        assert!(text.contains("a=rtpmap:0 PCMU/8000"));
     }
 }

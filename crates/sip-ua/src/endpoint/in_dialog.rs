@@ -50,7 +50,10 @@ impl Endpoint {
         };
         local.version += 1;
         c.media = Some((local, negotiated));
-        let extra = Extra::sdp(c.flow.local, sdp::answer(&local, &negotiated));
+        let extra = Extra::sdp(
+            c.flow.local,
+            sdp::answer_offer(&req.common.body, &local, &negotiated),
+        );
         // RFC 3261 §14.2: the re-INVITE's 2xx is retransmitted like the first until its ACK,
         // and a retransmitted re-INVITE gets the same 2xx again.
         let data = self.response_for(flow, &req, 200, &extra);
@@ -103,7 +106,7 @@ impl Endpoint {
             .get(&call)
             .is_some_and(|c| matches!(c.state, CallState::Offered | CallState::Ringing));
         if pending {
-            self.reject(now, call, 487);
+            self.reject(now, call, 487, Extra::default());
             self.end(call, EndReason::Cancelled);
         }
     }
