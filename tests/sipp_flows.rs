@@ -122,19 +122,17 @@ fn example_flows_through_sipp() {
     let api = ChatApi::start();
     let dir = std::env::temp_dir().join(format!("ivrd-flows-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let outbox = dir.join("outbox.jsonl");
-    let _ = std::fs::remove_file(&outbox);
     let config = dir.join("ivrd.toml");
     std::fs::write(
         &config,
         format!(
-            "[flows.vars]\nchat_api = \"http://127.0.0.1:{}\"\n\n[sms]\noutbox = \"{}\"\n",
+            "[flows.vars]\nchat_api = \"http://127.0.0.1:{}\"\n",
             api.port,
-            outbox.display()
         ),
     )
     .unwrap();
     let ivrd = Ivrd::start_with(&["--config", config.to_str().unwrap()]);
+    let outbox = ivrd.var.join("sms-outbox.jsonl");
     let cases = [
         Case {
             scenario: "flow-deflection",

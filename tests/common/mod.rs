@@ -25,6 +25,8 @@ pub struct Ivrd {
     child: Child,
     log: PathBuf,
     pub port: u16,
+    /// This instance's own `var` (SMS store and the file provider's output).
+    pub var: PathBuf,
 }
 
 impl Ivrd {
@@ -38,17 +40,25 @@ impl Ivrd {
         let base = 42_000 + (std::process::id() % 200) as u16 * 100;
         let log = std::env::temp_dir().join(format!("ivrd-sipp-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log file");
+        let var = std::env::temp_dir().join(format!("ivrd-var-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&var);
         let child = Command::new(env!("CARGO_BIN_EXE_ivrd"))
             .current_dir(root())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--rtp-ports", &format!("{base}-{}", base + 98)])
+            .args(["--http", "127.0.0.1:0", "--var", var.to_str().expect("utf-8 temp dir")])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
             .expect("start ivrd");
-        let ivrd = Self { child, log, port };
+        let ivrd = Self {
+            child,
+            log,
+            port,
+            var,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !ivrd.log_text().contains("listening for SIP") {
             assert!(

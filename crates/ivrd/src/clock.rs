@@ -33,3 +33,9 @@ pub(crate) fn unix_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// 64 bits from the operating system's CSPRNG (coupon serials must be unguessable); falls
+/// back to [`entropy`] only if the OS source fails.
+pub(crate) fn secure_random() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| entropy())
+}

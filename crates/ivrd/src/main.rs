@@ -6,6 +6,7 @@ mod clock;
 mod dtmf_cmd;
 mod flows;
 mod serve;
+mod sms;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,12 @@ enum Command {
         /// Override the RTP port range, e.g. 40000-40999.
         #[arg(long, value_parser = parse_range)]
         rtp_ports: Option<(u16, u16)>,
+        /// Override `http.listen` (receipts, inbound SMS, coupons); port 0 picks a free one.
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// Override the directory of the SMS store and the file provider's output (`var`).
+        #[arg(long)]
+        var: Option<PathBuf>,
     },
     /// Check the flows (and the prompts and data they use) without starting; every error is
     /// printed with its file, node and field.
@@ -92,6 +99,8 @@ fn main() -> ExitCode {
             config,
             listen,
             rtp_ports,
+            http,
+            var,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -101,7 +110,12 @@ fn main() -> ExitCode {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
             let required = config != std::path::Path::new("config/ivrd.toml");
-            let overrides = serve::Overrides { listen, rtp_ports };
+            let overrides = serve::Overrides {
+                listen,
+                rtp_ports,
+                http,
+                var,
+            };
             match serve::run(&config, required, overrides) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -105,6 +105,10 @@ pub struct Submission {
     pub id: MessageId,
     /// Idempotency key, for providers that can use one.
     pub key: String,
+    /// The call it came from.
+    pub call_id: Option<String>,
+    /// What it is for.
+    pub purpose: String,
     /// Recipient.
     pub to: E164,
     /// Body.
@@ -438,6 +442,8 @@ impl Outbox {
             let submission = Submission {
                 id,
                 key: m.key.clone(),
+                call_id: m.call_id.clone(),
+                purpose: m.purpose.clone(),
                 to,
                 text: m.text.clone(),
                 encoding: m.encoding,

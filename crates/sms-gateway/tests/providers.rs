@@ -11,6 +11,8 @@ fn sub(text: &str, encoding: Encoding) -> Submission {
     Submission {
         id: MessageId(42),
         key: "call-1:isp/balance:balance".into(),
+        call_id: Some("call-1".into()),
+        purpose: "balance".into(),
         to: E164::parse("+4915112345678", Country::by_iso("DE").expect("known")).expect("valid"),
         text: text.into(),
         encoding,

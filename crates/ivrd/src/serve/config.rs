@@ -18,7 +18,9 @@ pub(crate) struct Config {
     pub(crate) call: CallSection,
     pub(crate) flows: FlowsSection,
     pub(crate) data: DataSection,
-    pub(crate) sms: SmsSection,
+    pub(crate) sms: crate::sms::config::SmsConfig,
+    pub(crate) http: crate::sms::config::HttpSection,
+    pub(crate) merchants: Vec<crate::sms::config::Merchant>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,13 +88,6 @@ pub(crate) struct DataSource {
     pub(crate) key: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct SmsSection {
-    /// Until the SMS gateway lands, every SMS is appended here as one JSON line.
-    pub(crate) outbox: PathBuf,
-}
-
 impl Default for SipSection {
     fn default() -> Self {
         Self {
@@ -157,14 +152,6 @@ impl Default for DataSection {
             ("contracts".to_string(), source("customers.csv", "contract")),
             ("outages".to_string(), source("outages.csv", "area")),
         ]))
-    }
-}
-
-impl Default for SmsSection {
-    fn default() -> Self {
-        Self {
-            outbox: PathBuf::from("var/sms-outbox.jsonl"),
-        }
     }
 }
 

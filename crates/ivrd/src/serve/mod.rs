@@ -7,7 +7,6 @@ mod media_worker;
 mod ports;
 mod prompts;
 mod router;
-mod sms_file;
 mod tcp;
 
 use std::collections::HashMap;
@@ -38,6 +37,8 @@ use tcp::{TcpConnections, TcpEvent};
 pub(crate) struct Overrides {
     pub(crate) listen: Option<SocketAddr>,
     pub(crate) rtp_ports: Option<(u16, u16)>,
+    pub(crate) http: Option<SocketAddr>,
+    pub(crate) var: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(config_path: &Path, required: bool, overrides: Overrides) -> anyhow::Result<()> {
@@ -48,6 +49,13 @@ pub(crate) fn run(config_path: &Path, required: bool, overrides: Overrides) -> a
     if let Some((min, max)) = overrides.rtp_ports {
         config.rtp.port_min = min;
         config.rtp.port_max = max;
+    }
+    if let Some(http) = overrides.http {
+        config.http.listen = http;
+    }
+    if let Some(var) = overrides.var {
+        config.sms.store = var.join("ivrd.sqlite");
+        config.sms.file = var.join("sms-outbox.jsonl");
     }
     let loaded =
         crate::flows::load(&config, &config.flows.dir.clone(), true).map_err(|errors| {
@@ -102,8 +110,7 @@ struct Daemon {
     data: DataSources,
     http: reqwest::Client,
     replies: mpsc::UnboundedSender<(CallId, flow_engine::Input)>,
-    sms: sms_file::SmsFile,
-    serials: router::Serials,
+    sms: crate::sms::Sms,
 }
 
 async fn serve(
@@ -124,16 +131,32 @@ async fn serve(
     let media = MediaWorkers::start(workers, report_tx)?;
     let seed = clock::entropy();
     let (replies, mut replies_rx) = mpsc::unbounded_channel();
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("ivrd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
+    let sms = crate::sms::Sms::start(&config.sms, http.clone()).await?;
+    let app = crate::sms::http::router(
+        sms.clone(),
+        &config.merchants,
+        config.sms.stop_reply.clone(),
+        config.http.admin_token_env.as_ref(),
+    )?;
+    let web = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.http.listen))?;
+    info!(listen = %web.local_addr()?, "HTTP listening (SMS receipts and inbound, coupons)");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(web, app).await {
+            error!(error = %e, "HTTP server stopped");
+        }
+    });
     let mut d = Daemon {
         flows: Arc::new(loaded.flows),
         data: loaded.data,
-        http: reqwest::Client::builder()
-            .user_agent(concat!("ivrd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?,
+        http,
         replies,
-        sms: sms_file::SmsFile::new(config.sms.outbox.clone()),
-        serials: router::Serials::new(seed),
+        sms,
         codecs: config.codecs().map_err(anyhow::Error::msg)?,
         sip: Endpoint::new(SipConfig {
             t1: config.t1(),

@@ -2,12 +2,12 @@
 //! once (lookups, coupons, SMS acceptance) go straight back into the flow.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Instant;
 
 use flow_engine::{HttpMethod, HttpOutcome, Input as FlowInput, Output as FlowOutput, Playable};
 use media::PlayItem;
 use sip_ua::{CallId, Command};
+use sms_gateway::NewMessage;
 use tracing::{info, warn};
 
 use super::Daemon;
@@ -109,27 +109,54 @@ impl Daemon {
                 campaign,
                 valid_days,
             } => {
-                let serial = self.serials.next();
-                info!(%call_id, %campaign, valid_days, %serial, "coupon issued");
-                Some(FlowInput::CouponIssued {
-                    id,
-                    serial: Some(serial),
-                })
+                let (sms, replies) = (self.sms.clone(), self.replies.clone());
+                tokio::spawn(async move {
+                    let serial = match sms
+                        .issue_coupon(call_id.clone(), campaign.clone(), valid_days)
+                        .await
+                    {
+                        Ok(serial) => {
+                            info!(%call_id, %campaign, valid_days, %serial, "coupon issued");
+                            Some(serial)
+                        }
+                        Err(e) => {
+                            warn!(%call_id, %campaign, error = %e, "coupon not issued");
+                            None
+                        }
+                    };
+                    let _ = replies.send((call, FlowInput::CouponIssued { id, serial }));
+                });
+                None
             }
-            FlowOutput::SendSms(sms) => {
-                let outcome = self.sms.append(&call_id, &sms, clock::unix_ms());
-                match &outcome {
-                    Ok(()) => {
-                        info!(%call_id, to = %sms.to, purpose = %sms.purpose, key = %sms.idempotency_key, "sms queued")
+            FlowOutput::SendSms(request) => {
+                let (sms, replies) = (self.sms.clone(), self.replies.clone());
+                let message = NewMessage {
+                    key: request.idempotency_key.clone(),
+                    to: request.to.clone(),
+                    text: request.text.clone(),
+                    call_id: Some(call_id.clone()),
+                    purpose: request.purpose.clone(),
+                    coupon: request.coupon.clone(),
+                };
+                tokio::spawn(async move {
+                    let outcome = sms.enqueue(message).await.map(|_| ());
+                    match &outcome {
+                        Ok(()) => {
+                            info!(%call_id, to = %request.to, purpose = %request.purpose, key = %request.idempotency_key, "sms queued")
+                        }
+                        Err(e) => {
+                            warn!(%call_id, to = %request.to, purpose = %request.purpose, error = %e, "sms refused")
+                        }
                     }
-                    Err(e) => {
-                        warn!(%call_id, to = %sms.to, purpose = %sms.purpose, error = %e, "sms refused")
-                    }
-                }
-                Some(FlowInput::SmsResult {
-                    id: sms.id,
-                    outcome,
-                })
+                    let _ = replies.send((
+                        call,
+                        FlowInput::SmsResult {
+                            id: request.id,
+                            outcome,
+                        },
+                    ));
+                });
+                None
             }
             FlowOutput::Transfer { id, target } => {
                 info!(%call_id, %target, "transfer");
@@ -196,40 +223,5 @@ impl Daemon {
             })
             .collect();
         (items, names)
-    }
-}
-
-/// Coupon serials: 13 Crockford base-32 characters of SipHash over a counter, keyed from the
-/// OS's randomness (std's `RandomState`), mixed with the daemon seed. Unique per process and
-/// not guessable from earlier serials; the SMS gateway issue stores and redeems them.
-pub(super) struct Serials {
-    keys: std::collections::hash_map::RandomState,
-    seed: u64,
-    count: u64,
-}
-
-impl Serials {
-    pub(super) fn new(seed: u64) -> Self {
-        Self {
-            keys: std::collections::hash_map::RandomState::new(),
-            seed,
-            count: 0,
-        }
-    }
-
-    pub(super) fn next(&mut self) -> String {
-        const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-        self.count += 1;
-        let mut h = self.keys.build_hasher();
-        h.write_u64(self.seed);
-        h.write_u64(self.count);
-        let mut v = h.finish();
-        (0..13)
-            .map(|_| {
-                let c = ALPHABET[(v & 31) as usize] as char;
-                v >>= 5;
-                c
-            })
-            .collect()
     }
 }

@@ -1,0 +1,322 @@
+//! The HTTP side (axum): delivery receipts and inbound messages from Kannel, Twilio and the
+//! HTTP-template provider, and coupon redemption for merchants.
+//!
+//! - `GET /sms/kannel/dlr?id&type&…`, `GET /sms/kannel/mo?from&to&text`: Kannel sends the body
+//!   of the MO reply back to the sender, so an opt-out keyword is answered with the configured
+//!   confirmation and anything else with an empty body (`omit-empty = true`).
+//! - `POST /sms/twilio/status?id`, `POST /sms/twilio/inbound` (form posts).
+//! - `GET|POST /sms/http/dlr?id&status`, `GET|POST /sms/http/mo?from&to&text`.
+//! - `POST /coupons/redeem` with `Authorization: Bearer <merchant token>` and `{"serial": …}`:
+//!   200 redeemed, 401 no such merchant, 404 unknown serial, 409 already redeemed, 410
+//!   expired, 403 campaign not open to the merchant.
+//! - `GET /coupons/stats/{campaign}` (merchant token): issued, sent, delivered, redeemed.
+//! - `GET /calls/{call_id}/inbound` (admin token): the SMS/MMS replies matched to a call, for
+//!   the agent's ticket.
+//! - `GET /health`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sms_gateway::coupon::{Refusal, normalise};
+use sms_gateway::provider::Provider;
+use sms_gateway::provider::kannel::Kannel;
+use sms_gateway::provider::template::{BodyKind, Template};
+use sms_gateway::provider::twilio::Twilio;
+use tracing::{info, warn};
+
+use super::Sms;
+use super::config::{Merchant, secret};
+
+struct Shared {
+    sms: Sms,
+    admin_token: Option<String>,
+    merchants: Vec<(Merchant, String)>,
+    stop_reply: String,
+}
+
+type AppState = State<Arc<Shared>>;
+
+/// The routes, ready to serve.
+pub(crate) fn router(
+    sms: Sms,
+    merchants: &[Merchant],
+    stop_reply: String,
+    admin_token_env: Option<&String>,
+) -> anyhow::Result<Router> {
+    let admin_token = admin_token_env.map(|v| secret("", Some(v))).transpose()?;
+    let merchants = merchants
+        .iter()
+        .map(|m| Ok((m.clone(), secret(&m.token, m.token_env.as_ref())?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if merchants.iter().any(|(_, token)| token.len() < 16) {
+        anyhow::bail!("every merchant token needs at least 16 characters");
+    }
+    let shared = Arc::new(Shared {
+        sms,
+        admin_token,
+        merchants,
+        stop_reply,
+    });
+    Ok(Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/sms/kannel/dlr", get(kannel_dlr))
+        .route("/sms/kannel/mo", get(kannel_mo))
+        .route("/sms/twilio/status", post(twilio_status))
+        .route("/sms/twilio/inbound", post(twilio_inbound))
+        .route("/sms/http/dlr", get(http_dlr).post(http_dlr))
+        .route("/sms/http/mo", get(http_mo).post(http_mo))
+        .route("/coupons/redeem", post(redeem))
+        .route("/coupons/stats/{campaign}", get(stats))
+        .route("/calls/{call_id}/inbound", get(call_inbound))
+        .with_state(shared))
+}
+
+fn pairs(query: Option<String>, form: Option<&[u8]>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    if let Some(form) = form {
+        out.extend(form_urlencoded::parse(form).into_owned());
+    }
+    out
+}
+
+/// Parsers only: these instances never send.
+fn kannel() -> Kannel {
+    Kannel {
+        sendsms_url: String::new(),
+        username: String::new(),
+        password: String::new(),
+        from: String::new(),
+    }
+}
+fn twilio() -> Twilio {
+    Twilio {
+        api_base: String::new(),
+        account_sid: String::new(),
+        auth_token: String::new(),
+        from: String::new(),
+    }
+}
+fn template() -> Template {
+    Template {
+        url: String::new(),
+        body: BodyKind::Query,
+        fields: Vec::new(),
+        headers: Vec::new(),
+        from: String::new(),
+        id_pointer: None,
+    }
+}
+
+fn receipt(s: &Shared, provider: &dyn Provider, pairs: &[(String, String)]) -> Response {
+    match provider.receipt(pairs) {
+        Ok(r) => {
+            s.sms.receipt(r);
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            warn!(provider = provider.name(), error = %e, ?pairs, "bad receipt callback");
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+    }
+}
+
+async fn inbound(s: &Shared, provider: &dyn Provider, pairs: &[(String, String)]) -> Response {
+    match provider.inbound(pairs) {
+        Ok(m) => match s.sms.inbound(m).await {
+            Some(sms_gateway::Keyword::OptOut) => s.stop_reply.clone().into_response(),
+            _ => StatusCode::OK.into_response(),
+        },
+        Err(e) => {
+            warn!(provider = provider.name(), error = %e, ?pairs, "bad inbound callback");
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+    }
+}
+
+async fn kannel_dlr(State(s): AppState, RawQuery(q): RawQuery) -> Response {
+    receipt(&s, &kannel(), &pairs(q, None))
+}
+async fn kannel_mo(State(s): AppState, RawQuery(q): RawQuery) -> Response {
+    inbound(&s, &kannel(), &pairs(q, None)).await
+}
+async fn twilio_status(State(s): AppState, RawQuery(q): RawQuery, RawForm(f): RawForm) -> Response {
+    receipt(&s, &twilio(), &pairs(q, Some(&f)))
+}
+async fn twilio_inbound(
+    State(s): AppState,
+    RawQuery(q): RawQuery,
+    RawForm(f): RawForm,
+) -> Response {
+    // Twilio also replies with the response body (TwiML); an empty one sends nothing.
+    let _ = inbound(&s, &twilio(), &pairs(q, Some(&f))).await;
+    ([("Content-Type", "text/xml")], "<Response/>").into_response()
+}
+async fn http_dlr(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Response {
+    receipt(&s, &template(), &pairs(q, Some(&body)))
+}
+async fn http_mo(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Response {
+    inbound(&s, &template(), &pairs(q, Some(&body))).await
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    Some(
+        headers
+            .get("authorization")?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim(),
+    )
+}
+
+/// The merchant a bearer token belongs to (tokens compared in constant time).
+fn merchant<'a>(s: &'a Shared, headers: &HeaderMap) -> Option<&'a Merchant> {
+    let token = bearer(headers)?;
+    s.merchants
+        .iter()
+        .find(|(_, t)| constant_time_eq(t.as_bytes(), token.as_bytes()))
+        .map(|(m, _)| m)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+async fn redeem(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(m) = merchant(&s, &headers) else {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": "unknown merchant token"}),
+        );
+    };
+    let typed = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["serial"].as_str().map(str::to_string))
+        .or_else(|| {
+            form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "serial")
+                .map(|(_, v)| v.into_owned())
+        });
+    let Some(typed) = typed else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "no serial"}),
+        );
+    };
+    let Some(serial) = normalise(&typed) else {
+        return json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"status": "refused", "reason": "unknown serial"}),
+        );
+    };
+    let (name, campaigns) = (m.name.clone(), m.campaigns.clone());
+    let now = super::now_ms();
+    let merchant_name = name.clone();
+    let outcome = s
+        .sms
+        .store
+        .call(move |st| st.redeem(&serial, &merchant_name, &campaigns, now))
+        .await;
+    match outcome {
+        Ok(Ok(c)) => {
+            info!(merchant = %name, serial = %c.serial, campaign = %c.campaign, "coupon redeemed");
+            json(
+                StatusCode::OK,
+                serde_json::json!({"status": "redeemed", "serial": c.serial, "campaign": c.campaign, "call_id": c.call_id}),
+            )
+        }
+        Ok(Err(refusal)) => {
+            info!(merchant = %name, reason = %refusal, "coupon refused");
+            let status = match refusal {
+                Refusal::Unknown => StatusCode::NOT_FOUND,
+                Refusal::AlreadyRedeemed { .. } => StatusCode::CONFLICT,
+                Refusal::Expired { .. } => StatusCode::GONE,
+                Refusal::WrongCampaign(_) => StatusCode::FORBIDDEN,
+            };
+            json(
+                status,
+                serde_json::json!({"status": "refused", "reason": refusal.to_string()}),
+            )
+        }
+        Err(e) => {
+            warn!(error = %e, "coupon store failed");
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "store unavailable"}),
+            )
+        }
+    }
+}
+
+async fn stats(State(s): AppState, headers: HeaderMap, Path(campaign): Path<String>) -> Response {
+    let Some(m) = merchant(&s, &headers) else {
+        return json(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": "unknown merchant token"}),
+        );
+    };
+    if !m.campaigns.is_empty() && !m.campaigns.contains(&campaign) {
+        return json(
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"error": "campaign not open to this merchant"}),
+        );
+    }
+    let name = campaign.clone();
+    match s.sms.store.call(move |st| st.campaign_stats(&name)).await {
+        Ok(stats) => json(
+            StatusCode::OK,
+            serde_json::json!({"campaign": campaign, "issued": stats.issued, "sent": stats.sent, "delivered": stats.delivered, "redeemed": stats.redeemed}),
+        ),
+        Err(e) => {
+            warn!(error = %e, "stats failed");
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "store unavailable"}),
+            )
+        }
+    }
+}
+
+async fn call_inbound(
+    State(s): AppState,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+) -> Response {
+    let Some(admin) = &s.admin_token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !bearer(&headers).is_some_and(|t| constant_time_eq(t.as_bytes(), admin.as_bytes())) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let id = call_id.clone();
+    match s.sms.store.call(move |st| st.inbound_for_call(&id)).await {
+        Ok(messages) => {
+            let list: Vec<serde_json::Value> = messages
+                .into_iter()
+                .map(|m| serde_json::json!({"from": m.sender, "to": m.recipient, "text": m.body, "media": m.media, "keyword": m.keyword, "at_ms": m.at_ms}))
+                .collect();
+            json(
+                StatusCode::OK,
+                serde_json::json!({"call_id": call_id, "inbound": list}),
+            )
+        }
+        Err(e) => {
+            warn!(error = %e, "inbound lookup failed");
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "store unavailable"}),
+            )
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The SMS subsystem of `ivrd serve`: the sans-IO outbox of `sms-gateway` driven by one task,
+//! the store on its own thread, the provider's HTTP as tasks, and the HTTP endpoints for
+//! receipts, inbound messages and coupon redemption.
+//!
+//! The task carries out the outbox's outputs strictly in order and waits for every store
+//! write, so a message is on disk before it is submitted, and a flow hears "accepted" only
+//! once its message is on disk.
+
+pub(crate) mod config;
+pub(crate) mod http;
+mod provider;
+pub(crate) mod store;
+
+use std::time::Duration;
+
+use sms_gateway::coupon::{self, Coupon};
+use sms_gateway::provider::Receipt;
+use sms_gateway::{
+    Country, Enqueued, GuardConfig, Inbound, MessageId, NewMessage, Outbox, OutboxConfig, Output,
+    RetryPolicy, SubmitResult,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+use crate::clock;
+use config::SmsConfig;
+pub(crate) use provider::Configured;
+use store::{Sqlite, StoreThread, StoredInbound};
+
+enum Command {
+    Enqueue(NewMessage, oneshot::Sender<Result<Enqueued, String>>),
+    Submitted(MessageId, SubmitResult),
+    Receipt(Receipt),
+    Inbound(Inbound, oneshot::Sender<Option<sms_gateway::Keyword>>),
+}
+
+/// A handle on the SMS subsystem; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Sms {
+    commands: mpsc::UnboundedSender<Command>,
+    pub(crate) store: StoreThread,
+    pub(crate) provider: Configured,
+}
+
+impl Sms {
+    /// Opens the store, restores the outbox from it and starts the task (on the current
+    /// tokio runtime).
+    pub(crate) async fn start(config: &SmsConfig, client: reqwest::Client) -> anyhow::Result<Self> {
+        let provider = Configured::from_config(config)?;
+        let home = Country::by_iso(&config.country).ok_or_else(|| {
+            anyhow::anyhow!("sms.country {:?} is not one we know", config.country)
+        })?;
+        if provider.name() != "file" && config.allowed_prefixes.iter().any(|p| p == "+") {
+            warn!(
+                "sms.allowed_prefixes allows every country with a paid provider: restrict it (SMS pumping)"
+            );
+        }
+        let store = StoreThread::start(Box::new(Sqlite::open(&config.store)?))?;
+        let outbox_config = OutboxConfig {
+            home,
+            guard: GuardConfig {
+                allowed_prefixes: config.allowed_prefixes.clone(),
+                per_recipient_per_hour: config.per_recipient_per_hour,
+                per_recipient_per_day: config.per_recipient_per_day,
+            },
+            retry: RetryPolicy {
+                max_attempts: config.max_attempts,
+                base_ms: config.retry_base_ms,
+                max_ms: config.retry_max_ms,
+            },
+            max_segments: config.max_segments,
+            provider_dedupes: provider.dedupes(),
+            ..OutboxConfig::default()
+        };
+        let now = now_ms();
+        let since = now.saturating_sub(outbox_config.retention_ms);
+        let messages = store.call(move |s| s.load_messages(since)).await?;
+        let opted_out = store.call(|s| s.opted_out()).await?;
+        let mut outbox = Outbox::new(outbox_config, clock::secure_random());
+        info!(
+            provider = provider.name(),
+            store = %config.store.display(),
+            restored = messages.len(),
+            opted_out = opted_out.len(),
+            "SMS outbox ready"
+        );
+        outbox.restore(now, messages, &opted_out);
+        let (commands, rx) = mpsc::unbounded_channel();
+        let sms = Self {
+            commands,
+            store,
+            provider,
+        };
+        let worker = Worker {
+            outbox,
+            sms: sms.clone(),
+            client,
+            callback: config.callback_base.clone(),
+        };
+        tokio::spawn(worker.run(rx));
+        Ok(sms)
+    }
+
+    /// Enqueues; answers once the message is on disk (or refused).
+    pub(crate) async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Enqueue(message, tx))
+            .map_err(|_| "SMS outbox is not running".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+    }
+
+    pub(crate) fn receipt(&self, receipt: Receipt) {
+        let _ = self.commands.send(Command::Receipt(receipt));
+    }
+
+    /// Hands over an inbound message; answers with the keyword it was, once stored.
+    pub(crate) async fn inbound(&self, message: Inbound) -> Option<sms_gateway::Keyword> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Inbound(message, tx)).ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// Issues a coupon: a fresh random serial, stored with the call, campaign and expiry.
+    pub(crate) async fn issue_coupon(
+        &self,
+        call_id: String,
+        campaign: String,
+        valid_days: u32,
+    ) -> anyhow::Result<String> {
+        let now = now_ms();
+        for _ in 0..4 {
+            let c = Coupon {
+                serial: coupon::serial(clock::secure_random()),
+                campaign: campaign.clone(),
+                call_id: call_id.clone(),
+                issued_ms: now,
+                expires_ms: now + u64::from(valid_days) * 86_400_000,
+                redeemed: None,
+            };
+            let serial = c.serial.clone();
+            if self.store.call(move |s| s.insert_coupon(&c)).await? {
+                return Ok(serial);
+            }
+        }
+        anyhow::bail!("no unused serial in four draws")
+    }
+}
+
+struct Worker {
+    outbox: Outbox,
+    sms: Sms,
+    client: reqwest::Client,
+    callback: String,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            let wake = self
+                .outbox
+                .poll_timeout()
+                .map(|at| Duration::from_millis(at.saturating_sub(now_ms())));
+            let mut replies = Vec::new();
+            tokio::select! {
+                command = rx.recv() => {
+                    let Some(command) = command else { return };
+                    self.handle(command, &mut replies);
+                }
+                _ = sleep(wake) => self.outbox.handle_timeout(now_ms()),
+            }
+            if let Err(e) = self.drain().await {
+                error!(error = %e, "SMS store write failed: the outbox stops taking messages");
+                for reply in replies {
+                    reply();
+                }
+                return;
+            }
+            for reply in replies {
+                reply();
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command, replies: &mut Vec<Box<dyn FnOnce() + Send>>) {
+        let now = now_ms();
+        match command {
+            Command::Enqueue(message, reply) => {
+                let key = message.key.clone();
+                let result = self.outbox.enqueue(now, message).map_err(|e| e.to_string());
+                match &result {
+                    Ok(Enqueued::New(id)) => info!(%key, %id, "sms enqueued"),
+                    Ok(Enqueued::Existing(id)) => info!(%key, %id, "sms already enqueued"),
+                    Err(e) => warn!(%key, error = %e, "sms refused"),
+                }
+                replies.push(Box::new(move || {
+                    let _ = reply.send(result);
+                }));
+            }
+            Command::Submitted(id, result) => {
+                match &result {
+                    SubmitResult::Accepted { .. } => info!(%id, "sms accepted by the provider"),
+                    other => warn!(%id, result = ?other, "sms not accepted"),
+                }
+                self.outbox.handle_submit_result(now, id, result);
+            }
+            Command::Receipt(receipt) => {
+                info!(id = %receipt.id, status = ?receipt.status, "sms receipt");
+                let (id, raw) = (receipt.id, receipt.raw.clone());
+                if let Err(e) = self.outbox.handle_receipt(now, receipt.id, receipt.status) {
+                    warn!(%id, error = %e, "receipt for a message not in memory; stored raw");
+                }
+                let store = self.sms.store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store
+                        .call(move |s| s.save_receipt(Some(id), &raw, now))
+                        .await
+                    {
+                        error!(error = %e, "receipt not stored");
+                    }
+                });
+            }
+            Command::Inbound(message, reply) => {
+                let keyword = sms_gateway::guard::keyword(&message.text);
+                self.outbox.handle_inbound(now, message);
+                replies.push(Box::new(move || {
+                    let _ = reply.send(keyword);
+                }));
+            }
+        }
+    }
+
+    /// Carries out the outbox's outputs in order, waiting for each store write.
+    async fn drain(&mut self) -> anyhow::Result<()> {
+        while let Some(output) = self.outbox.poll_output() {
+            match output {
+                Output::Persist(m) => {
+                    self.sms.store.call(move |s| s.save_message(&m)).await?;
+                }
+                Output::Submit(sub) => {
+                    let (provider, client, callback) = (
+                        self.sms.provider.clone(),
+                        self.client.clone(),
+                        self.callback.clone(),
+                    );
+                    let commands = self.sms.commands.clone();
+                    let id = sub.id;
+                    info!(%id, to = %sub.to, attempt = sub.attempt, "sms submit");
+                    tokio::spawn(async move {
+                        let result = provider.submit(&client, sub, &callback).await;
+                        let _ = commands.send(Command::Submitted(id, result));
+                    });
+                }
+                Output::OptOut {
+                    number,
+                    opted_out,
+                    source,
+                    at_ms,
+                } => {
+                    info!(%number, opted_out, %source, "sms opt-out");
+                    self.sms
+                        .store
+                        .call(move |s| s.save_opt_out(&number, opted_out, &source, at_ms))
+                        .await?;
+                }
+                Output::Inbound {
+                    message,
+                    from,
+                    keyword,
+                    at_ms,
+                } => {
+                    let stored = StoredInbound {
+                        sender: from.map_or(message.from.clone(), |f| f.to_string()),
+                        recipient: message.to,
+                        body: message.text,
+                        media: message.media,
+                        keyword: keyword.map(|k| format!("{k:?}")),
+                        call_id: None,
+                        at_ms,
+                    };
+                    let stored = self.sms.store.call(move |s| s.save_inbound(stored)).await?;
+                    info!(from = %stored.sender, call_id = ?stored.call_id, "sms inbound stored");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wall clock in unix milliseconds, as the outbox counts time.
+pub(crate) fn now_ms() -> u64 {
+    clock::unix_ms().max(0) as u64
+}
+
+async fn sleep(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
