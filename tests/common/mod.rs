@@ -36,19 +36,39 @@ impl Ivrd {
 
     /// Starts `ivrd serve` with extra arguments (e.g. `--config`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts `ivrd serve` with extra arguments and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_udp_port();
         let base = 42_000 + (std::process::id() % 200) as u16 * 100;
         let log = std::env::temp_dir().join(format!("ivrd-sipp-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log file");
-        let var = std::env::temp_dir().join(format!("ivrd-var-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&var);
+        let var = match extra.iter().position(|a| *a == "--var") {
+            Some(i) => PathBuf::from(extra[i + 1]),
+            None => {
+                let var =
+                    std::env::temp_dir().join(format!("ivrd-var-{}-{port}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&var);
+                var
+            }
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_ivrd"))
             .current_dir(root())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--rtp-ports", &format!("{base}-{}", base + 98)])
-            .args(["--http", "127.0.0.1:0", "--var", var.to_str().expect("utf-8 temp dir")])
+            .args(match extra.contains(&"--http") {
+                true => vec![],
+                false => vec!["--http", "127.0.0.1:0"],
+            })
+            .args(match extra.contains(&"--var") {
+                true => vec![],
+                false => vec!["--var", var.to_str().expect("utf-8 temp dir")],
+            })
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -152,4 +172,49 @@ impl RtpTap {
         }
         std::mem::take(&mut *self.packets.lock().expect("lock"))
     }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns status and body.
+pub fn http(
+    method: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request += &format!("{k}: {v}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }

@@ -10,6 +10,8 @@
 //!   200 redeemed, 401 no such merchant, 404 unknown serial, 409 already redeemed, 410
 //!   expired, 403 campaign not open to the merchant.
 //! - `GET /coupons/stats/{campaign}` (merchant token): issued, sent, delivered, redeemed.
+//! - `POST /sms/send` (admin token) with `{"to", "text", "key"?}`: an operator's message through
+//!   the same outbox and guards as a flow's (202, or 422 with the refusal).
 //! - `GET /calls/{call_id}/inbound` (admin token): the SMS/MMS replies matched to a call, for
 //!   the agent's ticket.
 //! - `GET /health`.
@@ -72,6 +74,7 @@ pub(crate) fn router(
         .route("/coupons/redeem", post(redeem))
         .route("/coupons/stats/{campaign}", get(stats))
         .route("/calls/{call_id}/inbound", get(call_inbound))
+        .route("/sms/send", post(send))
         .with_state(shared))
 }
 
@@ -288,16 +291,68 @@ async fn stats(State(s): AppState, headers: HeaderMap, Path(campaign): Path<Stri
     }
 }
 
+/// `None` if the request carries the admin token; the refusal otherwise.
+fn admin_refusal(s: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let Some(admin) = &s.admin_token else {
+        return Some(StatusCode::NOT_FOUND.into_response());
+    };
+    match bearer(headers).is_some_and(|t| constant_time_eq(t.as_bytes(), admin.as_bytes())) {
+        true => None,
+        false => Some(StatusCode::UNAUTHORIZED.into_response()),
+    }
+}
+
+async fn send(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some(refusal) = admin_refusal(&s, &headers) {
+        return refusal;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "body is not JSON"}),
+        );
+    };
+    let (Some(to), Some(text)) = (v["to"].as_str(), v["text"].as_str()) else {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "`to` and `text` are required"}),
+        );
+    };
+    let key = v["key"].as_str().map_or_else(
+        || format!("admin:{:016x}", crate::clock::secure_random()),
+        str::to_string,
+    );
+    let message = sms_gateway::NewMessage {
+        key,
+        to: to.to_string(),
+        text: text.to_string(),
+        call_id: None,
+        purpose: v["purpose"].as_str().unwrap_or("operator").to_string(),
+        coupon: None,
+    };
+    match s.sms.enqueue(message).await {
+        Ok(sms_gateway::Enqueued::New(id)) => json(
+            StatusCode::ACCEPTED,
+            serde_json::json!({"id": id.0, "status": "new"}),
+        ),
+        Ok(sms_gateway::Enqueued::Existing(id)) => json(
+            StatusCode::ACCEPTED,
+            serde_json::json!({"id": id.0, "status": "existing"}),
+        ),
+        Err(e) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({"error": e}),
+        ),
+    }
+}
+
 async fn call_inbound(
     State(s): AppState,
     headers: HeaderMap,
     Path(call_id): Path<String>,
 ) -> Response {
-    let Some(admin) = &s.admin_token else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !bearer(&headers).is_some_and(|t| constant_time_eq(t.as_bytes(), admin.as_bytes())) {
-        return StatusCode::UNAUTHORIZED.into_response();
+    if let Some(refusal) = admin_refusal(&s, &headers) {
+        return refusal;
     }
     let id = call_id.clone();
     match s.sms.store.call(move |st| st.inbound_for_call(&id)).await {

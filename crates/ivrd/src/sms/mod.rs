@@ -157,6 +157,11 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        // What the restore asked for (resubmissions) goes out before anything else.
+        if let Err(e) = self.drain().await {
+            error!(error = %e, "SMS store write failed: the outbox stops taking messages");
+            return;
+        }
         loop {
             let wake = self
                 .outbox

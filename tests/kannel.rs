@@ -1,0 +1,359 @@
+//! The SMS gateway against a real Kannel: bearerbox + smsbox + `fakesmsc` (Debian `kannel`,
+//! `kannel-extras`), all on 127.0.0.1 with free ports. A message reaches the fake SMSC and its
+//! delivery receipts come back and are recorded; an inbound STOP opts the number out (and is
+//! confirmed); a long UCS-2 message goes out as numbered parts; with the gateway down and
+//! ivrd killed, queued messages go out exactly once after both return; bad input is refused.
+#![allow(clippy::disallowed_methods)] // real processes, real time: bounded waits
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Ivrd, free_tcp_port, free_udp_port, http};
+
+const FAKESMSC: &str = "/usr/lib/kannel/test/fakesmsc";
+const ADMIN: &str = "test-admin-token-0123456789";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(program: &str, args: &[&str], log: &Path) -> Proc {
+    let out = std::fs::File::create(log).expect("log file");
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    Proc(child)
+}
+
+struct Kannel {
+    dir: PathBuf,
+    conf: PathBuf,
+    smsc_port: u16,
+    sendsms_port: u16,
+    bearerbox: Option<Proc>,
+    smsbox: Option<Proc>,
+    /// The fake SMSC client that receives every message.
+    phone: Option<Proc>,
+    phones: usize,
+}
+
+impl Kannel {
+    fn start(dir: &Path, ivrd_http: u16) -> Self {
+        let (admin, boxes, smsc, sendsms) = (
+            free_tcp_port(),
+            free_tcp_port(),
+            free_tcp_port(),
+            free_tcp_port(),
+        );
+        let conf = dir.join("kannel.conf");
+        let d = dir.display();
+        std::fs::write(
+            &conf,
+            format!(
+                "group = core\nadmin-port = {admin}\nadmin-password = adminpw\nsmsbox-port = {boxes}\n\
+                 box-allow-ip = \"127.0.0.1\"\nadmin-allow-ip = \"127.0.0.1\"\nlog-file = \"{d}/bearerbox.log\"\n\
+                 log-level = 0\ndlr-storage = internal\n\n\
+                 group = smsc\nsmsc = fake\nsmsc-id = fake\nhost = 127.0.0.1\nport = {smsc}\n\
+                 connect-allow-ip = \"127.0.0.1\"\n\n\
+                 group = smsbox\nbearerbox-host = 127.0.0.1\nbearerbox-port = {boxes}\n\
+                 sendsms-port = {sendsms}\nlog-file = \"{d}/smsbox.log\"\nlog-level = 0\n\n\
+                 group = sendsms-user\nusername = ivrd\npassword = sendpw\nconcatenation = true\n\
+                 max-messages = 10\n\n\
+                 group = sms-service\nkeyword = default\n\
+                 get-url = \"http://127.0.0.1:{ivrd_http}/sms/kannel/mo?from=%p&to=%P&text=%a\"\n\
+                 omit-empty = true\nmax-messages = 1\n"
+            ),
+        )
+        .expect("kannel.conf");
+        let mut k = Self {
+            dir: dir.to_path_buf(),
+            conf,
+            smsc_port: smsc,
+            sendsms_port: sendsms,
+            bearerbox: None,
+            smsbox: None,
+            phone: None,
+            phones: 0,
+        };
+        let conf = k.conf.to_str().expect("utf-8").to_string();
+        k.bearerbox = Some(spawn("bearerbox", &[&conf], &dir.join("bearerbox.out")));
+        wait_for_port(smsc);
+        k.start_smsbox();
+        // The receiving handset: fakesmsc stays connected after its one (harmless) MO.
+        k.phone_sends("+15550000000", "hello");
+        k
+    }
+
+    fn start_smsbox(&mut self) {
+        let conf = self.conf.to_str().expect("utf-8").to_string();
+        self.smsbox = Some(spawn("smsbox", &[&conf], &self.dir.join("smsbox.out")));
+        wait_for_port(self.sendsms_port);
+    }
+
+    /// Sends one MO. The fake SMSC takes one client at a time, so the handset reconnects as
+    /// a new fakesmsc that sends it and then keeps receiving (bearerbox queues meanwhile).
+    fn phone_sends(&mut self, from: &str, text: &str) {
+        self.phone = None;
+        self.phones += 1;
+        let port = self.smsc_port.to_string();
+        let message = format!("{from} 12345 text {text}");
+        let args = [
+            "-H",
+            "127.0.0.1",
+            "-r",
+            &port,
+            "-i",
+            "1",
+            "-m",
+            "1",
+            &message,
+        ];
+        let log = self.dir.join(format!("phone-{}.out", self.phones));
+        self.phone = Some(spawn(FAKESMSC, &args, &log));
+    }
+
+    /// Messages the handset got: `from to type text…` lines.
+    fn received(&self) -> Vec<String> {
+        let text: String = (1..=self.phones)
+            .map(|i| {
+                std::fs::read_to_string(self.dir.join(format!("phone-{i}.out"))).unwrap_or_default()
+            })
+            .collect();
+        text.lines()
+            .filter_map(|l| l.split_once("Got message ").map(|(_, m)| m.to_string()))
+            .filter_map(|m| {
+                m.split_once(": <")
+                    .map(|(_, m)| m.trim_end_matches('>').to_string())
+            })
+            .collect()
+    }
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn send(port: u16, to: &str, text: &str, key: &str) -> (u16, String) {
+    let body = serde_json::json!({"to": to, "text": text, "key": key}).to_string();
+    let auth = format!("Bearer {ADMIN}");
+    http(
+        "POST",
+        port,
+        "/sms/send",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    )
+}
+
+fn query(db: &Path, sql: &str) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open store");
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+#[test]
+fn sms_through_a_real_kannel() {
+    if Command::new("bearerbox").arg("--version").output().is_err() || !Path::new(FAKESMSC).exists()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install kannel and kannel-extras"
+        );
+        eprintln!(
+            "\n*** SKIPPED: kannel / kannel-extras not installed (apt-get install kannel kannel-extras) ***\n"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ivrd-kannel-{}", free_udp_port()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let http_port = free_tcp_port();
+    let mut kannel = Kannel::start(&dir, http_port);
+    let var = dir.join("var");
+    let config = dir.join("ivrd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sms]\nprovider = \"kannel\"\ncountry = \"US\"\nallowed_prefixes = [\"+1\"]\n\
+             callback_base = \"http://127.0.0.1:{http_port}\"\nretry_base_ms = 300\nretry_max_ms = 1000\n\
+             max_attempts = 50\n\n[sms.kannel]\nsendsms_url = \"http://127.0.0.1:{}/cgi-bin/sendsms\"\n\
+             username = \"ivrd\"\npassword_env = \"IVRD_TEST_KANNEL_PW\"\nfrom = \"12345\"\n\n\
+             [http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n",
+            kannel.sendsms_port
+        ),
+    )
+    .expect("config");
+    // SAFETY of the environment: these variables are read by the child ivrd only.
+    let start = |var: &Path| {
+        Ivrd::start_with_env(
+            &[
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--http",
+                &format!("127.0.0.1:{http_port}"),
+                "--var",
+                var.to_str().expect("utf-8"),
+            ],
+            &[
+                ("IVRD_TEST_KANNEL_PW", "sendpw"),
+                ("IVRD_TEST_ADMIN", ADMIN),
+            ],
+        )
+    };
+    let ivrd = start(&var);
+    let db = var.join("ivrd.sqlite");
+
+    // 1. A message reaches the fake SMSC; Kannel's receipts (8: SMSC accepted, 1: delivered)
+    //    come back and are recorded.
+    let (status, body) = send(http_port, "(555) 123-0001", "Hello from ivrd", "t1");
+    assert_eq!(status, 202, "{body}");
+    wait_until("the first message at the handset", 15, || {
+        kannel
+            .received()
+            .iter()
+            .any(|m| m.starts_with("12345 +15551230001 text Hello from ivrd"))
+    });
+    wait_until("the delivery receipt", 15, || {
+        query(
+            &db,
+            "SELECT COUNT(*) FROM messages WHERE key = 't1' AND state = 'delivered'",
+        ) == 1
+    });
+    assert!(
+        query(
+            &db,
+            "SELECT COUNT(*) FROM receipts r JOIN messages m ON m.id = r.message_id WHERE m.key = 't1'"
+        ) >= 1
+    );
+    // The same key again is the same message, not a second SMS.
+    assert_eq!(
+        send(http_port, "+15551230001", "Hello from ivrd", "t1").0,
+        202
+    );
+
+    // 2. An inbound STOP opts the sender out and is confirmed; a later message is refused.
+    kannel.phone_sends("+15551230002", "STOP");
+    wait_until("the opt-out", 15, || {
+        query(
+            &db,
+            "SELECT COUNT(*) FROM opt_outs WHERE number = '+15551230002' AND opted_out = 1",
+        ) == 1
+    });
+    wait_until("the STOP confirmation", 15, || {
+        kannel
+            .received()
+            .iter()
+            .any(|m| m.starts_with("12345 +15551230002 text You are unsubscribed"))
+    });
+    let (status, body) = send(http_port, "+15551230002", "promo", "t2");
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("opted out"), "{body}");
+
+    // 3. A long UCS-2 message goes out as three numbered parts with one reference.
+    let long = "Ваш рахунок: 1250,00 грн. Дякуємо, що ви з нами! ".repeat(3);
+    assert!(
+        (135..=201).contains(&long.chars().count()),
+        "three UCS-2 parts of 67"
+    );
+    assert_eq!(send(http_port, "+15551230005", &long, "t3").0, 202);
+    wait_until("three UCS-2 parts", 15, || {
+        kannel
+            .received()
+            .iter()
+            .filter(|m| m.starts_with("12345 +15551230005 udh %05%00%03"))
+            .count()
+            == 3
+    });
+    let parts: Vec<String> = kannel
+        .received()
+        .into_iter()
+        .filter(|m| m.starts_with("12345 +15551230005 udh"))
+        .collect();
+    let reference = &parts[0]["12345 +15551230005 udh %05%00%03".len()..][..3];
+    for (i, p) in parts.iter().enumerate() {
+        assert!(
+            p.contains(&format!("%05%00%03{reference}%03%0{}", i + 1)),
+            "part {i}: {p}"
+        );
+    }
+
+    // 4. Gateway down: messages wait. ivrd is killed while they wait and started again; once
+    //    the gateway is back every one goes out exactly once.
+    kannel.smsbox = None;
+    for (to, key) in [("+15551230003", "t4"), ("+15551230004", "t5")] {
+        assert_eq!(send(http_port, to, &format!("queued {key}"), key).0, 202);
+    }
+    wait_until("failed attempts against the stopped gateway", 15, || {
+        ivrd.log_text().matches("sms not accepted").count() >= 4
+    });
+    drop(ivrd); // SIGKILL
+    kannel.start_smsbox();
+    let ivrd = start(&var);
+    wait_until("the queued messages after the restart", 20, || {
+        ["t4", "t5"].iter().all(|k| {
+            kannel
+                .received()
+                .iter()
+                .any(|m| m.ends_with(&format!("queued {k}")))
+        })
+    });
+    std::thread::sleep(Duration::from_secs(2)); // room for a duplicate to show up
+    for key in ["t4", "t5"] {
+        let copies = kannel
+            .received()
+            .iter()
+            .filter(|m| m.ends_with(&format!("queued {key}")))
+            .count();
+        assert_eq!(copies, 1, "{key} arrived {copies}×");
+    }
+
+    // 5. Bad input gets a clear refusal and changes nothing.
+    for (to, text, want) in [
+        ("not a number", "x", "invalid number"),
+        ("+15551230006", "  ", "empty message body"),
+        ("+15551230006", &"x".repeat(2000), "SMS parts"),
+        ("+447700900123", "x", "outside the allowed countries"),
+    ] {
+        let (status, body) = send(http_port, to, text, "bad");
+        assert_eq!(status, 422, "{to}: {body}");
+        assert!(body.contains(want), "{to}: {body}");
+    }
+    for garbage in [
+        "/sms/kannel/dlr?id=abc&type=1",
+        "/sms/kannel/dlr?type=1",
+        "/sms/kannel/dlr?id=1&type=99",
+        "/sms/kannel/mo?text=hi",
+    ] {
+        assert_eq!(http("GET", http_port, garbage, &[], "").0, 400, "{garbage}");
+    }
+    assert_eq!(http("POST", http_port, "/sms/send", &[], "{}").0, 401);
+    assert!(ivrd.log_text().contains("bad receipt callback"));
+}
