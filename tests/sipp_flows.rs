@@ -126,12 +126,15 @@ fn example_flows_through_sipp() {
     std::fs::write(
         &config,
         format!(
-            "[flows.vars]\nchat_api = \"http://127.0.0.1:{}\"\n",
+            "[flows.vars]\nchat_api = \"http://127.0.0.1:{}\"\n\n\
+             [[merchants]]\nname = \"corner-shop\"\ntoken = \"{MERCHANT}\"\n",
             api.port,
         ),
     )
     .unwrap();
-    let ivrd = Ivrd::start_with(&["--config", config.to_str().unwrap()]);
+    let http_port = common::free_tcp_port();
+    let http_arg = format!("127.0.0.1:{http_port}");
+    let ivrd = Ivrd::start_with(&["--config", config.to_str().unwrap(), "--http", &http_arg]);
     let outbox = ivrd.var.join("sms-outbox.jsonl");
     let cases = [
         Case {
@@ -240,6 +243,7 @@ fn example_flows_through_sipp() {
     {
         failures.push(format!("chat API requests: {requests:?}"));
     }
+    failures.extend(redeem_the_coupon(&outbox, http_port));
     let isp_lines = ivrd.call_lines(&format!("flow-isp-{}@127.0.0.1", std::process::id()));
     if !isp_lines
         .iter()
@@ -254,4 +258,56 @@ fn example_flows_through_sipp() {
         failures.join("\n"),
         ivrd.log_text()
     );
+}
+
+const MERCHANT: &str = "merchant-token-for-tests-0001";
+
+/// The merchant redeems the coupon the coupon call texted: once, then refused; the campaign's
+/// figures count it.
+fn redeem_the_coupon(outbox: &std::path::Path, port: u16) -> Vec<String> {
+    let text = std::fs::read_to_string(outbox).unwrap_or_default();
+    let Some(serial) = text
+        .lines()
+        .find(|l| l.contains(r#""purpose":"coupon""#))
+        .and_then(|l| l.split("Your coupon code: ").nth(1))
+        .map(|rest| rest.chars().take(16).collect::<String>())
+    else {
+        return vec![format!("coupon: no serial in the outbox: {text}")];
+    };
+    let auth = format!("Bearer {MERCHANT}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let typed = serial.to_lowercase().replace('-', " ");
+    let body = format!(r#"{{"serial":"{typed}"}}"#);
+    let mut failures = Vec::new();
+    let first = common::http("POST", port, "/coupons/redeem", &headers, &body);
+    if first.0 != 200 || !first.1.contains("redeemed") {
+        failures.push(format!("coupon {serial}: first redemption {first:?}"));
+    }
+    let second = common::http("POST", port, "/coupons/redeem", &headers, &body);
+    if second.0 != 409 {
+        failures.push(format!("coupon {serial}: second redemption {second:?}"));
+    }
+    let unknown = common::http(
+        "POST",
+        port,
+        "/coupons/redeem",
+        &headers,
+        r#"{"serial":"0000-0000-0000-0"}"#,
+    );
+    if unknown.0 != 404 {
+        failures.push(format!("unknown serial: {unknown:?}"));
+    }
+    let anonymous = common::http("POST", port, "/coupons/redeem", &[], &body);
+    if anonymous.0 != 401 {
+        failures.push(format!("no token: {anonymous:?}"));
+    }
+    let stats = common::http("GET", port, "/coupons/stats/winter-sale", &headers, "");
+    if stats.0 != 200 || !stats.1.contains(r#""issued":1"#) || !stats.1.contains(r#""redeemed":1"#)
+    {
+        failures.push(format!("stats: {stats:?}"));
+    }
+    failures
 }

@@ -334,3 +334,53 @@ impl StoreThread {
             .map_err(|_| anyhow::anyhow!("SMS store thread dropped the request"))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coupon(serial: &str, expires_ms: u64) -> Coupon {
+        Coupon {
+            serial: serial.into(),
+            campaign: "spring".into(),
+            call_id: "c1".into(),
+            issued_ms: 0,
+            expires_ms,
+            redeemed: None,
+        }
+    }
+
+    #[test]
+    fn coupons_redeem_once_and_expire() {
+        let dir = std::env::temp_dir().join(format!("ivrd-store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut db = Sqlite::open(&dir.join("t.sqlite")).expect("open");
+        assert!(db.insert_coupon(&coupon("A", 1_000)).expect("insert"));
+        assert!(
+            !db.insert_coupon(&coupon("A", 1_000)).expect("insert"),
+            "serials are unique"
+        );
+        assert!(db.insert_coupon(&coupon("B", 1_000)).expect("insert"));
+        assert!(db.redeem("A", "shop", &[], 10).expect("store").is_ok());
+        assert!(matches!(
+            db.redeem("A", "shop", &[], 11).expect("store"),
+            Err(Refusal::AlreadyRedeemed { at_ms: 10, .. })
+        ));
+        assert!(matches!(
+            db.redeem("B", "shop", &[], 1_000).expect("store"),
+            Err(Refusal::Expired { .. })
+        ));
+        assert!(matches!(
+            db.redeem("B", "shop", &["autumn".into()], 10)
+                .expect("store"),
+            Err(Refusal::WrongCampaign(_))
+        ));
+        assert_eq!(
+            db.redeem("C", "shop", &[], 10).expect("store"),
+            Err(Refusal::Unknown)
+        );
+        let stats = db.campaign_stats("spring").expect("stats");
+        assert_eq!((stats.issued, stats.redeemed), (2, 1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
