@@ -347,8 +347,9 @@ impl Outbox {
         Ok(())
     }
 
-    /// An inbound message: stored, and a keyword acted on (STOP opts the sender out).
-    pub fn handle_inbound(&mut self, now_ms: u64, message: Inbound) {
+    /// An inbound message: stored, and a keyword acted on (STOP opts the sender out). Returns
+    /// the keyword it was.
+    pub fn handle_inbound(&mut self, now_ms: u64, message: Inbound) -> Option<Keyword> {
         let from = E164::parse(&message.from, self.config.home).ok();
         let keyword = keyword(&message.text);
         if let (Some(number), Some(k)) = (&from, keyword) {
@@ -360,6 +361,7 @@ impl Outbox {
             keyword,
             at_ms: now_ms,
         });
+        keyword
     }
 
     /// An opt-out by other means (a key press in a flow): `source` says which.

@@ -1,9 +1,10 @@
 //! Providers as request shapes: each turns a [`Submission`] into the exact HTTP request its
 //! API wants and classifies the reply as accepted, retryable or permanent; its receipt and
-//! inbound callbacks are parsed here too. The daemon does the HTTP.
+//! inbound callbacks are parsed by each module's `receipt` and `inbound` functions (they need no
+//! account settings). The daemon does the HTTP.
 
 use crate::MessageId;
-use crate::outbox::{Inbound, ReceiptStatus, Submission, SubmitResult};
+use crate::outbox::{ReceiptStatus, Submission, SubmitResult};
 
 pub mod kannel;
 pub mod template;
@@ -61,10 +62,6 @@ pub trait Provider: Send + Sync {
     fn request(&self, sub: &Submission, callback: &str) -> HttpRequest;
     /// What a reply means.
     fn classify(&self, reply: &HttpReply) -> SubmitResult;
-    /// A receipt callback's query or form pairs, parsed.
-    fn receipt(&self, pairs: &[(String, String)]) -> Result<Receipt, crate::SmsError>;
-    /// An inbound-message callback's pairs, parsed.
-    fn inbound(&self, pairs: &[(String, String)]) -> Result<Inbound, crate::SmsError>;
 }
 
 /// The usual mapping of an HTTP status: 2xx accepted, 408/429/5xx and a few more retryable

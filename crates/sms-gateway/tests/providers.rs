@@ -1,8 +1,8 @@
 //! Each provider's exact request shape, reply classification and callback parsing.
 
-use sms_gateway::provider::kannel::Kannel;
-use sms_gateway::provider::template::{BodyKind, Template};
-use sms_gateway::provider::twilio::Twilio;
+use sms_gateway::provider::kannel::{self, Kannel};
+use sms_gateway::provider::template::{self, BodyKind, Template};
+use sms_gateway::provider::twilio::{self, Twilio};
 use sms_gateway::provider::{HttpMethod, HttpReply, Provider};
 use sms_gateway::text::Encoding;
 use sms_gateway::{Country, E164, MessageId, ReceiptStatus, SmsError, Submission, SubmitResult};
@@ -73,35 +73,34 @@ fn kannel_sendsms() {
         k.classify(&reply(503, "")),
         SubmitResult::Retryable { .. }
     ));
-    let dlr = k
-        .receipt(&pairs("id=42&type=1&at=1700000000&reply=ACK"))
-        .expect("parses");
+    let dlr = kannel::receipt(&pairs("id=42&type=1&at=1700000000&reply=ACK")).expect("parses");
     assert_eq!(
         (dlr.id, dlr.status),
         (MessageId(42), ReceiptStatus::Delivered)
     );
     assert!(matches!(
-        k.receipt(&pairs("id=42&type=16")).map(|r| r.status),
+        kannel::receipt(&pairs("id=42&type=16")).map(|r| r.status),
         Ok(ReceiptStatus::Failed(_))
     ));
     assert_eq!(
-        k.receipt(&pairs("id=42&type=8")).map(|r| r.status),
+        kannel::receipt(&pairs("id=42&type=8")).map(|r| r.status),
         Ok(ReceiptStatus::InTransit)
     );
     for garbage in ["", "id=x&type=1", "id=42", "id=42&type=3"] {
         assert!(
-            matches!(k.receipt(&pairs(garbage)), Err(SmsError::BadCallback(_))),
+            matches!(
+                kannel::receipt(&pairs(garbage)),
+                Err(SmsError::BadCallback(_))
+            ),
             "{garbage}"
         );
     }
-    let mo = k
-        .inbound(&pairs("from=+4915112345678&to=12345&text=STOP"))
-        .expect("parses");
+    let mo = kannel::inbound(&pairs("from=+4915112345678&to=12345&text=STOP")).expect("parses");
     assert_eq!(
         (mo.from.as_str(), mo.text.as_str()),
         ("+4915112345678", "STOP")
     );
-    assert!(k.inbound(&pairs("to=1&text=x")).is_err());
+    assert!(kannel::inbound(&pairs("to=1&text=x")).is_err());
 }
 
 #[test]
@@ -139,17 +138,15 @@ fn twilio_messages_api() {
         t.classify(&reply(429, r#"{"code":20429}"#)),
         SubmitResult::Retryable { .. }
     ));
-    let status = t
-        .receipt(&pairs(
-            "id=42&MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30003",
-        ))
-        .expect("parses");
+    let status = twilio::receipt(&pairs(
+        "id=42&MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30003",
+    ))
+    .expect("parses");
     assert!(matches!(status.status, ReceiptStatus::Failed(_)));
-    let mms = t
-        .inbound(&pairs(
-            "From=%2B4915112345678&To=%2B15005550006&Body=photo&NumMedia=1&MediaUrl0=https://m/1",
-        ))
-        .expect("parses");
+    let mms = twilio::inbound(&pairs(
+        "From=%2B4915112345678&To=%2B15005550006&Body=photo&NumMedia=1&MediaUrl0=https://m/1",
+    ))
+    .expect("parses");
     assert_eq!(mms.media, ["https://m/1"]);
 }
 
@@ -189,8 +186,7 @@ fn http_template() {
         SubmitResult::Permanent { .. }
     ));
     assert_eq!(
-        t.receipt(&pairs("id=42&status=delivered"))
-            .map(|r| r.status),
+        template::receipt(&pairs("id=42&status=delivered")).map(|r| r.status),
         Ok(ReceiptStatus::Delivered)
     );
 }

@@ -23,11 +23,9 @@ use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use sms_gateway::Inbound;
 use sms_gateway::coupon::{Refusal, normalise};
-use sms_gateway::provider::Provider;
-use sms_gateway::provider::kannel::Kannel;
-use sms_gateway::provider::template::{BodyKind, Template};
-use sms_gateway::provider::twilio::Twilio;
+use sms_gateway::provider::{Receipt, kannel, template, twilio};
 use tracing::{info, warn};
 
 use super::Sms;
@@ -89,68 +87,47 @@ fn pairs(query: Option<String>, form: Option<&[u8]>) -> Vec<(String, String)> {
     out
 }
 
-/// Parsers only: these instances never send.
-fn kannel() -> Kannel {
-    Kannel {
-        sendsms_url: String::new(),
-        username: String::new(),
-        password: String::new(),
-        from: String::new(),
-    }
-}
-fn twilio() -> Twilio {
-    Twilio {
-        api_base: String::new(),
-        account_sid: String::new(),
-        auth_token: String::new(),
-        from: String::new(),
-    }
-}
-fn template() -> Template {
-    Template {
-        url: String::new(),
-        body: BodyKind::Query,
-        fields: Vec::new(),
-        headers: Vec::new(),
-        from: String::new(),
-        id_pointer: None,
-    }
-}
+type Parse<T> = fn(&[(String, String)]) -> Result<T, sms_gateway::SmsError>;
 
-fn receipt(s: &Shared, provider: &dyn Provider, pairs: &[(String, String)]) -> Response {
-    match provider.receipt(pairs) {
+fn receipt(s: &Shared, api: &str, parse: Parse<Receipt>, pairs: &[(String, String)]) -> Response {
+    match parse(pairs) {
         Ok(r) => {
             s.sms.receipt(r);
             StatusCode::OK.into_response()
         }
         Err(e) => {
-            warn!(provider = provider.name(), error = %e, ?pairs, "bad receipt callback");
+            warn!(provider = api, error = %e, ?pairs, "bad receipt callback");
             (StatusCode::BAD_REQUEST, e.to_string()).into_response()
         }
     }
 }
 
-async fn inbound(s: &Shared, provider: &dyn Provider, pairs: &[(String, String)]) -> Response {
-    match provider.inbound(pairs) {
+async fn inbound(
+    s: &Shared,
+    api: &str,
+    parse: Parse<Inbound>,
+    pairs: &[(String, String)],
+) -> Response {
+    match parse(pairs) {
         Ok(m) => match s.sms.inbound(m).await {
             Some(sms_gateway::Keyword::OptOut) => s.stop_reply.clone().into_response(),
             _ => StatusCode::OK.into_response(),
         },
         Err(e) => {
-            warn!(provider = provider.name(), error = %e, ?pairs, "bad inbound callback");
+            warn!(provider = api, error = %e, ?pairs, "bad inbound callback");
             (StatusCode::BAD_REQUEST, e.to_string()).into_response()
         }
     }
 }
 
 async fn kannel_dlr(State(s): AppState, RawQuery(q): RawQuery) -> Response {
-    receipt(&s, &kannel(), &pairs(q, None))
+    receipt(&s, "kannel", kannel::receipt, &pairs(q, None))
 }
 async fn kannel_mo(State(s): AppState, RawQuery(q): RawQuery) -> Response {
-    inbound(&s, &kannel(), &pairs(q, None)).await
+    inbound(&s, "kannel", kannel::inbound, &pairs(q, None)).await
 }
 async fn twilio_status(State(s): AppState, RawQuery(q): RawQuery, RawForm(f): RawForm) -> Response {
-    receipt(&s, &twilio(), &pairs(q, Some(&f)))
+    receipt(&s, "twilio", twilio::receipt, &pairs(q, Some(&f)))
 }
 async fn twilio_inbound(
     State(s): AppState,
@@ -158,14 +135,14 @@ async fn twilio_inbound(
     RawForm(f): RawForm,
 ) -> Response {
     // Twilio also replies with the response body (TwiML); an empty one sends nothing.
-    let _ = inbound(&s, &twilio(), &pairs(q, Some(&f))).await;
+    let _ = inbound(&s, "twilio", twilio::inbound, &pairs(q, Some(&f))).await;
     ([("Content-Type", "text/xml")], "<Response/>").into_response()
 }
 async fn http_dlr(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Response {
-    receipt(&s, &template(), &pairs(q, Some(&body)))
+    receipt(&s, "http", template::receipt, &pairs(q, Some(&body)))
 }
 async fn http_mo(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Response {
-    inbound(&s, &template(), &pairs(q, Some(&body))).await
+    inbound(&s, "http", template::inbound, &pairs(q, Some(&body))).await
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -227,8 +227,7 @@ impl Worker {
                 });
             }
             Command::Inbound(message, reply) => {
-                let keyword = sms_gateway::guard::keyword(&message.text);
-                self.outbox.handle_inbound(now, message);
+                let keyword = self.outbox.handle_inbound(now, message);
                 replies.push(Box::new(move || {
                     let _ = reply.send(keyword);
                 }));

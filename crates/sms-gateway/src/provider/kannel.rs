@@ -78,39 +78,41 @@ impl Provider for Kannel {
             status => super::classify_status(status, body),
         }
     }
+}
 
-    fn receipt(&self, pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
-        let id = our_id(pairs)?;
-        let kind: u32 = field(pairs, "type")
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| SmsError::BadCallback("no numeric `type`".into()))?;
-        let reply = field(pairs, "reply").unwrap_or_default();
-        let status = match kind {
-            1 => ReceiptStatus::Delivered,
-            2 => ReceiptStatus::Failed(format!("undelivered: {reply}")),
-            16 => ReceiptStatus::Failed(format!("rejected by the SMSC: {reply}")),
-            4 | 8 => ReceiptStatus::InTransit,
-            other => {
-                return Err(SmsError::BadCallback(format!(
-                    "unknown receipt type {other}"
-                )));
-            }
-        };
-        Ok(Receipt {
-            id,
-            status,
-            raw: format!("type={kind} {reply}"),
-        })
-    }
+/// A receipt callback's query or form pairs, parsed.
+pub fn receipt(pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
+    let id = our_id(pairs)?;
+    let kind: u32 = field(pairs, "type")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| SmsError::BadCallback("no numeric `type`".into()))?;
+    let reply = field(pairs, "reply").unwrap_or_default();
+    let status = match kind {
+        1 => ReceiptStatus::Delivered,
+        2 => ReceiptStatus::Failed(format!("undelivered: {reply}")),
+        16 => ReceiptStatus::Failed(format!("rejected by the SMSC: {reply}")),
+        4 | 8 => ReceiptStatus::InTransit,
+        other => {
+            return Err(SmsError::BadCallback(format!(
+                "unknown receipt type {other}"
+            )));
+        }
+    };
+    Ok(Receipt {
+        id,
+        status,
+        raw: format!("type={kind} {reply}"),
+    })
+}
 
-    fn inbound(&self, pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
-        let from = field(pairs, "from").filter(|f| !f.is_empty());
-        let from = from.ok_or_else(|| SmsError::BadCallback("no `from`".into()))?;
-        Ok(Inbound {
-            from: from.to_string(),
-            to: field(pairs, "to").unwrap_or_default().to_string(),
-            text: field(pairs, "text").unwrap_or_default().to_string(),
-            media: Vec::new(),
-        })
-    }
+/// An inbound-message callback's pairs, parsed.
+pub fn inbound(pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
+    let from = field(pairs, "from").filter(|f| !f.is_empty());
+    let from = from.ok_or_else(|| SmsError::BadCallback("no `from`".into()))?;
+    Ok(Inbound {
+        from: from.to_string(),
+        to: field(pairs, "to").unwrap_or_default().to_string(),
+        text: field(pairs, "text").unwrap_or_default().to_string(),
+        media: Vec::new(),
+    })
 }

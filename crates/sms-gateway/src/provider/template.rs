@@ -122,32 +122,34 @@ impl Provider for Template {
             other => other,
         }
     }
+}
 
-    fn receipt(&self, pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
-        let id = our_id(pairs)?;
-        let state = field(pairs, "status").unwrap_or_default();
-        let status = match state.to_ascii_lowercase().as_str() {
-            "delivered" => ReceiptStatus::Delivered,
-            "failed" | "undelivered" | "rejected" | "expired" => {
-                ReceiptStatus::Failed(state.to_string())
-            }
-            "accepted" | "queued" | "sent" | "buffered" => ReceiptStatus::InTransit,
-            _ => return Err(SmsError::BadCallback(format!("unknown status {state:?}"))),
-        };
-        Ok(Receipt {
-            id,
-            status,
-            raw: state.to_string(),
-        })
-    }
+/// A receipt callback's query or form pairs, parsed.
+pub fn receipt(pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
+    let id = our_id(pairs)?;
+    let state = field(pairs, "status").unwrap_or_default();
+    let status = match state.to_ascii_lowercase().as_str() {
+        "delivered" => ReceiptStatus::Delivered,
+        "failed" | "undelivered" | "rejected" | "expired" => {
+            ReceiptStatus::Failed(state.to_string())
+        }
+        "accepted" | "queued" | "sent" | "buffered" => ReceiptStatus::InTransit,
+        _ => return Err(SmsError::BadCallback(format!("unknown status {state:?}"))),
+    };
+    Ok(Receipt {
+        id,
+        status,
+        raw: state.to_string(),
+    })
+}
 
-    fn inbound(&self, pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
-        let from = field(pairs, "from").ok_or_else(|| SmsError::BadCallback("no `from`".into()))?;
-        Ok(Inbound {
-            from: from.to_string(),
-            to: field(pairs, "to").unwrap_or_default().to_string(),
-            text: field(pairs, "text").unwrap_or_default().to_string(),
-            media: Vec::new(),
-        })
-    }
+/// An inbound-message callback's pairs, parsed.
+pub fn inbound(pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
+    let from = field(pairs, "from").ok_or_else(|| SmsError::BadCallback("no `from`".into()))?;
+    Ok(Inbound {
+        from: from.to_string(),
+        to: field(pairs, "to").unwrap_or_default().to_string(),
+        text: field(pairs, "text").unwrap_or_default().to_string(),
+        media: Vec::new(),
+    })
 }

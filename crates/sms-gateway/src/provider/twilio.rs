@@ -77,38 +77,40 @@ impl Provider for Twilio {
             (status, _) => super::classify_status(status, &reply.body),
         }
     }
+}
 
-    fn receipt(&self, pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
-        let id = our_id(pairs)?;
-        let state = field(pairs, "MessageStatus")
-            .ok_or_else(|| SmsError::BadCallback("no `MessageStatus`".into()))?;
-        let error = field(pairs, "ErrorCode").unwrap_or_default();
-        let status = match state {
-            "delivered" | "read" => ReceiptStatus::Delivered,
-            "undelivered" | "failed" => ReceiptStatus::Failed(format!("{state} {error}")),
-            "accepted" | "queued" | "sending" | "sent" | "scheduled" => ReceiptStatus::InTransit,
-            other => return Err(SmsError::BadCallback(format!("unknown status {other:?}"))),
-        };
-        Ok(Receipt {
-            id,
-            status,
-            raw: format!("{state} {error}").trim().to_string(),
-        })
-    }
+/// A receipt callback's query or form pairs, parsed.
+pub fn receipt(pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
+    let id = our_id(pairs)?;
+    let state = field(pairs, "MessageStatus")
+        .ok_or_else(|| SmsError::BadCallback("no `MessageStatus`".into()))?;
+    let error = field(pairs, "ErrorCode").unwrap_or_default();
+    let status = match state {
+        "delivered" | "read" => ReceiptStatus::Delivered,
+        "undelivered" | "failed" => ReceiptStatus::Failed(format!("{state} {error}")),
+        "accepted" | "queued" | "sending" | "sent" | "scheduled" => ReceiptStatus::InTransit,
+        other => return Err(SmsError::BadCallback(format!("unknown status {other:?}"))),
+    };
+    Ok(Receipt {
+        id,
+        status,
+        raw: format!("{state} {error}").trim().to_string(),
+    })
+}
 
-    fn inbound(&self, pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
-        let from = field(pairs, "From").ok_or_else(|| SmsError::BadCallback("no `From`".into()))?;
-        let media_count: usize = field(pairs, "NumMedia")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        let media = (0..media_count.min(10))
-            .filter_map(|i| field(pairs, &format!("MediaUrl{i}")).map(str::to_string))
-            .collect();
-        Ok(Inbound {
-            from: from.to_string(),
-            to: field(pairs, "To").unwrap_or_default().to_string(),
-            text: field(pairs, "Body").unwrap_or_default().to_string(),
-            media,
-        })
-    }
+/// An inbound-message callback's pairs, parsed.
+pub fn inbound(pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
+    let from = field(pairs, "From").ok_or_else(|| SmsError::BadCallback("no `From`".into()))?;
+    let media_count: usize = field(pairs, "NumMedia")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let media = (0..media_count.min(10))
+        .filter_map(|i| field(pairs, &format!("MediaUrl{i}")).map(str::to_string))
+        .collect();
+    Ok(Inbound {
+        from: from.to_string(),
+        to: field(pairs, "To").unwrap_or_default().to_string(),
+        text: field(pairs, "Body").unwrap_or_default().to_string(),
+        media,
+    })
 }
