@@ -1,0 +1,129 @@
+//! Client transactions: the requests the endpoint sends in a dialog (BYE, REFER, INFO), their
+//! retransmissions (Timers E/F; RFC 3261 §17.1.2) and their responses.
+
+use std::time::Instant;
+
+use tracing::{debug, warn};
+
+use super::{ClientTsx, Endpoint, TimerRef};
+use crate::build::{self, DialogRequest};
+use crate::call::Retransmit;
+use crate::message::{Method, Response};
+use crate::{CallId, Event, Output, TransferOutcome, Transport};
+
+impl Endpoint {
+    pub(super) fn handle_response(&mut self, resp: Response) {
+        let branch = &resp.common.branch;
+        if resp.status < 200 {
+            // Provisional: stop retransmitting on unreliable transport (Timer E goes to T2).
+            if let Some(tsx) = self.clients.get_mut(branch)
+                && let Some(r) = tsx.retransmit.as_mut()
+            {
+                r.interval = self.config.t2;
+            }
+            return;
+        }
+        let Some(tsx) = self.clients.remove(branch) else {
+            debug!(call_id = %resp.common.call_id, status = resp.status, "stray response dropped");
+            return;
+        };
+        if tsx.method == Method::Refer {
+            let outcome = if resp.status < 300 {
+                Event::TransferAccepted
+            } else {
+                Event::TransferResult(TransferOutcome::Failed(resp.status))
+            };
+            self.out.push_back(Output::Event(tsx.call, outcome));
+        }
+    }
+
+    pub(super) fn client_timer(&mut self, now: Instant, branch: String) {
+        let Some(tsx) = self.clients.get_mut(&branch) else {
+            return;
+        };
+        if now >= tsx.give_up {
+            let tsx = self.clients.remove(&branch);
+            if let Some(tsx) = tsx {
+                warn!(method = ?tsx.method, "request timed out (Timer F)");
+                if tsx.method == Method::Refer {
+                    self.out.push_back(Output::Event(
+                        tsx.call,
+                        Event::TransferResult(TransferOutcome::TimedOut),
+                    ));
+                }
+            }
+            return;
+        }
+        let mut resend = None;
+        if let Some(r) = tsx.retransmit.as_mut()
+            && now >= r.next
+        {
+            r.backoff(now, self.config.t2);
+            resend = Some((tsx.flow, tsx.data.clone()));
+        }
+        let next = tsx
+            .retransmit
+            .map_or(tsx.give_up, |r| r.next.min(tsx.give_up));
+        if let Some((flow, data)) = resend {
+            self.transmit(flow, data);
+        }
+        self.arm(next, TimerRef::Client(branch));
+    }
+
+    pub(super) fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        method: Method,
+        headers: &[(&str, String)],
+        body: Option<(&'static str, &str)>,
+    ) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.local_cseq += 1;
+        let name = match method {
+            Method::Bye => "BYE",
+            Method::Refer => "REFER",
+            _ => "INFO",
+        };
+        let data = build::request(
+            &DialogRequest {
+                method: name,
+                target: &c.remote_target,
+                transport: c.flow.transport,
+                local: c.flow.local,
+                branch: &branch,
+                route_set: &c.route_set,
+                local_uri: &c.local_uri,
+                local_tag: &c.local_tag,
+                remote: &c.remote,
+                call_id: &c.sip_call_id,
+                cseq: c.local_cseq,
+                user_agent: &self.config.user_agent,
+            },
+            headers,
+            body,
+        );
+        let flow = c.flow;
+        let t1 = self.config.t1;
+        let udp = flow.transport == Transport::Udp;
+        let retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));
+        let give_up = now + 64 * t1;
+        let next = retransmit.map_or(give_up, |r| r.next);
+        self.transmit(flow, data.clone());
+        self.clients.insert(
+            branch.clone(),
+            ClientTsx {
+                call,
+                method,
+                data,
+                flow,
+                retransmit,
+                give_up,
+            },
+        );
+        self.arm(next, TimerRef::Client(branch));
+    }
+}
