@@ -148,6 +148,36 @@ impl Sms {
     }
 }
 
+/// An answer held back until the outputs of its input are written.
+enum Reply {
+    Enqueue(
+        oneshot::Sender<Result<Enqueued, String>>,
+        Result<Enqueued, String>,
+    ),
+    Inbound(
+        oneshot::Sender<Option<sms_gateway::Keyword>>,
+        Option<sms_gateway::Keyword>,
+    ),
+}
+
+impl Reply {
+    /// Sends the answer; a failed write turns an acceptance into an error.
+    fn send(self, written: Result<&(), String>) {
+        match self {
+            Self::Enqueue(tx, result) => {
+                let _ = tx.send(result.and_then(|e| {
+                    written
+                        .map(|_| e)
+                        .map_err(|w| format!("SMS store write failed: {w}"))
+                }));
+            }
+            Self::Inbound(tx, keyword) => {
+                let _ = tx.send(keyword);
+            }
+        }
+    }
+}
+
 struct Worker {
     outbox: Outbox,
     sms: Sms,
@@ -158,11 +188,8 @@ struct Worker {
 impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         // What the restore asked for (resubmissions) goes out before anything else.
-        if let Err(e) = self.drain().await {
-            error!(error = %e, "SMS store write failed: the outbox stops taking messages");
-            return;
-        }
-        loop {
+        let mut drained = self.drain().await;
+        while drained.is_ok() {
             let wake = self
                 .outbox
                 .poll_timeout()
@@ -175,20 +202,18 @@ impl Worker {
                 }
                 _ = sleep(wake) => self.outbox.handle_timeout(now_ms()),
             }
-            if let Err(e) = self.drain().await {
-                error!(error = %e, "SMS store write failed: the outbox stops taking messages");
-                for reply in replies {
-                    reply();
-                }
-                return;
-            }
+            drained = self.drain().await;
+            // Answers go out only now, after the writes: "accepted" means "on disk".
             for reply in replies {
-                reply();
+                reply.send(drained.as_ref().map_err(ToString::to_string));
             }
+        }
+        if let Err(e) = drained {
+            error!(error = %e, "SMS store write failed: the outbox stops taking messages");
         }
     }
 
-    fn handle(&mut self, command: Command, replies: &mut Vec<Box<dyn FnOnce() + Send>>) {
+    fn handle(&mut self, command: Command, replies: &mut Vec<Reply>) {
         let now = now_ms();
         match command {
             Command::Enqueue(message, reply) => {
@@ -199,9 +224,7 @@ impl Worker {
                     Ok(Enqueued::Existing(id)) => info!(%key, %id, "sms already enqueued"),
                     Err(e) => warn!(%key, error = %e, "sms refused"),
                 }
-                replies.push(Box::new(move || {
-                    let _ = reply.send(result);
-                }));
+                replies.push(Reply::Enqueue(reply, result));
             }
             Command::Submitted(id, result) => {
                 match &result {
@@ -228,9 +251,7 @@ impl Worker {
             }
             Command::Inbound(message, reply) => {
                 let keyword = self.outbox.handle_inbound(now, message);
-                replies.push(Box::new(move || {
-                    let _ = reply.send(keyword);
-                }));
+                replies.push(Reply::Inbound(reply, keyword));
             }
         }
     }
