@@ -185,7 +185,7 @@ fn common(
         if ["Via", "From", "To", "Contact"]
             .iter()
             .any(|n| n.eq_ignore_ascii_case(name))
-            && has_empty_param(value)
+            && is_broken_value(value)
         {
             return Err(SipError::Malformed(format!(
                 "empty parameter in {name}: {value}"
@@ -264,7 +264,7 @@ const SINGLE_VALUED: [&str; 7] = [
 /// Whether a Via, From, To or Contact value has an empty parameter or list element
 /// (`;;`, `;,`, a trailing `,`) outside quotes and `<…>` (RFC 4475 badinv01), or an
 /// unterminated quoted string or `<` (quotbal).
-fn has_empty_param(value: &str) -> bool {
+fn is_broken_value(value: &str) -> bool {
     let (mut quoted, mut bracket, mut escaped) = (false, false, false);
     let mut segment_empty = false; // just after a separator
     for c in value.chars() {

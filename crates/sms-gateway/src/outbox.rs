@@ -340,8 +340,10 @@ impl Outbox {
                 _ => State::Accepted { provider_id: None },
             },
         };
+        if let State::Queued { next_attempt_ms } = m.state {
+            self.due.remove(&(next_attempt_ms, id));
+        }
         self.in_flight.remove(&id);
-        self.due.retain(|(_, d)| *d != id);
         self.transition(now_ms, id, next);
         self.pump(now_ms);
         Ok(())
