@@ -10,6 +10,7 @@ mod message;
 mod number;
 pub mod outbox;
 pub mod provider;
+pub mod smpp;
 pub mod text;
 
 pub use guard::{GuardConfig, Keyword};
@@ -61,4 +62,7 @@ pub enum SmsError {
     /// A provider callback we cannot read.
     #[error("bad callback: {0}")]
     BadCallback(String),
+    /// An SMPP setting or stream we cannot use.
+    #[error("SMPP: {0}")]
+    Smpp(String),
 }

@@ -80,6 +80,54 @@ pub fn segment(text: &str) -> Segments {
     Segments { encoding, parts }
 }
 
+/// GSM 03.38 code of each extension character (after ESC, 0x1B).
+const GSM7_EXTENSION_CODES: [u8; 10] = [0x0A, 0x14, 0x28, 0x29, 0x2F, 0x3C, 0x3D, 0x3E, 0x40, 0x65];
+
+/// The GSM 03.38 code of a basic character (the table has ESC at 0x1B, which the string skips).
+fn gsm7_code(c: char) -> Option<u8> {
+    let i = GSM7_BASIC.chars().position(|b| b == c)?;
+    Some(if i < 0x1B { i as u8 } else { i as u8 + 1 })
+}
+
+/// `text` as unpacked GSM 03.38 septets, one per octet, extension characters as ESC + code
+/// (the form SMPP's `data_coding` 0 carries); `None` if a character has no septet.
+pub fn gsm7_unpacked(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        if let Some(code) = gsm7_code(c) {
+            out.push(code);
+        } else {
+            let i = GSM7_EXTENSION.chars().position(|e| e == c)?;
+            out.extend([0x1B, GSM7_EXTENSION_CODES[i]]);
+        }
+    }
+    Some(out)
+}
+
+/// Unpacked GSM 03.38 septets back to text; unknown codes become `?`.
+pub fn gsm7_decode(octets: &[u8]) -> String {
+    let basic: Vec<char> = GSM7_BASIC.chars().collect();
+    let mut out = String::with_capacity(octets.len());
+    let mut escaped = false;
+    for &o in octets {
+        let o = o & 0x7F;
+        if escaped {
+            escaped = false;
+            let ext = GSM7_EXTENSION_CODES.iter().position(|&e| e == o);
+            out.push(
+                ext.and_then(|i| GSM7_EXTENSION.chars().nth(i))
+                    .unwrap_or('?'),
+            );
+        } else if o == 0x1B {
+            escaped = true;
+        } else {
+            let i = if o < 0x1B { o as usize } else { o as usize - 1 };
+            out.push(basic.get(i).copied().unwrap_or('?'));
+        }
+    }
+    out
+}
+
 /// The concatenation UDH for part `seq` (1-based) of `total`, with an 8-bit reference shared
 /// by all parts of one message.
 pub fn concat_udh(reference: u8, total: u8, seq: u8) -> [u8; 6] {
@@ -109,6 +157,26 @@ mod tests {
         assert_eq!(encoding("Grüße, Müller! 50 € {ok}"), Encoding::Gsm7);
         assert_eq!(encoding("ç is not in the basic table"), Encoding::Ucs2);
         assert_eq!(concat_udh(7, 3, 1), [5, 0, 3, 7, 3, 1]);
+    }
+
+    #[test]
+    fn gsm7_codes_match_the_03_38_table() {
+        // Spot values from 3GPP TS 23.038 §6.2.1: @ 0x00, Δ 0x10, ESC 0x1B skipped, Æ 0x1C,
+        // space 0x20, ¡ 0x40, A 0x41, § 0x5F, ¿ 0x60, à 0x7F; € is ESC 0x65.
+        assert_eq!(
+            gsm7_unpacked("@ΔÆ ¡A§¿à").unwrap(),
+            [0x00, 0x10, 0x1C, 0x20, 0x40, 0x41, 0x5F, 0x60, 0x7F]
+        );
+        assert_eq!(gsm7_unpacked("€[").unwrap(), [0x1B, 0x65, 0x1B, 0x3C]);
+        assert_eq!(gsm7_unpacked("ç"), None);
+        assert_eq!(GSM7_BASIC.chars().count(), 127);
+    }
+
+    proptest! {
+        #[test]
+        fn gsm7_round_trips(text in "[@£$a-zA-Z0-9ΔÆ€{}\\[\\]~|^ ]{0,200}") {
+            prop_assert_eq!(gsm7_decode(&gsm7_unpacked(&text).unwrap()), text);
+        }
     }
 
     proptest! {
