@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Ivrd, free_tcp_port, free_udp_port, http};
+use common::{Ivrd, free_tcp_port, free_udp_port, http, query, send_sms, wait_until};
 
 const FAKESMSC: &str = "/usr/lib/kannel/test/fakesmsc";
 const ADMIN: &str = "test-admin-token-0123456789";
@@ -149,36 +149,6 @@ fn wait_for_port(port: u16) {
     }
 }
 
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn send(port: u16, to: &str, text: &str, key: &str) -> (u16, String) {
-    let body = serde_json::json!({"to": to, "text": text, "key": key}).to_string();
-    let auth = format!("Bearer {ADMIN}");
-    http(
-        "POST",
-        port,
-        "/sms/send",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        &body,
-    )
-}
-
-fn query(db: &Path, sql: &str) -> i64 {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open store");
-    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
-}
-
 #[test]
 fn sms_through_a_real_kannel() {
     if Command::new("bearerbox").arg("--version").output().is_err() || !Path::new(FAKESMSC).exists()
@@ -233,7 +203,7 @@ fn sms_through_a_real_kannel() {
 
     // 1. A message reaches the fake SMSC; Kannel's receipts (8: SMSC accepted, 1: delivered)
     //    come back and are recorded.
-    let (status, body) = send(http_port, "(555) 123-0001", "Hello from ivrd", "t1");
+    let (status, body) = send_sms(http_port, ADMIN, "(555) 123-0001", "Hello from ivrd", "t1");
     assert_eq!(status, 202, "{body}");
     wait_until("the first message at the handset", 15, || {
         kannel
@@ -255,7 +225,7 @@ fn sms_through_a_real_kannel() {
     );
     // The same key again is the same message, not a second SMS.
     assert_eq!(
-        send(http_port, "+15551230001", "Hello from ivrd", "t1").0,
+        send_sms(http_port, ADMIN, "+15551230001", "Hello from ivrd", "t1").0,
         202
     );
 
@@ -273,7 +243,7 @@ fn sms_through_a_real_kannel() {
             .iter()
             .any(|m| m.starts_with("12345 +15551230002 text You are unsubscribed"))
     });
-    let (status, body) = send(http_port, "+15551230002", "promo", "t2");
+    let (status, body) = send_sms(http_port, ADMIN, "+15551230002", "promo", "t2");
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("opted out"), "{body}");
 
@@ -283,7 +253,10 @@ fn sms_through_a_real_kannel() {
         (135..=201).contains(&long.chars().count()),
         "three UCS-2 parts of 67"
     );
-    assert_eq!(send(http_port, "+15551230005", &long, "t3").0, 202);
+    assert_eq!(
+        send_sms(http_port, ADMIN, "+15551230005", &long, "t3").0,
+        202
+    );
     wait_until("three UCS-2 parts", 15, || {
         kannel
             .received()
@@ -309,7 +282,10 @@ fn sms_through_a_real_kannel() {
     //    the gateway is back every one goes out exactly once.
     kannel.smsbox = None;
     for (to, key) in [("+15551230003", "t4"), ("+15551230004", "t5")] {
-        assert_eq!(send(http_port, to, &format!("queued {key}"), key).0, 202);
+        assert_eq!(
+            send_sms(http_port, ADMIN, to, &format!("queued {key}"), key).0,
+            202
+        );
     }
     wait_until("failed attempts against the stopped gateway", 15, || {
         ivrd.log_text().matches("sms not accepted").count() >= 4
@@ -342,7 +318,7 @@ fn sms_through_a_real_kannel() {
         ("+15551230006", &"x".repeat(2000), "SMS parts"),
         ("+447700900123", "x", "outside the allowed countries"),
     ] {
-        let (status, body) = send(http_port, to, text, "bad");
+        let (status, body) = send_sms(http_port, ADMIN, to, text, "bad");
         assert_eq!(status, 422, "{to}: {body}");
         assert!(body.contains(want), "{to}: {body}");
     }

@@ -127,6 +127,7 @@ fn example_flows_through_sipp() {
         &config,
         format!(
             "[flows.vars]\nchat_api = \"http://127.0.0.1:{}\"\n\n\
+             [http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\n\
              [[merchants]]\nname = \"corner-shop\"\ntoken = \"{MERCHANT}\"\n",
             api.port,
         ),
@@ -134,7 +135,10 @@ fn example_flows_through_sipp() {
     .unwrap();
     let http_port = common::free_tcp_port();
     let http_arg = format!("127.0.0.1:{http_port}");
-    let ivrd = Ivrd::start_with(&["--config", config.to_str().unwrap(), "--http", &http_arg]);
+    let ivrd = Ivrd::start_with_env(
+        &["--config", config.to_str().unwrap(), "--http", &http_arg],
+        &[("IVRD_TEST_ADMIN", ADMIN)],
+    );
     let outbox = ivrd.var.join("sms-outbox.jsonl");
     let cases = [
         Case {
@@ -244,6 +248,29 @@ fn example_flows_through_sipp() {
         failures.push(format!("chat API requests: {requests:?}"));
     }
     failures.extend(redeem_the_coupon(&outbox, http_port));
+    // Pressing 1 for the chat link is recorded as the caller's consent, with the call.
+    let consent = common::query(
+        &ivrd.var.join("ivrd.sqlite"),
+        &format!(
+            "SELECT COUNT(*) FROM consents WHERE number = '+15551239999' AND purpose = 'chat_link' \
+             AND granted = 1 AND call_id = 'flow-deflection-{}@127.0.0.1' AND source = 'dtmf'",
+            std::process::id()
+        ),
+    );
+    if consent != 1 {
+        failures.push(format!("deflection: {consent} consent records"));
+    }
+    let auth = format!("Bearer {ADMIN}");
+    let audit = common::http(
+        "GET",
+        http_port,
+        "/consents/%2B15551239999",
+        &[("Authorization", &auth)],
+        "",
+    );
+    if audit.0 != 200 || !audit.1.contains(r#""purpose":"chat_link""#) {
+        failures.push(format!("consent audit: {audit:?}"));
+    }
     let isp_lines = ivrd.call_lines(&format!("flow-isp-{}@127.0.0.1", std::process::id()));
     if !isp_lines
         .iter()
@@ -261,6 +288,7 @@ fn example_flows_through_sipp() {
 }
 
 const MERCHANT: &str = "merchant-token-for-tests-0001";
+const ADMIN: &str = "admin-token-for-flow-tests-0001";
 
 /// The merchant redeems the coupon the coupon call texted: once, then refused; the campaign's
 /// figures count it.

@@ -218,3 +218,36 @@ pub fn http(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Polls `f` every 100 ms until it holds; fails after `secs`.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `POST /sms/send` with the operator token.
+pub fn send_sms(port: u16, admin: &str, to: &str, text: &str, key: &str) -> (u16, String) {
+    let body = serde_json::json!({"to": to, "text": text, "key": key}).to_string();
+    let auth = format!("Bearer {admin}");
+    http(
+        "POST",
+        port,
+        "/sms/send",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        &body,
+    )
+}
+
+/// One integer from the SQLite store, read-only.
+pub fn query(db: &Path, sql: &str) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open store");
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}

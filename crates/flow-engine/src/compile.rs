@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{ConfigError, Problem};
 use crate::graph::{
-    Collect, Confirm, Flow, FlowId, FlowSet, Http, HttpMethod, Kind, Menu, Node, NodeId, Sms,
+    Collect, Confirm, Consent, ConsentAnswer, Flow, FlowId, FlowSet, Http, HttpMethod, Kind, Menu,
+    Node, NodeId, Sms,
 };
 use crate::raw;
 use crate::say::{self, Currency};
@@ -284,6 +285,7 @@ impl Compiler<'_> {
             }
             raw::Node::Http(h) => Kind::Http(Box::new(self.http(h))),
             raw::Node::Sms(s) => Kind::Sms(Box::new(self.sms(s))),
+            raw::Node::Consent(c) => Kind::Consent(Box::new(self.consent(c))),
             raw::Node::Transfer { target, on_failure } => Kind::Transfer {
                 target: self.template("target", target),
                 on_failure: on_failure.as_ref().map(|t| self.target("on_failure", t)),
@@ -506,6 +508,38 @@ impl Compiler<'_> {
             timeout: self.millis("timeout_ms", s.timeout_ms, 100, 60_000),
             next: self.target("next", &s.next),
             on_failure: self.target("on_failure", &s.on_failure),
+        }
+    }
+
+    fn consent(&mut self, c: &raw::Consent) -> Consent {
+        if c.purpose.is_empty() || !is_name(&c.purpose) {
+            self.error(
+                "purpose",
+                Problem::Invalid("a name (letters, digits, _ - .)".into()),
+            );
+        }
+        let answer = match c.answer.as_str() {
+            "granted" => ConsentAnswer::Granted,
+            "declined" => ConsentAnswer::Declined,
+            "opt_out" => ConsentAnswer::OptOut,
+            "opt_in" => ConsentAnswer::OptIn,
+            other => {
+                self.error(
+                    "answer",
+                    Problem::Invalid(format!(
+                        "`{other}`: use granted, declined, opt_out or opt_in"
+                    )),
+                );
+                ConsentAnswer::Declined
+            }
+        };
+        Consent {
+            number: self.template("number", &c.number),
+            purpose: c.purpose.clone(),
+            answer,
+            timeout: self.millis("timeout_ms", c.timeout_ms, 100, 60_000),
+            next: self.target("next", &c.next),
+            on_failure: self.target("on_failure", &c.on_failure),
         }
     }
 }

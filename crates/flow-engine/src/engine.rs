@@ -48,6 +48,7 @@ enum Wait {
     Lookup,
     Coupon,
     Sms,
+    Consent,
     Transfer,
 }
 
@@ -326,6 +327,17 @@ impl CallFlow {
                     }
                     return;
                 }
+                Kind::Consent(c) => {
+                    let id = self.id();
+                    self.out.push_back(Output::RecordConsent {
+                        id,
+                        number: c.number.render(&self.vars),
+                        purpose: c.purpose.clone(),
+                        answer: c.answer,
+                    });
+                    self.wait(now, id, Wait::Consent, c.timeout);
+                    return;
+                }
                 Kind::Transfer { target, .. } => {
                     let id = self.id();
                     let target = target.render(&self.vars);
@@ -459,6 +471,20 @@ impl CallFlow {
                     }
                 }
             }
+            (Wait::Consent, Input::ConsentResult { id: got, outcome }, Kind::Consent(c))
+                if got == id =>
+            {
+                match outcome {
+                    Ok(()) => {
+                        self.record(now, "consent_recorded");
+                        c.next
+                    }
+                    Err(reason) => {
+                        self.record(now, format!("consent_failed {reason}"));
+                        c.on_failure
+                    }
+                }
+            }
             (
                 Wait::Transfer,
                 Input::TransferResult { id: got, ok },
@@ -494,6 +520,7 @@ impl CallFlow {
             (Wait::Lookup, Kind::Lookup { not_found, .. }) => *not_found,
             (Wait::Http, Kind::Http(h)) => h.on_timeout,
             (Wait::Coupon | Wait::Sms, Kind::Sms(s)) => s.on_failure,
+            (Wait::Consent, Kind::Consent(c)) => c.on_failure,
             (
                 Wait::Transfer,
                 Kind::Transfer {

@@ -91,6 +91,7 @@ pub(crate) enum Kind {
     },
     Http(Box<Http>),
     Sms(Box<Sms>),
+    Consent(Box<Consent>),
     Transfer {
         target: Template,
         on_failure: Option<NodeId>,
@@ -196,6 +197,29 @@ pub(crate) struct Sms {
     pub(crate) timeout: Duration,
     pub(crate) next: NodeId,
     pub(crate) on_failure: NodeId,
+}
+
+#[derive(Debug)]
+pub(crate) struct Consent {
+    pub(crate) number: Template,
+    pub(crate) purpose: String,
+    pub(crate) answer: ConsentAnswer,
+    pub(crate) timeout: Duration,
+    pub(crate) next: NodeId,
+    pub(crate) on_failure: NodeId,
+}
+
+/// What a caller said to an SMS consent question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentAnswer {
+    /// Yes to this purpose.
+    Granted,
+    /// No to this purpose.
+    Declined,
+    /// No SMS at all from us, ever (until an opt-in or START).
+    OptOut,
+    /// Lifts an earlier opt-out.
+    OptIn,
 }
 
 /// A compiled condition.

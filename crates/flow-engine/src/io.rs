@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-pub use crate::graph::HttpMethod;
+pub use crate::graph::{ConsentAnswer, HttpMethod};
 
 /// Facts about the call, known when it starts.
 #[derive(Clone, Debug, Default)]
@@ -69,6 +69,13 @@ pub enum Input {
         /// The request.
         id: RequestId,
         /// Accepted into the outbox, or refused with a reason.
+        outcome: Result<(), String>,
+    },
+    /// Answer to [`Output::RecordConsent`].
+    ConsentResult {
+        /// The request.
+        id: RequestId,
+        /// Recorded, or why not.
         outcome: Result<(), String>,
     },
     /// Answer to [`Output::Transfer`]: the transfer target answered (true) or it failed.
@@ -157,6 +164,17 @@ pub enum Output {
     },
     /// Enqueue an SMS.
     SendSms(SmsRequest),
+    /// Record a consent answer (and for an opt-out, put the number on the opt-out list).
+    RecordConsent {
+        /// The request.
+        id: RequestId,
+        /// Whose (as rendered; the gateway normalises it).
+        number: String,
+        /// What for.
+        purpose: String,
+        /// The answer.
+        answer: ConsentAnswer,
+    },
     /// Transfer the call (REFER).
     Transfer {
         /// The request.

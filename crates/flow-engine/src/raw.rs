@@ -96,6 +96,8 @@ pub enum Node {
     Http(Http),
     /// Send an SMS (the engine only asks; the SMS gateway sends).
     Sms(Sms),
+    /// Record the caller's answer to an SMS consent question, or an opt-out / opt-in.
+    Consent(Consent),
     /// Transfer the call.
     Transfer {
         /// SIP URI template.
@@ -344,6 +346,25 @@ pub struct Sms {
     /// Accepted into the outbox.
     pub next: String,
     /// Refused (opted out, invalid number, rate limit) or no answer.
+    pub on_failure: String,
+}
+
+/// Consent node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// Whose consent (template; usually `{ani}`).
+    pub number: String,
+    /// What it is for, e.g. `wait_time_sms`.
+    pub purpose: String,
+    /// `granted`, `declined`, `opt_out` (never message this number again) or `opt_in`.
+    pub answer: String,
+    /// Wait for the store.
+    #[serde(default = "default_sms_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Recorded.
+    pub next: String,
+    /// Not recorded (an invalid number, the store failing) or no answer in time.
     pub on_failure: String,
 }
 

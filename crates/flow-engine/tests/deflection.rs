@@ -121,11 +121,11 @@ fn invalid_keys_twice_count_as_declined() {
     let mut sim = offer();
     sim.press("7");
     assert_eq!(sim.last_played(), "en:invalid-choice press-1-for-chat");
-    sim.press("9");
+    sim.press("8");
     assert_eq!(sim.events, ["deflection_offered", "deflection_declined"]);
     assert_eq!(
         sim.path()[1..3],
-        ["offer invalid 7".to_string(), "offer invalid 9".to_string()]
+        ["offer invalid 7".to_string(), "offer invalid 8".to_string()]
     );
 }
 
@@ -210,4 +210,24 @@ fn caller_hanging_up_ends_the_flow_with_the_path_so_far() {
     sim.input(flow_engine::Input::HungUp);
     assert_eq!(sim.disposition(), &Disposition::CallerHungUp);
     assert!(!sim.summary.as_ref().unwrap().trace.is_empty());
+}
+
+#[test]
+fn pressing_1_records_consent_and_9_opts_out() {
+    let mut sim = offer();
+    sim.press("1");
+    assert_eq!(sim.consents, vec![format!("{CALLER} chat_link Granted")]);
+    assert!(
+        sim.path()
+            .contains(&"consented consent_recorded".to_string())
+    );
+    let mut sim = offer();
+    sim.press("9");
+    assert_eq!(sim.consents, vec![format!("{CALLER} all_sms OptOut")]);
+    assert!(sim.sms.is_empty());
+    assert!(
+        sim.path()
+            .contains(&"no_texts consent_recorded".to_string())
+    );
+    assert_eq!(sim.last_played(), "en:transferring-agent");
 }

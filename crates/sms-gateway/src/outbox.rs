@@ -366,10 +366,17 @@ impl Outbox {
         keyword
     }
 
-    /// An opt-out by other means (a key press in a flow): `source` says which.
-    pub fn opt_out(&mut self, now_ms: u64, number: &str, source: &str) -> Result<E164, SmsError> {
+    /// An opt-out (or, with `opted_out` false, an opt-in) by other means than a keyword
+    /// (a key press in a flow): `source` says which.
+    pub fn opt_out(
+        &mut self,
+        now_ms: u64,
+        number: &str,
+        opted_out: bool,
+        source: &str,
+    ) -> Result<E164, SmsError> {
         let number = E164::parse(number, self.config.home)?;
-        self.set_opt_out(now_ms, &number, true, source.to_string());
+        self.set_opt_out(now_ms, &number, opted_out, source.to_string());
         Ok(number)
     }
 

@@ -286,7 +286,7 @@ fn inbound_stop_opts_out_and_start_opts_back_in() {
         Ok(Enqueued::New(_))
     ));
     outbox
-        .opt_out(4, "015112345678", "flow:call-9")
+        .opt_out(4, "015112345678", true, "flow:call-9")
         .expect("valid");
     assert!(matches!(
         outbox.enqueue(5, msg("b", "015112345678")),

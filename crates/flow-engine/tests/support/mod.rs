@@ -114,6 +114,8 @@ pub struct Sim {
     pub played: Vec<String>,
     pub http_urls: Vec<String>,
     pub sms: Vec<SmsRequest>,
+    /// Consent answers recorded, as `number purpose answer`.
+    pub consents: Vec<String>,
     pub transfers: Vec<String>,
     pub events: Vec<String>,
     pub summary: Option<CallSummary>,
@@ -158,6 +160,7 @@ impl Sim {
                 r#"{"available": true, "url": "https://chat.example/s/abc"}"#,
             ),
             sms_ok: true,
+            consents: Vec::new(),
             coupon_ok: true,
             transfer_ok: true,
             playing: None,
@@ -247,6 +250,18 @@ impl Sim {
                         Err("opted out".into())
                     };
                     answers.push(Input::SmsResult { id, outcome });
+                }
+                Output::RecordConsent {
+                    id,
+                    number,
+                    purpose,
+                    answer,
+                } => {
+                    self.consents.push(format!("{number} {purpose} {answer:?}"));
+                    answers.push(Input::ConsentResult {
+                        id,
+                        outcome: Ok(()),
+                    });
                 }
                 Output::Transfer { id, target } => {
                     self.transfers.push(target);

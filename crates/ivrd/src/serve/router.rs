@@ -158,6 +158,31 @@ impl Daemon {
                 });
                 None
             }
+            FlowOutput::RecordConsent {
+                id,
+                number,
+                purpose,
+                answer,
+            } => {
+                let (sms, replies) = (self.sms.clone(), self.replies.clone());
+                let request = crate::sms::ConsentRequest {
+                    call_id: call_id.clone(),
+                    number: number.clone(),
+                    purpose: purpose.clone(),
+                    answer,
+                };
+                tokio::spawn(async move {
+                    let outcome = sms.record_consent(request).await;
+                    match &outcome {
+                        Ok(()) => info!(%call_id, %number, %purpose, ?answer, "consent recorded"),
+                        Err(e) => {
+                            warn!(%call_id, %number, %purpose, error = %e, "consent not recorded")
+                        }
+                    }
+                    let _ = replies.send((call, FlowInput::ConsentResult { id, outcome }));
+                });
+                None
+            }
             FlowOutput::Transfer { id, target } => {
                 info!(%call_id, %target, "transfer");
                 if let Some(c) = self.calls.get_mut(&call) {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct SmsConfig {
-    /// `file` (embedded default: JSON lines), `kannel`, `twilio` or `http`.
+    /// `file` (embedded default: JSON lines), `kannel`, `smpp`, `twilio` or `http`.
     pub(crate) provider: String,
     /// The file provider's output.
     pub(crate) file: PathBuf,
@@ -37,6 +37,37 @@ pub(crate) struct SmsConfig {
     pub(crate) kannel: Option<KannelConfig>,
     pub(crate) twilio: Option<TwilioConfig>,
     pub(crate) http: Option<TemplateConfig>,
+    pub(crate) smpp: Option<SmppSection>,
+}
+
+/// `[sms.smpp]`: an SMPP 3.4 transceiver bind to the operator's SMSC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SmppSection {
+    /// `host:port` of the SMSC.
+    pub(crate) address: String,
+    pub(crate) system_id: String,
+    #[serde(default)]
+    pub(crate) password: String,
+    pub(crate) password_env: Option<String>,
+    #[serde(default)]
+    pub(crate) system_type: String,
+    /// Our sender: an E.164 number or an alphanumeric name.
+    pub(crate) from: String,
+    #[serde(default = "smpp_window")]
+    pub(crate) window: usize,
+    #[serde(default = "smpp_enquire_link_s")]
+    pub(crate) enquire_link_s: u64,
+    /// As Kannel's `msg-id-type`; unset compares message ids as strings.
+    pub(crate) msg_id_type: Option<u8>,
+}
+
+fn smpp_window() -> usize {
+    10
+}
+
+fn smpp_enquire_link_s() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +158,7 @@ impl Default for SmsConfig {
             kannel: None,
             twilio: None,
             http: None,
+            smpp: None,
         }
     }
 }

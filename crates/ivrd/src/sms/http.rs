@@ -72,6 +72,7 @@ pub(crate) fn router(
         .route("/coupons/redeem", post(redeem))
         .route("/coupons/stats/{campaign}", get(stats))
         .route("/calls/{call_id}/inbound", get(call_inbound))
+        .route("/consents/{number}", get(consents))
         .route("/sms/send", post(send))
         .with_state(shared))
 }
@@ -89,12 +90,18 @@ fn pairs(query: Option<String>, form: Option<&[u8]>) -> Vec<(String, String)> {
 
 type Parse<T> = fn(&[(String, String)]) -> Result<T, sms_gateway::SmsError>;
 
-fn receipt(s: &Shared, api: &str, parse: Parse<Receipt>, pairs: &[(String, String)]) -> Response {
+async fn receipt(
+    s: &Shared,
+    api: &str,
+    parse: Parse<Receipt>,
+    pairs: &[(String, String)],
+) -> Response {
     match parse(pairs) {
-        Ok(r) => {
-            s.sms.receipt(r);
-            StatusCode::OK.into_response()
-        }
+        // Not stored: 503, so the gateway sends it again.
+        Ok(r) => match s.sms.receipt(r).await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+        },
         Err(e) => {
             warn!(provider = api, error = %e, ?pairs, "bad receipt callback");
             (StatusCode::BAD_REQUEST, e.to_string()).into_response()
@@ -110,8 +117,9 @@ async fn inbound(
 ) -> Response {
     match parse(pairs) {
         Ok(m) => match s.sms.inbound(m).await {
-            Some(sms_gateway::Keyword::OptOut) => s.stop_reply.clone().into_response(),
-            _ => StatusCode::OK.into_response(),
+            Ok(Some(sms_gateway::Keyword::OptOut)) => s.stop_reply.clone().into_response(),
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
         },
         Err(e) => {
             warn!(provider = api, error = %e, ?pairs, "bad inbound callback");
@@ -121,13 +129,13 @@ async fn inbound(
 }
 
 async fn kannel_dlr(State(s): AppState, RawQuery(q): RawQuery) -> Response {
-    receipt(&s, "kannel", kannel::receipt, &pairs(q, None))
+    receipt(&s, "kannel", kannel::receipt, &pairs(q, None)).await
 }
 async fn kannel_mo(State(s): AppState, RawQuery(q): RawQuery) -> Response {
     inbound(&s, "kannel", kannel::inbound, &pairs(q, None)).await
 }
 async fn twilio_status(State(s): AppState, RawQuery(q): RawQuery, RawForm(f): RawForm) -> Response {
-    receipt(&s, "twilio", twilio::receipt, &pairs(q, Some(&f)))
+    receipt(&s, "twilio", twilio::receipt, &pairs(q, Some(&f))).await
 }
 async fn twilio_inbound(
     State(s): AppState,
@@ -139,7 +147,7 @@ async fn twilio_inbound(
     ([("Content-Type", "text/xml")], "<Response/>").into_response()
 }
 async fn http_dlr(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Response {
-    receipt(&s, "http", template::receipt, &pairs(q, Some(&body)))
+    receipt(&s, "http", template::receipt, &pairs(q, Some(&body))).await
 }
 async fn http_mo(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Response {
     inbound(&s, "http", template::inbound, &pairs(q, Some(&body))).await
@@ -345,6 +353,34 @@ async fn call_inbound(
         }
         Err(e) => {
             warn!(error = %e, "inbound lookup failed");
+            json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "store unavailable"}),
+            )
+        }
+    }
+}
+
+/// A number's consent records (E.164, `+` as `%2B` or literal), for audits.
+async fn consents(State(s): AppState, headers: HeaderMap, Path(number): Path<String>) -> Response {
+    if let Some(refusal) = admin_refusal(&s, &headers) {
+        return refusal;
+    }
+    if !number.starts_with('+') {
+        let error = "give the number in E.164 form (+ and digits)";
+        return json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({ "error": error }),
+        );
+    }
+    let n = number.clone();
+    match s.sms.store.call(move |st| st.consents(&n)).await {
+        Ok(list) => json(
+            StatusCode::OK,
+            serde_json::json!({"number": number, "consents": list}),
+        ),
+        Err(e) => {
+            warn!(error = %e, "consent lookup failed");
             json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 serde_json::json!({"error": "store unavailable"}),

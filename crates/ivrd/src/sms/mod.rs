@@ -9,6 +9,7 @@
 pub(crate) mod config;
 pub(crate) mod http;
 mod provider;
+mod smpp;
 pub(crate) mod store;
 
 use std::time::Duration;
@@ -16,22 +17,32 @@ use std::time::Duration;
 use sms_gateway::coupon::{self, Coupon};
 use sms_gateway::provider::Receipt;
 use sms_gateway::{
-    Country, Enqueued, GuardConfig, Inbound, MessageId, NewMessage, Outbox, OutboxConfig, Output,
-    RetryPolicy, SubmitResult,
+    Country, E164, Enqueued, GuardConfig, Inbound, Keyword, MessageId, NewMessage, Outbox,
+    OutboxConfig, Output, RetryPolicy, SubmitResult,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::clock;
 use config::SmsConfig;
+use flow_engine::ConsentAnswer;
 pub(crate) use provider::Configured;
-use store::{Sqlite, StoreThread, StoredInbound};
+use store::{Consent, Sqlite, StoreThread, StoredInbound};
 
 enum Command {
     Enqueue(NewMessage, oneshot::Sender<Result<Enqueued, String>>),
     Submitted(MessageId, SubmitResult),
-    Receipt(Receipt),
-    Inbound(Inbound, oneshot::Sender<Option<sms_gateway::Keyword>>),
+    Receipt(Receipt, oneshot::Sender<Result<(), String>>),
+    Inbound(Inbound, oneshot::Sender<Result<Option<Keyword>, String>>),
+    Consent(ConsentRequest, oneshot::Sender<Result<(), String>>),
+}
+
+/// A caller's consent answer from a flow.
+pub(crate) struct ConsentRequest {
+    pub(crate) call_id: String,
+    pub(crate) number: String,
+    pub(crate) purpose: String,
+    pub(crate) answer: ConsentAnswer,
 }
 
 /// A handle on the SMS subsystem; cheap to clone.
@@ -93,11 +104,15 @@ impl Sms {
         };
         let worker = Worker {
             outbox,
+            home,
             sms: sms.clone(),
             client,
             callback: config.callback_base.clone(),
         };
         tokio::spawn(worker.run(rx));
+        if let Configured::Smpp(link) = &sms.provider {
+            link.start(sms.clone());
+        }
         Ok(sms)
     }
 
@@ -111,15 +126,36 @@ impl Sms {
             .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
     }
 
-    pub(crate) fn receipt(&self, receipt: Receipt) {
-        let _ = self.commands.send(Command::Receipt(receipt));
+    /// Hands over a receipt; answers once it is stored (a gateway whose receipt we could
+    /// not store hears an error and sends it again).
+    pub(crate) async fn receipt(&self, receipt: Receipt) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Receipt(receipt, tx))
+            .map_err(|_| "SMS outbox is not running".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
     }
 
     /// Hands over an inbound message; answers with the keyword it was, once stored.
-    pub(crate) async fn inbound(&self, message: Inbound) -> Option<sms_gateway::Keyword> {
+    pub(crate) async fn inbound(&self, message: Inbound) -> Result<Option<Keyword>, String> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Inbound(message, tx)).ok()?;
-        rx.await.ok().flatten()
+        self.commands
+            .send(Command::Inbound(message, tx))
+            .map_err(|_| "SMS outbox is not running".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+    }
+
+    /// Records a consent answer (an opt-out or opt-in also changes the opt-out list); answers
+    /// once both are on disk.
+    pub(crate) async fn record_consent(&self, request: ConsentRequest) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Consent(request, tx))
+            .map_err(|_| "SMS outbox is not running".to_string())?;
+        rx.await
+            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
     }
 
     /// Issues a coupon: a fresh random serial, stored with the call, campaign and expiry.
@@ -155,8 +191,14 @@ enum Reply {
         Result<Enqueued, String>,
     ),
     Inbound(
-        oneshot::Sender<Option<sms_gateway::Keyword>>,
-        Option<sms_gateway::Keyword>,
+        oneshot::Sender<Result<Option<Keyword>, String>>,
+        Option<Keyword>,
+    ),
+    /// The consent record is written after the opt-out change (if any) is.
+    Consent(
+        oneshot::Sender<Result<(), String>>,
+        Result<Consent, String>,
+        StoreThread,
     ),
 }
 
@@ -172,7 +214,31 @@ impl Reply {
                 }));
             }
             Self::Inbound(tx, keyword) => {
-                let _ = tx.send(keyword);
+                let _ = tx.send(
+                    written
+                        .map(|_| keyword)
+                        .map_err(|w| format!("SMS store write failed: {w}")),
+                );
+            }
+            Self::Consent(tx, consent, store) => {
+                let consent = match (written, consent) {
+                    (Ok(_), Ok(c)) => c,
+                    (Err(w), _) => {
+                        let _ = tx.send(Err(format!("SMS store write failed: {w}")));
+                        return;
+                    }
+                    (_, Err(e)) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                tokio::spawn(async move {
+                    let stored = store
+                        .call(move |s| s.save_consent(&consent))
+                        .await
+                        .map_err(|e| format!("SMS store write failed: {e}"));
+                    let _ = tx.send(stored);
+                });
             }
         }
     }
@@ -180,6 +246,8 @@ impl Reply {
 
 struct Worker {
     outbox: Outbox,
+    /// National numbers are this country's.
+    home: Country,
     sms: Sms,
     client: reqwest::Client,
     callback: String,
@@ -233,7 +301,7 @@ impl Worker {
                 }
                 self.outbox.handle_submit_result(now, id, result);
             }
-            Command::Receipt(receipt) => {
+            Command::Receipt(receipt, reply) => {
                 info!(id = %receipt.id, status = ?receipt.status, "sms receipt");
                 let (id, raw) = (receipt.id, receipt.raw.clone());
                 if let Err(e) = self.outbox.handle_receipt(now, receipt.id, receipt.status) {
@@ -241,17 +309,40 @@ impl Worker {
                 }
                 let store = self.sms.store.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = store
+                    let stored = store
                         .call(move |s| s.save_receipt(Some(id), &raw, now))
                         .await
-                    {
+                        .map_err(|e| e.to_string());
+                    if let Err(e) = &stored {
                         error!(error = %e, "receipt not stored");
                     }
+                    let _ = reply.send(stored);
                 });
             }
             Command::Inbound(message, reply) => {
                 let keyword = self.outbox.handle_inbound(now, message);
                 replies.push(Reply::Inbound(reply, keyword));
+            }
+            Command::Consent(c, reply) => {
+                let source = format!("flow:{}", c.call_id);
+                let number = match c.answer {
+                    ConsentAnswer::OptOut | ConsentAnswer::OptIn => {
+                        let out = c.answer == ConsentAnswer::OptOut;
+                        self.outbox.opt_out(now, &c.number, out, &source)
+                    }
+                    ConsentAnswer::Granted | ConsentAnswer::Declined => {
+                        E164::parse(&c.number, self.home)
+                    }
+                };
+                let consent = number.map_err(|e| e.to_string()).map(|n| Consent {
+                    number: n.to_string(),
+                    purpose: c.purpose,
+                    granted: matches!(c.answer, ConsentAnswer::Granted | ConsentAnswer::OptIn),
+                    call_id: Some(c.call_id),
+                    source: "dtmf".into(),
+                    at_ms: now,
+                });
+                replies.push(Reply::Consent(reply, consent, self.sms.store.clone()));
             }
         }
     }

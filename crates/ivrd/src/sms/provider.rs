@@ -23,6 +23,7 @@ const SUBMIT_TIMEOUT: Duration = Duration::from_secs(15);
 pub(crate) enum Configured {
     File(Arc<FileProvider>),
     Http(Arc<dyn Provider>),
+    Smpp(Arc<super::smpp::Link>),
 }
 
 impl Configured {
@@ -40,6 +41,10 @@ impl Configured {
                     password: secret(&k.password, k.password_env.as_ref())?,
                     from: k.from.clone(),
                 }))
+            }
+            "smpp" => {
+                let s = config.smpp.as_ref().ok_or_else(|| missing("smpp"))?;
+                Self::Smpp(super::smpp::Link::from_config(s)?)
             }
             "twilio" => {
                 let t = config.twilio.as_ref().ok_or_else(|| missing("twilio"))?;
@@ -79,7 +84,9 @@ impl Configured {
                     id_pointer: t.id_pointer.clone(),
                 }))
             }
-            other => anyhow::bail!("sms.provider {other:?}: use file, kannel, twilio or http"),
+            other => {
+                anyhow::bail!("sms.provider {other:?}: use file, kannel, smpp, twilio or http")
+            }
         })
     }
 
@@ -92,6 +99,7 @@ impl Configured {
         match self {
             Self::File(_) => "file",
             Self::Http(p) => p.name(),
+            Self::Smpp(_) => "smpp",
         }
     }
 
@@ -112,6 +120,7 @@ impl Configured {
                         ambiguous: true,
                     })
             }
+            Self::Smpp(link) => link.submit(sub).await,
             Self::Http(p) => {
                 let req = p.request(&sub, callback);
                 let mut builder = match req.method {

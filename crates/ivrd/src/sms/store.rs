@@ -25,6 +25,19 @@ pub(crate) struct StoredInbound {
     pub(crate) at_ms: u64,
 }
 
+/// A caller's answer to a consent question ("may we text you?"), kept as evidence.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Consent {
+    pub(crate) number: String,
+    /// What it is for, e.g. `wait_time_sms`.
+    pub(crate) purpose: String,
+    pub(crate) granted: bool,
+    pub(crate) call_id: Option<String>,
+    /// How it was given: `dtmf` in a flow, `sms` keyword, `api`.
+    pub(crate) source: String,
+    pub(crate) at_ms: u64,
+}
+
 /// Conversion figures of a coupon campaign.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct CampaignStats {
@@ -40,6 +53,11 @@ pub(crate) trait Store: Send {
     /// Messages created at or after `since_ms`, and every unfinished one.
     fn load_messages(&mut self, since_ms: u64) -> anyhow::Result<Vec<Message>>;
     fn save_receipt(&mut self, id: Option<MessageId>, raw: &str, at_ms: u64) -> anyhow::Result<()>;
+    /// The message a provider's id (one of an accepted message's `provider_id` words) names.
+    fn message_by_provider_id(&mut self, provider_id: &str) -> anyhow::Result<Option<MessageId>>;
+    fn save_consent(&mut self, c: &Consent) -> anyhow::Result<()>;
+    /// A number's consent records, oldest first.
+    fn consents(&mut self, number: &str) -> anyhow::Result<Vec<Consent>>;
     fn save_opt_out(&mut self, n: &E164, out: bool, source: &str, at_ms: u64)
     -> anyhow::Result<()>;
     fn opted_out(&mut self) -> anyhow::Result<Vec<E164>>;
@@ -80,6 +98,12 @@ CREATE TABLE IF NOT EXISTS inbound (
     id INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, recipient TEXT NOT NULL,
     body TEXT NOT NULL, media TEXT NOT NULL, keyword TEXT, call_id TEXT, at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS inbound_call ON inbound(call_id);
+CREATE TABLE IF NOT EXISTS provider_ids (
+    provider_id TEXT PRIMARY KEY, message_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS consents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, number TEXT NOT NULL, purpose TEXT NOT NULL,
+    granted INTEGER NOT NULL, call_id TEXT, source TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS consents_number ON consents(number, at_ms);
 CREATE TABLE IF NOT EXISTS coupons (
     serial TEXT PRIMARY KEY, campaign TEXT NOT NULL, call_id TEXT NOT NULL,
     issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, redeemed_ms INTEGER, merchant TEXT);
@@ -128,7 +152,8 @@ fn inbound_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredInbound> {
 impl Store for Sqlite {
     fn save_message(&mut self, m: &Message) -> anyhow::Result<()> {
         let record = serde_json::to_string(m)?;
-        self.db.execute(
+        let tx = self.db.transaction()?;
+        tx.execute(
             "INSERT INTO messages (id, key, recipient, state, coupon, call_id, created_ms, updated_ms, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(id) DO UPDATE SET state = ?4, updated_ms = ?8, record = ?9",
@@ -137,7 +162,65 @@ impl Store for Sqlite {
                 m.created_ms as i64, m.updated_ms as i64, record
             ],
         )?;
+        if let sms_gateway::State::Accepted {
+            provider_id: Some(ids),
+        } = &m.state
+        {
+            for id in ids.split_whitespace() {
+                tx.execute(
+                    "INSERT OR REPLACE INTO provider_ids (provider_id, message_id) VALUES (?1, ?2)",
+                    params![id, m.id.0 as i64],
+                )?;
+            }
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    fn message_by_provider_id(&mut self, provider_id: &str) -> anyhow::Result<Option<MessageId>> {
+        let id: Option<i64> = self
+            .db
+            .query_row(
+                "SELECT message_id FROM provider_ids WHERE provider_id = ?1",
+                params![provider_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id.map(|i| MessageId(i as u64)))
+    }
+
+    fn save_consent(&mut self, c: &Consent) -> anyhow::Result<()> {
+        self.db.execute(
+            "INSERT INTO consents (number, purpose, granted, call_id, source, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                c.number,
+                c.purpose,
+                c.granted,
+                c.call_id,
+                c.source,
+                c.at_ms as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn consents(&mut self, number: &str) -> anyhow::Result<Vec<Consent>> {
+        let mut stmt = self.db.prepare(
+            "SELECT number, purpose, granted, call_id, source, at_ms FROM consents
+             WHERE number = ?1 ORDER BY at_ms, id",
+        )?;
+        let rows = stmt.query_map(params![number], |r| {
+            Ok(Consent {
+                number: r.get(0)?,
+                purpose: r.get(1)?,
+                granted: r.get(2)?,
+                call_id: r.get(3)?,
+                source: r.get(4)?,
+                at_ms: r.get::<_, i64>(5)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn load_messages(&mut self, since_ms: u64) -> anyhow::Result<Vec<Message>> {

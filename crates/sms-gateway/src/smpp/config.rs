@@ -25,7 +25,7 @@ pub struct SmppConfig {
     pub reconnect_max_ms: u64,
     /// How long a message waits for a bound link before it is reported back as retryable.
     pub hold_ms: u64,
-    /// The number bases of SMSC message ids, as Kannel's `msg-id-type`: `None` compares the
+    /// The number bases of SMSC message ids, as Kannel's `msg-id-type`, for receipts whose id is in the text only: `None` compares the
     /// ids of submit_sm_resp and of receipts as strings; `Some(bits)` reads both as numbers,
     /// bit 0 set meaning submit_sm_resp ids are hex, bit 1 set meaning receipt ids are hex
     /// (otherwise decimal). Some SMSCs answer in hex and quote the id in decimal.

@@ -11,8 +11,11 @@ use crate::text::gsm7_decode;
 pub enum Delivery {
     /// A delivery receipt.
     Receipt {
-        /// The SMSC's id of the message (as its submit_sm_resp gave it).
+        /// The SMSC's id of the message.
         smsc_id: String,
+        /// Whether the id came from receipted_message_id (which quotes submit_sm_resp's
+        /// form) rather than from the receipt text (whose number base varies by SMSC).
+        id_from_tlv: bool,
         /// What it says.
         status: ReceiptStatus,
         /// The receipt text, for the store.
@@ -57,14 +60,16 @@ fn receipt(sm: &ShortMessage, text: String) -> Result<Delivery, String> {
         let at = lower.find(&format!("{name}:"))? + name.len() + 1;
         text[at..].split_whitespace().next().map(str::to_string)
     };
-    let smsc_id = sm
+    let tlv_id = sm
         .tlv(tag::RECEIPTED_MESSAGE_ID)
         .map(|v| {
             String::from_utf8_lossy(v)
                 .trim_end_matches('\0')
                 .to_string()
         })
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty());
+    let id_from_tlv = tlv_id.is_some();
+    let smsc_id = tlv_id
         .or_else(|| field("id"))
         .ok_or("a receipt without a message id")?;
     let stat = match sm.tlv(tag::MESSAGE_STATE) {
@@ -93,6 +98,7 @@ fn receipt(sm: &ShortMessage, text: String) -> Result<Delivery, String> {
     };
     Ok(Delivery::Receipt {
         smsc_id,
+        id_from_tlv,
         status,
         raw: text,
     })

@@ -317,8 +317,15 @@ impl Session {
             (Body::DeliverSm(sm), Link::Bound { .. }) => match deliver::read(&sm) {
                 Ok(mut delivery) => {
                     let id = match &mut delivery {
-                        Delivery::Receipt { smsc_id, .. } => {
-                            *smsc_id = self.config.receipt_key(smsc_id);
+                        Delivery::Receipt {
+                            smsc_id,
+                            id_from_tlv,
+                            ..
+                        } => {
+                            *smsc_id = match id_from_tlv {
+                                true => self.config.resp_key(smsc_id),
+                                false => self.config.receipt_key(smsc_id),
+                            };
                             self.recent.get(smsc_id.as_str()).map(|(id, _)| *id)
                         }
                         Delivery::Inbound(_) => None,
