@@ -139,7 +139,7 @@ async fn serve(
     let app = crate::sms::http::router(
         sms.clone(),
         &config.merchants,
-        config.sms.stop_reply.clone(),
+        &config.sms,
         config.http.admin_token_env.as_ref(),
     )?;
     let web = tokio::net::TcpListener::bind(config.http.listen)

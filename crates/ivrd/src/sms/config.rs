@@ -91,6 +91,13 @@ pub(crate) struct TwilioConfig {
     pub(crate) auth_token: String,
     pub(crate) auth_token_env: Option<String>,
     pub(crate) from: String,
+    /// Refuse webhooks without a valid `X-Twilio-Signature` (on unless turned off).
+    #[serde(default = "yes")]
+    pub(crate) validate_signatures: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn twilio_api() -> String {

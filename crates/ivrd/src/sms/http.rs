@@ -4,7 +4,8 @@
 //! - `GET /sms/kannel/dlr?id&type&…`, `GET /sms/kannel/mo?from&to&text`: Kannel sends the body
 //!   of the MO reply back to the sender, so an opt-out keyword is answered with the configured
 //!   confirmation and anything else with an empty body (`omit-empty = true`).
-//! - `POST /sms/twilio/status?id`, `POST /sms/twilio/inbound` (form posts).
+//! - `POST /sms/twilio/status?id`, `POST /sms/twilio/inbound` (form posts), refused with 403
+//!   unless `X-Twilio-Signature` matches (`callback_base` must be the URL Twilio calls).
 //! - `GET|POST /sms/http/dlr?id&status`, `GET|POST /sms/http/mo?from&to&text`.
 //! - `POST /coupons/redeem` with `Authorization: Bearer <merchant token>` and `{"serial": …}`:
 //!   200 redeemed, 401 no such merchant, 404 unknown serial, 409 already redeemed, 410
@@ -14,6 +15,7 @@
 //!   the same outbox and guards as a flow's (202, or 422 with the refusal).
 //! - `GET /calls/{call_id}/inbound` (admin token): the SMS/MMS replies matched to a call, for
 //!   the agent's ticket.
+//! - `GET /consents/{number}` (admin token): a number's consent records, for audits.
 //! - `GET /health`.
 
 use std::sync::Arc;
@@ -29,13 +31,15 @@ use sms_gateway::provider::{Receipt, kannel, template, twilio};
 use tracing::{info, warn};
 
 use super::Sms;
-use super::config::{Merchant, secret};
+use super::config::{Merchant, SmsConfig, secret};
 
 struct Shared {
     sms: Sms,
     admin_token: Option<String>,
     merchants: Vec<(Merchant, String)>,
     stop_reply: String,
+    /// Twilio's auth token and our public base URL, when Twilio webhooks must be signed.
+    twilio: Option<(String, String)>,
 }
 
 type AppState = State<Arc<Shared>>;
@@ -44,9 +48,16 @@ type AppState = State<Arc<Shared>>;
 pub(crate) fn router(
     sms: Sms,
     merchants: &[Merchant],
-    stop_reply: String,
+    config: &SmsConfig,
     admin_token_env: Option<&String>,
 ) -> anyhow::Result<Router> {
+    let twilio = match (&config.twilio, config.provider.as_str()) {
+        (Some(t), "twilio") if t.validate_signatures => Some((
+            secret(&t.auth_token, t.auth_token_env.as_ref())?,
+            config.callback_base.trim_end_matches('/').to_string(),
+        )),
+        _ => None,
+    };
     let admin_token = admin_token_env.map(|v| secret("", Some(v))).transpose()?;
     let merchants = merchants
         .iter()
@@ -59,7 +70,8 @@ pub(crate) fn router(
         sms,
         admin_token,
         merchants,
-        stop_reply,
+        stop_reply: config.stop_reply.clone(),
+        twilio,
     });
     Ok(Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -134,14 +146,52 @@ async fn kannel_dlr(State(s): AppState, RawQuery(q): RawQuery) -> Response {
 async fn kannel_mo(State(s): AppState, RawQuery(q): RawQuery) -> Response {
     inbound(&s, "kannel", kannel::inbound, &pairs(q, None)).await
 }
-async fn twilio_status(State(s): AppState, RawQuery(q): RawQuery, RawForm(f): RawForm) -> Response {
+/// Checks `X-Twilio-Signature` over the URL Twilio called (our public base, the path, the
+/// query) and the form; `Some` refusal (403) when it does not match.
+fn twilio_refusal(
+    s: &Shared,
+    headers: &HeaderMap,
+    path: &str,
+    query: Option<&str>,
+    form: &[u8],
+) -> Option<Response> {
+    let (token, base) = s.twilio.as_ref()?;
+    let url = match query {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let params: Vec<(String, String)> = form_urlencoded::parse(form).into_owned().collect();
+    let given = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if twilio::signature_valid(token, &url, &params, given) {
+        return None;
+    }
+    warn!(%url, "Twilio webhook with a wrong or missing signature refused");
+    Some((StatusCode::FORBIDDEN, "bad X-Twilio-Signature").into_response())
+}
+
+async fn twilio_status(
+    State(s): AppState,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    RawForm(f): RawForm,
+) -> Response {
+    if let Some(refusal) = twilio_refusal(&s, &headers, "/sms/twilio/status", q.as_deref(), &f) {
+        return refusal;
+    }
     receipt(&s, "twilio", twilio::receipt, &pairs(q, Some(&f))).await
 }
 async fn twilio_inbound(
     State(s): AppState,
+    headers: HeaderMap,
     RawQuery(q): RawQuery,
     RawForm(f): RawForm,
 ) -> Response {
+    if let Some(refusal) = twilio_refusal(&s, &headers, "/sms/twilio/inbound", q.as_deref(), &f) {
+        return refusal;
+    }
     // Twilio also replies with the response body (TwiML); an empty one sends nothing.
     let _ = inbound(&s, "twilio", twilio::inbound, &pairs(q, Some(&f))).await;
     ([("Content-Type", "text/xml")], "<Response/>").into_response()
