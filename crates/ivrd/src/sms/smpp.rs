@@ -20,6 +20,8 @@ use super::config::{SmppSection, secret};
 use super::{Sms, now_ms};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// An SMSC that stops reading must not stall the link task (and with it every timer).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Answer = oneshot::Sender<SubmitResult>;
 type Submits = mpsc::UnboundedReceiver<(Submission, Answer)>;
@@ -122,9 +124,16 @@ impl Task {
                         let Some(w) = conn.writer.as_mut() else {
                             continue;
                         };
-                        if let Err(e) = w.write_all(&octets).await {
+                        let written =
+                            tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&octets)).await;
+                        let failure = match written {
+                            Ok(Ok(())) => None,
+                            Ok(Err(e)) => Some(e.to_string()),
+                            Err(_) => Some("write timed out".to_string()),
+                        };
+                        if let Some(reason) = failure {
                             conn.close();
-                            session.handle_disconnected(now_ms(), &e.to_string());
+                            session.handle_disconnected(now_ms(), &reason);
                         }
                     }
                     Output::Close => conn.close(),
