@@ -3,7 +3,8 @@
 //! ```sh
 //! cargo run --release -p ivrd-benches --features spandsp --bin dtmf-compare [-- --talkoff-seconds 600 --rounds 9]
 //! ```
-//! Without `--features spandsp` only ivrd's side runs. Prints the Q.24 sweep per parameter,
+//! Without `--features spandsp` spandsp is left out; multimon-ng (run as a process, through
+//! sox to its 22 050 Hz) joins when both are installed. Prints the Q.24 sweep per parameter,
 //! talk-off (false digits per hour of sung vowels tuned onto DTMF pairs, and of music), and
 //! throughput: medians of interleaved rounds, and their ratio.
 
@@ -29,6 +30,9 @@ fn contenders() -> Vec<(&'static str, DetectFn)> {
     let mut list: Vec<(&'static str, DetectFn)> = vec![("ivrd", ours)];
     #[cfg(feature = "spandsp")]
     list.push(("spandsp", ivrd_benches::spandsp::Spandsp::detect));
+    if ivrd_benches::multimon::available() {
+        list.push(("multimon-ng", ivrd_benches::multimon::detect));
+    }
     list
 }
 
@@ -95,7 +99,9 @@ fn q24(contenders: &[(&'static str, DetectFn)]) {
         println!();
     }
     println!("ivrd worst onset error on detected cases: {worst_onset:.2} ms (limit ±10 ms)");
-    println!("(spandsp is judged on digits only: its callback reports decisions, not onsets)");
+    println!(
+        "(spandsp and multimon-ng are judged on digits only: they report decisions, not onsets)"
+    );
     if !failures.is_empty() {
         println!("failed cases:\n{}", failures.join("\n"));
     }
@@ -239,12 +245,14 @@ fn throughput(rounds: usize) {
             .1,
         );
     }
+    let ours_single = median(a);
     report(
         "single",
         SINGLE_PASSES * pcm.len(),
-        median(a),
+        ours_single,
         (!b.is_empty()).then(|| median(b.clone())),
     );
+    multimon_throughput(&pcm, rounds, ours_single);
 
     // Bank: 256 channels in lockstep, each the workload shifted by a different offset.
     let channels = 256usize;
@@ -305,5 +313,33 @@ fn throughput(rounds: usize) {
         frames * channels,
         median(a),
         (!b.is_empty()).then(|| median(b.clone())),
+    );
+}
+
+/// multimon-ng over the same audio (resampled once, outside the timing), as real-time
+/// channels per core: it works at 22 050 Hz, so samples per second would flatter it less
+/// than the audio it gets through.
+fn multimon_throughput(pcm: &[i16], rounds: usize, ours: Duration) {
+    if !ivrd_benches::multimon::available() {
+        return;
+    }
+    let audio: Vec<i16> = pcm
+        .iter()
+        .copied()
+        .cycle()
+        .take(SINGLE_PASSES * pcm.len())
+        .collect();
+    let raw = ivrd_benches::multimon::resample(&audio);
+    let theirs = median(
+        (0..rounds.div_ceil(3))
+            .map(|_| ivrd_benches::multimon::time_raw(&raw))
+            .collect(),
+    );
+    let seconds = audio.len() as f64 / 8000.0;
+    println!(
+        "single   multimon-ng {:>7.0} ch/core (whole process, 22 050 Hz input) | ivrd {:.0} ch/core | ratio {:.1}×",
+        seconds / theirs.as_secs_f64(),
+        seconds / ours.as_secs_f64(),
+        theirs.as_secs_f64() / ours.as_secs_f64()
     );
 }
