@@ -181,23 +181,11 @@ fn sms_through_a_real_kannel() {
         ),
     )
     .expect("config");
-    // SAFETY of the environment: these variables are read by the child ivrd only.
-    let start = |var: &Path| {
-        Ivrd::start_with_env(
-            &[
-                "--config",
-                config.to_str().expect("utf-8"),
-                "--http",
-                &format!("127.0.0.1:{http_port}"),
-                "--var",
-                var.to_str().expect("utf-8"),
-            ],
-            &[
-                ("IVRD_TEST_KANNEL_PW", "sendpw"),
-                ("IVRD_TEST_ADMIN", ADMIN),
-            ],
-        )
-    };
+    let env = [
+        ("IVRD_TEST_KANNEL_PW", "sendpw"),
+        ("IVRD_TEST_ADMIN", ADMIN),
+    ];
+    let start = |var: &Path| Ivrd::start_sms(&config, http_port, var, &env);
     let ivrd = start(&var);
     let db = var.join("ivrd.sqlite");
 

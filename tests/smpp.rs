@@ -117,19 +117,8 @@ fn sms_through_an_smpp_server() {
     )
     .expect("config");
     let var = dir.join("var");
-    let start = || {
-        Ivrd::start_with_env(
-            &[
-                "--config",
-                config.to_str().expect("utf-8"),
-                "--http",
-                &format!("127.0.0.1:{http_port}"),
-                "--var",
-                var.to_str().expect("utf-8"),
-            ],
-            &[("IVRD_TEST_SMPP_PW", "pw"), ("IVRD_TEST_ADMIN", ADMIN)],
-        )
-    };
+    let env = [("IVRD_TEST_SMPP_PW", "pw"), ("IVRD_TEST_ADMIN", ADMIN)];
+    let start = || Ivrd::start_sms(&config, http_port, &var, &env);
     let ivrd = start();
     let db = var.join("ivrd.sqlite");
     wait_until("the bind", 15, || {

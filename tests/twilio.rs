@@ -130,20 +130,11 @@ fn sms_through_a_twilio_stub() {
     )
     .expect("config");
     let var = dir.join("var");
-    let ivrd = Ivrd::start_with_env(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--http",
-            &format!("127.0.0.1:{http_port}"),
-            "--var",
-            var.to_str().expect("utf-8"),
-        ],
-        &[
-            ("IVRD_TEST_TWILIO_TOKEN", TOKEN),
-            ("IVRD_TEST_ADMIN", ADMIN),
-        ],
-    );
+    let env = [
+        ("IVRD_TEST_TWILIO_TOKEN", TOKEN),
+        ("IVRD_TEST_ADMIN", ADMIN),
+    ];
+    let ivrd = Ivrd::start_sms(&config, http_port, &var, &env);
     let db = var.join("ivrd.sqlite");
 
     // 1. The request Twilio's API wants.

@@ -91,6 +91,22 @@ impl Ivrd {
         ivrd
     }
 
+    /// Starts `ivrd serve` for the SMS tests: a config file, a fixed HTTP port, its own `var`
+    /// (kept across restarts), and secrets in the environment.
+    pub fn start_sms(config: &Path, http_port: u16, var: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with_env(
+            &[
+                "--config",
+                config.to_str().expect("utf-8 path"),
+                "--http",
+                &format!("127.0.0.1:{http_port}"),
+                "--var",
+                var.to_str().expect("utf-8 path"),
+            ],
+            env,
+        )
+    }
+
     pub fn log_text(&self) -> String {
         let mut s = String::new();
         if let Ok(mut f) = std::fs::File::open(&self.log) {
