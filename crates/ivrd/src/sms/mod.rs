@@ -116,46 +116,39 @@ impl Sms {
         Ok(sms)
     }
 
-    /// Enqueues; answers once the message is on disk (or refused).
-    pub(crate) async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, String> {
+    /// Sends the worker a command carrying an answer channel and waits for the answer.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Command,
+    ) -> Result<T, String> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Enqueue(message, tx))
+            .send(command(tx))
             .map_err(|_| "SMS outbox is not running".to_string())?;
         rx.await
             .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+    }
+
+    /// Enqueues; answers once the message is on disk (or refused).
+    pub(crate) async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, String> {
+        self.ask(|tx| Command::Enqueue(message, tx)).await
     }
 
     /// Hands over a receipt; answers once it is stored (a gateway whose receipt we could
     /// not store hears an error and sends it again).
     pub(crate) async fn receipt(&self, receipt: Receipt) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Receipt(receipt, tx))
-            .map_err(|_| "SMS outbox is not running".to_string())?;
-        rx.await
-            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+        self.ask(|tx| Command::Receipt(receipt, tx)).await
     }
 
     /// Hands over an inbound message; answers with the keyword it was, once stored.
     pub(crate) async fn inbound(&self, message: Inbound) -> Result<Option<Keyword>, String> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Inbound(message, tx))
-            .map_err(|_| "SMS outbox is not running".to_string())?;
-        rx.await
-            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+        self.ask(|tx| Command::Inbound(message, tx)).await
     }
 
     /// Records a consent answer (an opt-out or opt-in also changes the opt-out list); answers
     /// once both are on disk.
     pub(crate) async fn record_consent(&self, request: ConsentRequest) -> Result<(), String> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Consent(request, tx))
-            .map_err(|_| "SMS outbox is not running".to_string())?;
-        rx.await
-            .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+        self.ask(|tx| Command::Consent(request, tx)).await
     }
 
     /// Issues a coupon: a fresh random serial, stored with the call, campaign and expiry.
