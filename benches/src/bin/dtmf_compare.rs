@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p ivrd-benches --features spandsp --bin dtmf-compare [-- --talkoff-seconds 600 --rounds 9]
 //! ```
+//! `--only q24|talkoff|throughput` runs one part.
 //! Without `--features spandsp` spandsp is left out; multimon-ng (run as a process, through
 //! sox to its 22 050 Hz) joins when both are installed. Prints the Q.24 sweep per parameter,
 //! talk-off (false digits per hour of sung vowels tuned onto DTMF pairs, and of music), and
@@ -51,9 +52,21 @@ fn main() {
     if !cfg!(feature = "spandsp") {
         println!("note: built without --features spandsp; showing ivrd only\n");
     }
-    q24(&contenders());
-    talkoff(&contenders(), talkoff_seconds);
-    throughput(rounds);
+    let only = |part: &str| {
+        std::env::args()
+            .skip_while(|a| a != "--only")
+            .nth(1)
+            .is_none_or(|p| p == part)
+    };
+    if only("q24") {
+        q24(&contenders());
+    }
+    if only("talkoff") {
+        talkoff(&contenders(), talkoff_seconds);
+    }
+    if only("throughput") {
+        throughput(rounds);
+    }
 }
 
 fn q24(contenders: &[(&'static str, DetectFn)]) {

@@ -10,15 +10,17 @@
 
 use std::collections::VecDeque;
 
-use crate::classify::classify;
+use crate::classify::{Amplitudes, classify};
 use crate::config::{DetectorConfig, Limits};
 use crate::harmonic::{WINDOW_BLOCKS, Window, is_harmonic};
-use crate::simd::{self, Kernel, LaneState, Vectorised};
-use crate::spectrum::{BlockSpectrum, Coefficients, FILTERS, SEGMENTS};
+use crate::lanes::{Feed, LaneGroup, Screen};
+use crate::simd::{self, Kernel, Vectorised};
+use crate::spectrum::{Coefficients, FILTERS, Quad, SEGMENTS};
 use crate::tracker::Tracker;
+use crate::vector::F32x16;
 use crate::{DtmfError, Event, SampleRate, SampleTime};
 
-pub use crate::simd::LANES;
+pub use crate::lanes::LANES;
 
 /// An event and the channel it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,53 +29,6 @@ pub struct BankEvent {
     pub channel: usize,
     /// What happened on it.
     pub event: Event,
-}
-
-/// Per-filter values across a group's lanes.
-type Lanes = [[f32; LANES]; FILTERS];
-
-#[derive(Clone, Debug)]
-struct LaneGroup {
-    state: LaneState,
-    /// Finished segments of the current block, lanes innermost so that loops vectorise.
-    segments_re: [Lanes; SEGMENTS],
-    segments_im: [Lanes; SEGMENTS],
-    /// The last [`WINDOW_BLOCKS`] blocks' samples, one row per frame: block `k` in slot
-    /// `k % WINDOW_BLOCKS`, so that nothing moves when a block ends.
-    history: Vec<[i16; LANES]>,
-}
-
-impl LaneGroup {
-    fn new(window: usize) -> Self {
-        Self {
-            state: LaneState::default(),
-            segments_re: [[[0.0; LANES]; FILTERS]; SEGMENTS],
-            segments_im: [[[0.0; LANES]; FILTERS]; SEGMENTS],
-            history: vec![[0; LANES]; window],
-        }
-    }
-
-    #[inline(always)]
-    fn finish_segment(&mut self, coeffs: &Coefficients, m: usize) {
-        for f in 0..FILTERS {
-            for lane in 0..LANES {
-                (self.segments_re[m][f][lane], self.segments_im[m][f][lane]) =
-                    coeffs.finish(m, f, self.state.s1[f][lane], self.state.s2[f][lane]);
-            }
-        }
-        self.state.s1 = [[0.0; LANES]; FILTERS];
-        self.state.s2 = [[0.0; LANES]; FILTERS];
-    }
-
-    fn clear_lane(&mut self, lane: usize) {
-        for f in 0..FILTERS {
-            self.state.s1[f][lane] = 0.0;
-            self.state.s2[f][lane] = 0.0;
-        }
-        self.state.sum[lane] = 0.0;
-        self.state.sum_sq[lane] = 0.0;
-        self.history.iter_mut().for_each(|row| row[lane] = 0);
-    }
 }
 
 /// A fixed number of channels analysed in lockstep. Feed every channel the same number of
@@ -90,7 +45,8 @@ pub struct DtmfBank {
     trackers: Vec<Tracker>,
     /// Samples per channel consumed so far.
     position: u64,
-    spectrum: BlockSpectrum,
+    /// See [`Feed::touched`].
+    touched: i16,
     scratch: VecDeque<Event>,
     events: VecDeque<BankEvent>,
 }
@@ -109,7 +65,7 @@ impl DtmfBank {
             channels,
             trackers: vec![Tracker::default(); channels],
             position: 0,
-            spectrum: BlockSpectrum::default(),
+            touched: 0,
             scratch: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -160,21 +116,16 @@ impl DtmfBank {
             let into_segment = (self.position % seg as u64) as usize;
             let into_block = (self.position % n as u64) as usize;
             let slot = (self.position / n as u64 % WINDOW_BLOCKS as u64) as usize;
-            let first_row = slot * n + into_block;
             let take = (seg - into_segment).min(frames - done);
-            let part = &pcm[done * channels..(done + take) * channels];
-            for (g, group) in self.groups.iter_mut().enumerate() {
-                let rows = &mut group.history[first_row..first_row + take];
-                simd::lanes(
-                    self.kernel,
-                    &mut group.state,
-                    &self.coeffs.feedback,
-                    part,
-                    channels,
-                    g * LANES,
-                    rows,
-                );
-            }
+            let feed = Feed {
+                groups: &mut self.groups,
+                feedback: &self.coeffs.feedback,
+                frames: &pcm[done * channels..(done + take) * channels],
+                channels,
+                first_row: slot * n + into_block,
+                touched: &mut self.touched,
+            };
+            simd::run(self.kernel, FeedGroups(feed));
             done += take;
             self.position += take as u64;
             if self.position.is_multiple_of(seg as u64) {
@@ -191,11 +142,11 @@ impl DtmfBank {
     }
 
     #[inline(always)]
-    fn end_segment(&mut self) {
+    fn end_segment<V: F32x16>(&mut self) {
         let seg = self.coeffs.segment_len as u64;
         let m = ((self.position / seg - 1) % SEGMENTS as u64) as usize;
         for group in &mut self.groups {
-            group.finish_segment(&self.coeffs, m);
+            group.finish_segment::<V>(&self.coeffs, m);
         }
         if m + 1 < SEGMENTS {
             return;
@@ -203,65 +154,85 @@ impl DtmfBank {
         let n = self.coeffs.block_len;
         let block_start = self.position - n as u64;
         let block = block_start / n as u64;
+        for g in 0..self.groups.len() {
+            let screen = self.groups[g].screen::<V>(&self.limits, n, block);
+            let mut visit = screen.possible | self.groups[g].busy;
+            while visit != 0 {
+                let lane = visit.trailing_zeros() as usize;
+                visit &= visit - 1;
+                self.visit(g, lane, &screen, block);
+            }
+        }
+    }
+
+    /// The scalar part of one channel's block: classification, veto and timing.
+    fn visit(&mut self, g: usize, lane: usize, screen: &Screen, block: u64) {
+        let channel = g * LANES + lane;
+        let n = self.coeffs.block_len;
+        let group = &self.groups[g];
+        let candidate = if screen.possible & (1 << lane) != 0 {
+            let power: [f32; FILTERS] = std::array::from_fn(|f| screen.power[f][lane]);
+            classify(
+                &power,
+                screen.energy[lane],
+                &self.coeffs,
+                &self.limits,
+                |f| Quad {
+                    re: std::array::from_fn(|m| group.segments_re[m][f][lane]),
+                    im: std::array::from_fn(|m| group.segments_im[m][f][lane]),
+                },
+            )
+        } else {
+            None
+        };
+        let slot = (block % 2) as usize;
+        let amps: Amplitudes = std::array::from_fn(|f| group.amplitude[slot][f][lane]);
+        let previous: Amplitudes = std::array::from_fn(|f| group.amplitude[1 - slot][f][lane]);
         // Veto window, oldest first: the slots after this block's, wrapping round to it.
         let order: [usize; WINDOW_BLOCKS] =
             std::array::from_fn(|i| ((block + 1 + i as u64) % WINDOW_BLOCKS as u64) as usize);
-        let mut screen = Screen::default();
-        for channel in 0..self.channels {
-            let group = &mut self.groups[channel / LANES];
-            let lane = channel % LANES;
-            if lane == 0 {
-                screen = Screen::new(group, &self.limits, n);
-            }
-            if !screen.possible[lane]
-                && self.trackers[channel]
-                    .idle_block(|| std::array::from_fn(|f| screen.amplitude[f][lane]))
-            {
-                continue;
-            }
-            let (candidate, amps) = if screen.possible[lane] {
-                self.spectrum.energy = screen.energy[lane];
-                for m in 0..SEGMENTS {
-                    for f in 0..FILTERS {
-                        self.spectrum.re[m][f] = group.segments_re[m][f][lane];
-                        self.spectrum.im[m][f] = group.segments_im[m][f][lane];
-                    }
-                }
-                classify(&self.spectrum, &self.coeffs, &self.limits)
-            } else {
-                (None, std::array::from_fn(|f| screen.amplitude[f][lane]))
-            };
-            let history = &group.history;
-            let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
-            let veto = |c: &_| {
-                is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
-                    let rows = order
-                        .iter()
-                        .flat_map(|&slot| &history[slot * n..(slot + 1) * n]);
-                    buf.iter_mut()
-                        .zip(rows)
-                        .for_each(|(b, row)| *b = f32::from(row[lane]));
-                })
-            };
-            self.trackers[channel].handle_block(
-                &self.coeffs,
-                &self.limits,
-                block_start,
-                candidate,
-                &amps,
-                veto,
-                &mut self.scratch,
-            );
-            self.events.extend(
-                self.scratch
-                    .drain(..)
-                    .map(|event| BankEvent { channel, event }),
-            );
-        }
-        for group in &mut self.groups {
-            group.state.sum = [0.0; LANES];
-            group.state.sum_sq = [0.0; LANES];
-        }
+        let history = &group.history;
+        let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
+        let veto = |c: &_| {
+            is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
+                let rows = order
+                    .iter()
+                    .flat_map(|&slot| &history[slot * n..(slot + 1) * n]);
+                buf.iter_mut()
+                    .zip(rows)
+                    .for_each(|(b, row)| *b = f32::from(row[lane]));
+            })
+        };
+        let tracker = &mut self.trackers[channel];
+        tracker.handle_block(
+            &self.coeffs,
+            &self.limits,
+            block * n as u64,
+            candidate,
+            &amps,
+            &previous,
+            veto,
+            &mut self.scratch,
+        );
+        let busy = u32::from(!tracker.is_idle()) << lane;
+        let group = &mut self.groups[g];
+        group.busy = (group.busy & !(1 << lane)) | busy;
+        self.events.extend(
+            self.scratch
+                .drain(..)
+                .map(|event| BankEvent { channel, event }),
+        );
+    }
+}
+
+/// [`Feed`], compiled for the bank's kernel.
+struct FeedGroups<'a>(Feed<'a>);
+
+impl Vectorised for FeedGroups<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<V: F32x16>(self) {
+        self.0.run::<V>();
     }
 }
 
@@ -269,54 +240,54 @@ impl DtmfBank {
 struct EndSegment<'a>(&'a mut DtmfBank);
 
 impl Vectorised for EndSegment<'_> {
+    type Output = ();
     #[inline(always)]
-    fn run(self) {
-        self.0.end_segment();
+    fn run<V: F32x16>(self) {
+        self.0.end_segment::<V>();
     }
 }
 
-/// A vectorised first look at one group's block: which lanes could hold two tones at all.
-/// Lanes that fail (silence, noise, most speech and music) never reach the scalar classifier.
-#[derive(Default)]
-struct Screen {
-    energy: [f32; LANES],
-    amplitude: Lanes,
-    possible: [bool; LANES],
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Digit;
+    use crate::testkit::{Signal, Tone, music};
 
-impl Screen {
-    #[inline(always)]
-    fn new(group: &LaneGroup, limits: &Limits, n: usize) -> Self {
-        let mut power: Lanes = [[0.0; LANES]; FILTERS];
-        for f in 0..FILTERS {
-            let mut re = [0.0f32; LANES];
-            let mut im = [0.0f32; LANES];
-            for m in 0..SEGMENTS {
-                for lane in 0..LANES {
-                    re[lane] += group.segments_re[m][f][lane];
-                    im[lane] += group.segments_im[m][f][lane];
+    #[test]
+    fn every_kernel_finds_the_same_digits() {
+        let rate = SampleRate::Narrowband;
+        let channels = LANES + 5;
+        let streams: Vec<Vec<i16>> = (0..channels)
+            .map(|c| {
+                let mut s = Signal::new(rate);
+                s.silence(7.0 * c as f64);
+                for d in Digit::ALL.iter().cycle().skip(c).take(4) {
+                    s.tone(&Tone::new(*d)).silence(70.0);
                 }
+                s.extend(&music(rate, 0.5, c as u64));
+                s.white_noise(-40.0, c as u64);
+                let mut pcm = s.to_pcm();
+                pcm.resize(12_000, 0);
+                pcm
+            })
+            .collect();
+        let interleaved: Vec<i16> = (0..12_000)
+            .flat_map(|n| streams.iter().map(move |s| s[n]))
+            .collect();
+        let run = |kernel| {
+            let mut bank = DtmfBank::with_rate(rate, channels);
+            bank.kernel = kernel;
+            let mut events = Vec::new();
+            for tick in interleaved.chunks(channels * 160) {
+                bank.handle_interleaved(tick).expect("whole frames");
+                events.extend(std::iter::from_fn(|| bank.poll_event()));
             }
-            for lane in 0..LANES {
-                power[f][lane] = re[lane] * re[lane] + im[lane] * im[lane];
-            }
+            events
+        };
+        let want = run(Kernel::Portable);
+        assert_eq!(want.len(), channels * 4 * 2, "{want:?}");
+        for kernel in Kernel::all_supported() {
+            assert_eq!(run(kernel), want, "{kernel:?}");
         }
-        let mut screen = Self::default();
-        let to_energy = 2.0 / n as f32;
-        for lane in 0..LANES {
-            let sum = group.state.sum[lane];
-            screen.energy[lane] = (group.state.sum_sq[lane] - sum * sum / n as f32).max(0.0);
-            let low = power[..4].iter().map(|p| p[lane]).fold(0.0, f32::max);
-            let high = power[4..].iter().map(|p| p[lane]).fold(0.0, f32::max);
-            // The same energy and share tests `classify` starts with; it repeats them exactly.
-            screen.possible[lane] = screen.energy[lane] >= limits.min_block_energy
-                && (low + high) * to_energy >= limits.min_tone_share * screen.energy[lane];
-        }
-        for f in 0..FILTERS {
-            for lane in 0..LANES {
-                screen.amplitude[f][lane] = power[f][lane].sqrt();
-            }
-        }
-        screen
     }
 }

@@ -2,7 +2,10 @@
 
 use crate::Digit;
 use crate::config::Limits;
-use crate::spectrum::{BlockSpectrum, Coefficients, Complex, FILTERS, NOMINAL_HZ};
+use crate::fastmath::round;
+use crate::spectrum::{
+    Coefficients, Complex, FILTERS, NOMINAL_HZ, Quad, coarse_offset_hz, separate,
+};
 
 /// A block that passed every per-block check.
 #[derive(Clone, Copy, Debug)]
@@ -21,30 +24,17 @@ pub(crate) struct Candidate {
 /// Bin amplitudes of one block, kept to estimate how much of a block a tone covered.
 pub(crate) type Amplitudes = [f32; FILTERS];
 
-/// Classifies one block. Returns the candidate (if any) and every bin's amplitude.
+/// Classifies one block from its bin powers `power` (`|bin|²`) and AC energy; `segments(f)`
+/// gives filter `f`'s per-segment bins, asked for the two tones only once the cheap tests pass.
 pub(crate) fn classify(
-    spec: &BlockSpectrum,
-    coeffs: &Coefficients,
-    limits: &Limits,
-) -> (Option<Candidate>, Amplitudes) {
-    let (re, im) = spec.bins();
-    let mut power = [0.0f32; FILTERS];
-    let mut amps = [0.0f32; FILTERS];
-    for f in 0..FILTERS {
-        power[f] = re[f] * re[f] + im[f] * im[f];
-        amps[f] = power[f].sqrt();
-    }
-    (pick(spec, coeffs, limits, &power), amps)
-}
-
-fn pick(
-    spec: &BlockSpectrum,
-    coeffs: &Coefficients,
-    limits: &Limits,
     power: &[f32; FILTERS],
+    energy: f32,
+    coeffs: &Coefficients,
+    limits: &Limits,
+    segments: impl Fn(usize) -> Quad,
 ) -> Option<Candidate> {
     // Silence and weak noise: nothing can pass, skip the rest.
-    if spec.energy < limits.min_block_energy {
+    if energy < limits.min_block_energy {
         return None;
     }
     let low = argmax(&power[..4]);
@@ -59,12 +49,12 @@ fn pick(
     if e_low > e_high * limits.max_normal_twist || e_high > e_low * limits.max_reverse_twist {
         return None;
     }
-    if e_low + e_high < limits.min_tone_share * spec.energy {
+    if e_low + e_high < limits.min_tone_share * energy {
         return None;
     }
-    let (low_segments, high_segments) = spec.separate(coeffs, low, high);
-    let low_offset_hz = BlockSpectrum::coarse_offset_hz(coeffs, &low_segments);
-    let high_offset_hz = BlockSpectrum::coarse_offset_hz(coeffs, &high_segments);
+    let (low_segments, high_segments) = separate(coeffs, low, high, segments(low), segments(high));
+    let low_offset_hz = coarse_offset_hz(coeffs, &low_segments);
+    let high_offset_hz = coarse_offset_hz(coeffs, &high_segments);
     if low_offset_hz.abs() > limits.max_coarse_deviation * NOMINAL_HZ[low]
         || high_offset_hz.abs() > limits.max_coarse_deviation * NOMINAL_HZ[high]
     {
@@ -74,17 +64,20 @@ fn pick(
         digit: Digit::from_tones(low, high - 4),
         low,
         high,
-        low_bin: sum(&low_segments),
-        high_bin: sum(&high_segments),
+        low_bin: low_segments.sum(),
+        high_bin: high_segments.sum(),
         low_offset_hz,
         high_offset_hz,
     })
 }
 
-fn sum(segments: &[Complex]) -> Complex {
-    segments
-        .iter()
-        .fold(Complex::default(), |acc, &z| acc.add(z))
+/// Bin powers and amplitudes from a block's bins.
+pub(crate) fn powers_and_amplitudes(
+    re: &[f32; FILTERS],
+    im: &[f32; FILTERS],
+) -> ([f32; FILTERS], Amplitudes) {
+    let power: [f32; FILTERS] = std::array::from_fn(|f| re[f] * re[f] + im[f] * im[f]);
+    (power, power.map(f32::sqrt))
 }
 
 fn argmax(values: &[f32]) -> usize {
@@ -118,12 +111,12 @@ pub(crate) fn fine_offset_hz(
 ) -> f32 {
     let tau = std::f32::consts::TAU;
     let advance = current.mul_conj(previous).arg() - coeffs.block_advance[f];
-    let wrapped = advance - tau * (advance / tau).round();
+    let wrapped = advance - tau * round(advance / tau);
     let hz_per_rad = coeffs.hz_per_rad() / coeffs.block_len as f32;
     let base = wrapped * hz_per_rad;
     // The block-to-block estimate repeats every fs/N Hz; pick the alias nearest the coarse one.
     let period = tau * hz_per_rad;
-    base + period * ((coarse_hz - base) / period).round()
+    base + period * round((coarse_hz - base) / period)
 }
 
 /// Whether a pair of consecutive candidates for the same digit has both tones within tolerance.

@@ -2,9 +2,9 @@
 
 use std::collections::VecDeque;
 
-use crate::classify::classify;
+use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::harmonic::{MAX_WINDOW, Window, is_harmonic};
+use crate::harmonic::{MAX_WINDOW, WINDOW_BLOCKS, Window, is_harmonic};
 use crate::simd::Kernel;
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
@@ -32,9 +32,11 @@ pub struct DtmfDetector {
     kernel: Kernel,
     limits: Limits,
     window: Window,
-    /// The last three blocks, oldest first, for the harmonic veto.
+    /// The last three blocks for the harmonic veto: block `k` in slot `k % 3`.
     history: [i16; MAX_WINDOW],
     tracker: Tracker,
+    /// The last block's bin amplitudes.
+    previous: Amplitudes,
     pending: [i16; MAX_BLOCK],
     pending_len: usize,
     /// Samples consumed into whole blocks so far.
@@ -54,6 +56,7 @@ impl DtmfDetector {
             kernel: Kernel::detect(),
             limits: Limits::new(config),
             tracker: Tracker::default(),
+            previous: Amplitudes::default(),
             pending: [0; MAX_BLOCK],
             pending_len: 0,
             position: 0,
@@ -147,23 +150,30 @@ impl DtmfDetector {
 
     fn process_block(&mut self, block: &[i16]) {
         let n = block.len();
-        let len = self.window.len();
-        self.history.copy_within(n..len, 0);
-        self.history[len - n..len].copy_from_slice(block);
-        crate::simd::analyse(
+        let index = self.position / n as u64;
+        let slot = (index % WINDOW_BLOCKS as u64) as usize;
+        self.history[slot * n..(slot + 1) * n].copy_from_slice(block);
+        crate::dft::analyse(
             self.kernel,
-            &self.coeffs,
+            &self.coeffs.dft,
             block,
             self.limits.min_block_energy,
             &mut self.spectrum,
         );
-        let (candidate, amps) = classify(&self.spectrum, &self.coeffs, &self.limits);
-        let history = &self.history[..len];
+        let (re, im) = self.spectrum.bins();
+        let (power, amps) = powers_and_amplitudes(&re, &im);
+        let spectrum = &self.spectrum;
+        let candidate = classify(&power, spectrum.energy, &self.coeffs, &self.limits, |f| {
+            spectrum.segments(f)
+        });
+        let history = &self.history[..self.window.len()];
         let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
         let veto = |c: &_| {
             is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
+                // Oldest first: the slots after this block's, wrapping round to it.
+                let (newest, oldest) = history.split_at((slot + 1) * n);
                 buf.iter_mut()
-                    .zip(history)
+                    .zip(oldest.iter().chain(newest))
                     .for_each(|(b, s)| *b = f32::from(*s));
             })
         };
@@ -173,9 +183,11 @@ impl DtmfDetector {
             self.position,
             candidate,
             &amps,
+            &self.previous,
             veto,
             &mut self.events,
         );
-        self.position += block.len() as u64;
+        self.previous = amps;
+        self.position += n as u64;
     }
 }

@@ -12,8 +12,10 @@
 //! probe near −31 dB, so a legitimate digit is vetoed with odds around e^−20 per probe.
 
 use crate::classify::Candidate;
-use crate::simd::{Kernel, MAX_PROBES, powers};
+use crate::fastmath::sin_cos;
+use crate::simd::{Kernel, Vectorised, run};
 use crate::spectrum::{Coefficients, MAX_BLOCK};
+use crate::vector::{F32x16, WIDTH};
 
 /// Probe level, relative to the weaker tone, from which a block is taken as harmonic.
 const VETO_DB: f32 = -18.0;
@@ -24,6 +26,9 @@ const MAX_HARMONIC: u32 = 8;
 /// Samples in the veto window: three blocks.
 pub(crate) const WINDOW_BLOCKS: usize = 3;
 pub(crate) const MAX_WINDOW: usize = WINDOW_BLOCKS * MAX_BLOCK;
+/// Most frequencies measured in one veto: the two tones, two second harmonics, and four
+/// neighbours for each of at most ten fundamentals.
+const MAX_PROBES: usize = 48;
 
 /// The Hann window for the veto, per rate.
 #[derive(Clone, Debug)]
@@ -98,7 +103,93 @@ pub(crate) fn is_harmonic(
         *x *= w;
     }
     let mut levels = [0.0f32; MAX_PROBES];
-    powers(kernel, buf, &probes[..count], fs, &mut levels);
+    run(
+        kernel,
+        Powers {
+            samples: buf,
+            hz: &probes[..count],
+            fs,
+            out: &mut levels,
+        },
+    );
     let floor = levels[0].min(levels[1]) * 10f32.powf(VETO_DB / 10.0);
     levels[2..count].iter().any(|&p| p > floor)
+}
+
+/// Goertzel power at up to [`MAX_PROBES`] frequencies of `samples` in one pass.
+///
+/// The probes run in chunks of vector lanes, and the window is cut into parts whose Goertzel
+/// recurrences run side by side: one chunk of probes over 240 samples is otherwise a single
+/// chain of 240 dependent multiply-adds. Each part's result is rotated into place and summed
+/// (Horner in `e^{−jω·part}`), which gives exactly the whole window's DFT bin.
+struct Powers<'a> {
+    samples: &'a [f32],
+    hz: &'a [f32],
+    fs: f32,
+    out: &'a mut [f32],
+}
+
+impl Vectorised for Powers<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: F32x16>(self) {
+        // Eight chains of 512-bit registers, or two pairs of 256-bit ones that leave room in
+        // sixteen registers.
+        if V::WIDE {
+            self.parts::<V, 8>();
+        } else {
+            self.parts::<V, 2>();
+        }
+    }
+}
+
+impl Powers<'_> {
+    #[inline(always)]
+    fn parts<V: F32x16, const PARTS: usize>(self) {
+        let Self {
+            samples,
+            hz,
+            fs,
+            out,
+        } = self;
+        let len = samples.len() / PARTS;
+        let parts: [&[f32]; PARTS] = std::array::from_fn(|q| &samples[q * len..(q + 1) * len]);
+        for (chunk, levels) in hz.chunks(WIDTH).zip(out.chunks_exact_mut(WIDTH)) {
+            let (mut cos, mut sin) = ([0.0f32; WIDTH], [0.0f32; WIDTH]);
+            let (mut part_cos, mut part_sin) = ([0.0f32; WIDTH], [0.0f32; WIDTH]);
+            for (i, f) in chunk.iter().enumerate() {
+                let w = std::f32::consts::TAU * f / fs;
+                (sin[i], cos[i]) = sin_cos(w);
+                (part_sin[i], part_cos[i]) = sin_cos(w * len as f32);
+            }
+            let k = V::load(&cos.map(|c| 2.0 * c));
+            let mut s1 = [V::zero(); PARTS];
+            let mut s2 = [V::zero(); PARTS];
+            for i in 0..len {
+                for q in 0..PARTS {
+                    // `x − s2` is off the dependency chain: one multiply-add on it.
+                    let s0 = k.mul_add(s1[q], V::splat(parts[q][i]).sub(s2[q]));
+                    s2[q] = s1[q];
+                    s1[q] = s0;
+                }
+            }
+            let (cos, sin) = (V::load(&cos), V::load(&sin));
+            let (part_cos, part_sin) = (V::load(&part_cos), V::load(&part_sin));
+            let (mut re, mut im) = (V::zero(), V::zero());
+            for q in (0..PARTS).rev() {
+                // Part q's output `s1 − e^{−jω}·s2`, added to the sum so far times e^{−jω·len}.
+                let y_re = s1[q].sub(s2[q].mul(cos));
+                let y_im = s2[q].mul(sin);
+                (re, im) = (
+                    re.mul_add(part_cos, im.mul_add(part_sin, y_re)),
+                    im.mul_add(part_cos, y_im.sub(re.mul(part_sin))),
+                );
+            }
+            let power = re.mul_add(re, im.mul(im));
+            if let Ok(levels) = <&mut [f32; WIDTH]>::try_from(levels) {
+                power.store(levels);
+            }
+        }
+    }
 }

@@ -37,15 +37,19 @@ mod bank;
 mod classify;
 mod config;
 mod detector;
+mod dft;
 mod digit;
 mod error;
+mod fastmath;
 mod harmonic;
+mod lanes;
 mod simd;
 mod spectrum;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod time;
 mod tracker;
+mod vector;
 
 pub use bank::{BankEvent, DtmfBank, LANES};
 pub use config::{DBM0_REFERENCE_AMPLITUDE, DetectorConfig};

@@ -8,6 +8,7 @@
 //! phase step between consecutive segments is `δ·L` for a tone `δ` rad/sample off the bin.
 
 use crate::SampleRate;
+use crate::dft::DftTable;
 
 /// Number of Goertzel filters: four low-group and four high-group tones.
 pub(crate) const FILTERS: usize = 8;
@@ -43,24 +44,57 @@ impl Complex {
     pub(crate) fn add(self, o: Self) -> Self {
         Self::new(self.re + o.re, self.im + o.im)
     }
-    pub(crate) fn sub(self, o: Self) -> Self {
-        Self::new(self.re - o.re, self.im - o.im)
-    }
-    pub(crate) fn mul(self, o: Self) -> Self {
-        Self::new(
-            self.re * o.re - self.im * o.im,
-            self.re * o.im + self.im * o.re,
-        )
-    }
-    pub(crate) fn conj(self) -> Self {
-        Self::new(self.re, -self.im)
-    }
 
     pub(crate) fn norm_sqr(self) -> f32 {
         self.re * self.re + self.im * self.im
     }
     pub(crate) fn arg(self) -> f32 {
-        self.im.atan2(self.re)
+        crate::fastmath::atan2(self.im, self.re)
+    }
+}
+
+/// One complex value per segment, real and imaginary parts apart so that the arithmetic runs
+/// four segments to a vector.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Quad {
+    pub(crate) re: [f32; SEGMENTS],
+    pub(crate) im: [f32; SEGMENTS],
+}
+
+impl Quad {
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        let mut r = Self::default();
+        for m in 0..SEGMENTS {
+            r.re[m] = self.re[m] * o.re[m] - self.im[m] * o.im[m];
+            r.im[m] = self.re[m] * o.im[m] + self.im[m] * o.re[m];
+        }
+        r
+    }
+    #[inline(always)]
+    fn conj_mul(self, o: Self) -> Self {
+        let mut r = Self::default();
+        for m in 0..SEGMENTS {
+            r.re[m] = self.re[m] * o.re[m] + self.im[m] * o.im[m];
+            r.im[m] = self.re[m] * o.im[m] - self.im[m] * o.re[m];
+        }
+        r
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        let mut r = self;
+        for m in 0..SEGMENTS {
+            r.re[m] -= o.re[m];
+            r.im[m] -= o.im[m];
+        }
+        r
+    }
+    pub(crate) fn get(&self, m: usize) -> Complex {
+        Complex::new(self.re[m], self.im[m])
+    }
+    /// The sum over segments: the block's bin.
+    pub(crate) fn sum(&self) -> Complex {
+        Complex::new(self.re.iter().sum(), self.im.iter().sum())
     }
 }
 
@@ -70,6 +104,8 @@ pub(crate) struct Coefficients {
     pub(crate) rate: SampleRate,
     pub(crate) block_len: usize,
     pub(crate) segment_len: usize,
+    /// The single channel's direct-DFT table.
+    pub(crate) dft: DftTable,
     /// `2·cos ω` per filter: the Goertzel feedback.
     pub(crate) feedback: [f32; FILTERS],
     /// `cos ω`, `sin ω`: finish a segment as `s1 − e^{−jω}·s2`.
@@ -85,11 +121,11 @@ pub(crate) struct Coefficients {
     pub(crate) block_advance: [f32; FILTERS],
     /// Leakage into segment `m` of filter `d` from a tone `α·e^{jω_s n}` on filter `s`'s
     /// nominal frequency, per unit of the segment amplitude `α·L` it gives its own filter:
-    /// `cross[m][s][d] = e^{j(ω_s−ω_d)mL}·D(ω_s−ω_d)/L` with `D(Δ) = Σ_{k<L} e^{jΔk}`.
-    cross: [[[Complex; FILTERS]; FILTERS]; SEGMENTS],
+    /// `cross[s][d]` at `m` is `e^{j(ω_s−ω_d)mL}·D(ω_s−ω_d)/L` with `D(Δ) = Σ_{k<L} e^{jΔk}`.
+    cross: [[Quad; FILTERS]; FILTERS],
     /// The same for the tone's negative-frequency half `conj(α)·e^{−jω_s n}`:
-    /// `image[m][s][d] = e^{−j(ω_s+ω_d)mL}·D(−(ω_s+ω_d))/L`.
-    image: [[[Complex; FILTERS]; FILTERS]; SEGMENTS],
+    /// `image[s][d]` at `m` is `e^{−j(ω_s+ω_d)mL}·D(−(ω_s+ω_d))/L`.
+    image: [[Quad; FILTERS]; FILTERS],
 }
 
 /// `Σ_{k<len} e^{jΔk}·e^{jΔ·start}`, divided by `len`.
@@ -115,6 +151,7 @@ impl Coefficients {
             rate,
             block_len,
             segment_len,
+            dft: DftTable::new(rate),
             feedback: [0.0; FILTERS],
             cos: [0.0; FILTERS],
             sin: [0.0; FILTERS],
@@ -122,8 +159,8 @@ impl Coefficients {
             twiddle_im: [[0.0; FILTERS]; SEGMENTS],
             segment_advance: [0.0; FILTERS],
             block_advance: [0.0; FILTERS],
-            cross: [[[Complex::default(); FILTERS]; FILTERS]; SEGMENTS],
-            image: [[[Complex::default(); FILTERS]; FILTERS]; SEGMENTS],
+            cross: [[Quad::default(); FILTERS]; FILTERS],
+            image: [[Quad::default(); FILTERS]; FILTERS],
         };
         let tau = std::f64::consts::TAU;
         for (f, &hz) in NOMINAL_HZ.iter().enumerate() {
@@ -145,21 +182,22 @@ impl Coefficients {
             for s in 0..FILTERS {
                 for d in 0..FILTERS {
                     let (ws, wd) = (omega(s), omega(d));
-                    c.cross[m][s][d] = segment_kernel(ws - wd, m * segment_len, segment_len);
-                    c.image[m][s][d] = segment_kernel(-(ws + wd), m * segment_len, segment_len);
+                    let cross = segment_kernel(ws - wd, m * segment_len, segment_len);
+                    let image = segment_kernel(-(ws + wd), m * segment_len, segment_len);
+                    (c.cross[s][d].re[m], c.cross[s][d].im[m]) = (cross.re, cross.im);
+                    (c.image[s][d].re[m], c.image[s][d].im[m]) = (image.re, image.im);
                 }
             }
         }
         c
     }
 
-    /// Finishes filter `f` of segment `m` from the last two Goertzel states: `(re, im)` of
-    /// `twiddle · (s1 − e^{−jω}·s2)`.
-    #[inline(always)]
-    pub(crate) fn finish(&self, m: usize, f: usize, s1: f32, s2: f32) -> (f32, f32) {
-        let (y_re, y_im) = (s1 - s2 * self.cos[f], s2 * self.sin[f]);
+    /// Finishing filter `f` of segment `m` from its last two Goertzel states, as a linear map:
+    /// `twiddle · (s1 − e^{−jω}·s2)` is `(a·s1 + b·s2) + j(c·s1 + d·s2)` for `[a, b, c, d]`.
+    pub(crate) fn finish_linear(&self, m: usize, f: usize) -> [f32; 4] {
         let (t_re, t_im) = (self.twiddle_re[m][f], self.twiddle_im[m][f]);
-        (t_re * y_re - t_im * y_im, t_re * y_im + t_im * y_re)
+        let (c, s) = (self.cos[f], self.sin[f]);
+        [t_re, -(t_re * c + t_im * s), t_im, t_re * s - t_im * c]
     }
 
     /// Hz per radian-per-sample at this rate.
@@ -180,9 +218,12 @@ pub(crate) struct BlockSpectrum {
 }
 
 impl BlockSpectrum {
-    /// Segment `m`'s partial bin for filter `f`.
-    fn segment(&self, m: usize, f: usize) -> Complex {
-        Complex::new(self.re[m][f], self.im[m][f])
+    /// Filter `f`'s per-segment bins.
+    pub(crate) fn segments(&self, f: usize) -> Quad {
+        Quad {
+            re: std::array::from_fn(|m| self.re[m][f]),
+            im: std::array::from_fn(|m| self.im[m][f]),
+        }
     }
 
     /// The block's complex DFT bins for all filters.
@@ -204,63 +245,59 @@ impl BlockSpectrum {
         let (re, im) = self.bins();
         Complex::new(re[f], im[f])
     }
+}
 
-    /// Per-segment bins of a tone pair on filters `a` and `b` with each tone's leakage into the
-    /// other's filter, and both tones' negative-frequency images, taken out.
-    ///
-    /// A segment is only `L` samples (2.5 ms), so its main lobe is 800 Hz wide: for `*` (941 and
-    /// 1209 Hz) a tone leaks into the other filter at −8 dB, and with 8 dB of twist the weak
-    /// tone's segment phases are mostly the strong one's. Each segment's bins are a known linear
-    /// function of the two tones' amplitudes `α_m`, `β_m` (and their conjugates, through the
-    /// images), with coefficients from [`Coefficients`]; two Gauss–Seidel sweeps solve it well
-    /// enough (the off-diagonal terms are at most 0.41, so each sweep shrinks the error at least
-    /// sixfold: 8 dB of twist leaves the weak tone 3 % of leakage, 0.03 rad of phase).
-    /// Returns `α_m·L` and `β_m·L`, which sum to leakage-free block bins.
-    pub(crate) fn separate(
-        &self,
-        coeffs: &Coefficients,
-        a: usize,
-        b: usize,
-    ) -> ([Complex; SEGMENTS], [Complex; SEGMENTS]) {
-        let mut za = [Complex::default(); SEGMENTS];
-        let mut zb = [Complex::default(); SEGMENTS];
-        for m in 0..SEGMENTS {
-            let (obs_a, obs_b) = (self.segment(m, a), self.segment(m, b));
-            let (cross, image) = (&coeffs.cross[m], &coeffs.image[m]);
-            let (mut x, mut y) = (obs_a, obs_b);
-            for _ in 0..2 {
-                x = obs_a
-                    .sub(x.conj().mul(image[a][a]))
-                    .sub(y.mul(cross[b][a]))
-                    .sub(y.conj().mul(image[b][a]));
-                y = obs_b
-                    .sub(y.conj().mul(image[b][b]))
-                    .sub(x.mul(cross[a][b]))
-                    .sub(x.conj().mul(image[a][b]));
-            }
-            (za[m], zb[m]) = (x, y);
-        }
-        (za, zb)
+/// Per-segment bins of a tone pair on filters `a` and `b` (observed: `obs_a`, `obs_b`) with
+/// each tone's leakage into the other's filter, and both tones' negative-frequency images,
+/// taken out.
+///
+/// A segment is only `L` samples (2.5 ms), so its main lobe is 800 Hz wide: for `*` (941 and
+/// 1209 Hz) a tone leaks into the other filter at −8 dB, and with 8 dB of twist the weak tone's
+/// segment phases are mostly the strong one's. Each segment's bins are a known linear function
+/// of the two tones' amplitudes `α_m`, `β_m` (and their conjugates, through the images), with
+/// coefficients from [`Coefficients`]; two Gauss–Seidel sweeps solve it well enough (the
+/// off-diagonal terms are at most 0.41, so each sweep shrinks the error at least sixfold: 8 dB
+/// of twist leaves the weak tone 3 % of leakage, 0.03 rad of phase). Returns `α_m·L` and
+/// `β_m·L`, which sum to leakage-free block bins.
+pub(crate) fn separate(
+    coeffs: &Coefficients,
+    a: usize,
+    b: usize,
+    obs_a: Quad,
+    obs_b: Quad,
+) -> (Quad, Quad) {
+    let (cross, image) = (&coeffs.cross, &coeffs.image);
+    let (mut x, mut y) = (obs_a, obs_b);
+    for _ in 0..2 {
+        x = obs_a
+            .sub(x.conj_mul(image[a][a]))
+            .sub(y.mul(cross[b][a]))
+            .sub(y.conj_mul(image[b][a]));
+        y = obs_b
+            .sub(y.conj_mul(image[b][b]))
+            .sub(x.mul(cross[a][b]))
+            .sub(x.conj_mul(image[a][b]));
     }
+    (x, y)
+}
 
-    /// Frequency offset in Hz of the tone whose per-segment bins are `segments` (filter `f`),
-    /// from the phase steps between segments. Unambiguous to ± half the segment rate (±200 Hz
-    /// at any rate).
-    pub(crate) fn coarse_offset_hz(coeffs: &Coefficients, segments: &[Complex; SEGMENTS]) -> f32 {
-        // Z_m is rotated to the block start, so a tone exactly on the bin has equal phases and a
-        // tone δ rad/sample off advances δ·L per segment.
-        let mut acc = Complex::default();
-        for m in 1..SEGMENTS {
-            acc = acc.add(segments[m].mul_conj(segments[m - 1]));
-        }
-        acc.arg() / coeffs.segment_len as f32 * coeffs.hz_per_rad()
+/// Frequency offset in Hz of the tone whose per-segment bins are `segments`, from the phase
+/// steps between segments. Unambiguous to ± half the segment rate (±200 Hz at any rate).
+pub(crate) fn coarse_offset_hz(coeffs: &Coefficients, segments: &Quad) -> f32 {
+    // Z_m is rotated to the block start, so a tone exactly on the bin has equal phases and a
+    // tone δ rad/sample off advances δ·L per segment.
+    let mut acc = Complex::default();
+    for m in 1..SEGMENTS {
+        acc = acc.add(segments.get(m).mul_conj(segments.get(m - 1)));
     }
+    acc.arg() / coeffs.segment_len as f32 * coeffs.hz_per_rad()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simd::{Kernel, analyse};
+    use crate::dft::analyse;
+    use crate::simd::Kernel;
 
     fn direct_dft(x: &[i16], hz: f64, fs: f64) -> (f64, f64) {
         let w = std::f64::consts::TAU * hz / fs;
@@ -285,7 +322,7 @@ mod tests {
                 })
                 .collect();
             let mut spec = BlockSpectrum::default();
-            analyse(Kernel::detect(), &coeffs, &block, 0.0, &mut spec);
+            analyse(Kernel::detect(), &coeffs.dft, &block, 0.0, &mut spec);
             for (f, &hz) in NOMINAL_HZ.iter().enumerate() {
                 let (re, im) = direct_dft(&block, f64::from(hz), fs);
                 let got = spec.bin(f);
@@ -313,9 +350,8 @@ mod tests {
                 })
                 .collect();
             let mut spec = BlockSpectrum::default();
-            analyse(Kernel::detect(), &coeffs, &block, 0.0, &mut spec);
-            let segments = std::array::from_fn(|m| spec.segment(m, f));
-            let est = f64::from(BlockSpectrum::coarse_offset_hz(&coeffs, &segments));
+            analyse(Kernel::detect(), &coeffs.dft, &block, 0.0, &mut spec);
+            let est = f64::from(coarse_offset_hz(&coeffs, &spec.segments(f)));
             assert!(
                 (est - off).abs() < 8.0,
                 "filter {f}: wanted {off}, got {est}"
@@ -339,16 +375,15 @@ mod tests {
                 })
                 .collect();
             let mut spec = BlockSpectrum::default();
-            analyse(Kernel::detect(), &coeffs, &block, 0.0, &mut spec);
-            let (low, high) = spec.separate(&coeffs, 3, 4);
-            let low_off = f64::from(BlockSpectrum::coarse_offset_hz(&coeffs, &low));
-            let high_off = f64::from(BlockSpectrum::coarse_offset_hz(&coeffs, &high));
+            analyse(Kernel::detect(), &coeffs.dft, &block, 0.0, &mut spec);
+            let (low, high) = separate(&coeffs, 3, 4, spec.segments(3), spec.segments(4));
+            let low_off = f64::from(coarse_offset_hz(&coeffs, &low));
+            let high_off = f64::from(coarse_offset_hz(&coeffs, &high));
             // The leakage model uses nominal frequencies; 1.5 % off leaves a few Hz of error,
             // far inside the ±50 Hz the block-to-block phase measurement needs for unwrapping.
             assert!((low_off - 941.0 * 0.015).abs() < 12.0, "low {low_off}");
             assert!((high_off + 1209.0 * 0.015).abs() < 12.0, "high {high_off}");
-            let raw: [Complex; SEGMENTS] = std::array::from_fn(|m| spec.segment(m, 4));
-            let unseparated = f64::from(BlockSpectrum::coarse_offset_hz(&coeffs, &raw));
+            let unseparated = f64::from(coarse_offset_hz(&coeffs, &spec.segments(4)));
             assert!((unseparated + 1209.0 * 0.015).abs() > 40.0, "{unseparated}");
         }
     }

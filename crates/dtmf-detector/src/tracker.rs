@@ -73,7 +73,6 @@ struct Held {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tracker {
     state: State,
-    previous_amplitudes: Amplitudes,
 }
 
 fn pair_amplitude(amps: &Amplitudes, low: usize, high: usize) -> f32 {
@@ -89,18 +88,15 @@ fn coverage(amplitude: f32, reference: f32) -> f32 {
 }
 
 impl Tracker {
-    /// The cheap path for a block without a candidate: if no digit or run is in progress, such a
-    /// block changes nothing but the remembered amplitudes. Returns whether it was handled.
-    pub(crate) fn idle_block(&mut self, amps: impl FnOnce() -> Amplitudes) -> bool {
-        let quiet = matches!(self.state, State::Quiet);
-        if quiet {
-            self.previous_amplitudes = amps();
-        }
-        quiet
+    /// Whether no digit or run is in progress: then a block without a candidate changes
+    /// nothing, and the caller may skip it.
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.state, State::Quiet)
     }
 
-    /// Feeds one block's verdict. `start` is the block's first sample. `veto` is asked whether
-    /// a run about to be confirmed is harmonic.
+    /// Feeds one block's verdict. `start` is the block's first sample; `amps` are the block's
+    /// bin amplitudes and `previous` the block before's. `veto` is asked whether a run about to
+    /// be confirmed is harmonic.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_block(
         &mut self,
@@ -109,35 +105,36 @@ impl Tracker {
         start: u64,
         candidate: Option<Candidate>,
         amps: &Amplitudes,
+        previous: &Amplitudes,
         veto: impl FnOnce(&Candidate) -> bool,
         events: &mut VecDeque<Event>,
     ) {
         let n = coeffs.block_len as u64;
         let state = std::mem::take(&mut self.state);
         self.state = match state {
-            State::Quiet => self.begin_run(start, candidate),
-            State::Counting(run) => {
-                self.extend_run(coeffs, limits, run, start, candidate, veto, events)
-            }
+            State::Quiet => Self::begin_run(previous, start, candidate),
+            State::Counting(run) => Self::extend_run(
+                coeffs, limits, previous, run, start, candidate, veto, events,
+            ),
             State::Rejected(last) => match candidate {
                 Some(c)
                     if c.digit == last.digit && pair_in_tolerance(coeffs, limits, &last, &c) =>
                 {
                     State::Rejected(c)
                 }
-                _ => self.begin_run(start, candidate),
+                _ => Self::begin_run(previous, start, candidate),
             },
             State::Holding(held) => {
                 let digit = held.digit;
                 match Self::hold(held, start + n, candidate, amps, n, events) {
                     Some(held) => match candidate {
                         Some(c) if c.digit != digit => {
-                            let run = self.new_run(start, c);
+                            let run = Self::new_run(previous, start, c);
                             State::Switching(held, run)
                         }
                         _ => State::Holding(held),
                     },
-                    None => self.begin_run(start, candidate),
+                    None => Self::begin_run(previous, start, candidate),
                 }
             }
             State::Switching(held, run) => {
@@ -147,7 +144,9 @@ impl Tracker {
                         State::Holding(held)
                     }
                     Some(held) => {
-                        match self.extend_run(coeffs, limits, run, start, candidate, veto, events) {
+                        match Self::extend_run(
+                            coeffs, limits, previous, run, start, candidate, veto, events,
+                        ) {
                             State::Counting(run) => State::Switching(held, run),
                             State::Quiet => State::Holding(held),
                             // The run confirmed while the old digit is still held (the counts
@@ -160,11 +159,12 @@ impl Tracker {
                             }
                         }
                     }
-                    None => self.extend_run(coeffs, limits, run, start, candidate, veto, events),
+                    None => Self::extend_run(
+                        coeffs, limits, previous, run, start, candidate, veto, events,
+                    ),
                 }
             }
         };
-        self.previous_amplitudes = *amps;
     }
 
     /// Ends the stream: a held digit ends where its last block ended.
@@ -177,28 +177,28 @@ impl Tracker {
         }
     }
 
-    fn new_run(&self, start: u64, c: Candidate) -> Run {
+    fn new_run(previous: &Amplitudes, start: u64, c: Candidate) -> Run {
         Run {
             first: c,
             last: c,
             hits: 1,
             start,
-            lead_amplitude: pair_amplitude(&self.previous_amplitudes, c.low, c.high),
+            lead_amplitude: pair_amplitude(previous, c.low, c.high),
         }
     }
 
-    fn begin_run(&self, start: u64, candidate: Option<Candidate>) -> State {
+    fn begin_run(previous: &Amplitudes, start: u64, candidate: Option<Candidate>) -> State {
         match candidate {
-            Some(c) => State::Counting(self.new_run(start, c)),
+            Some(c) => State::Counting(Self::new_run(previous, start, c)),
             None => State::Quiet,
         }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn extend_run(
-        &self,
         coeffs: &Coefficients,
         limits: &Limits,
+        previous: &Amplitudes,
         mut run: Run,
         start: u64,
         candidate: Option<Candidate>,
@@ -209,7 +209,7 @@ impl Tracker {
             return State::Quiet;
         };
         if c.digit != run.first.digit || !pair_in_tolerance(coeffs, limits, &run.last, &c) {
-            return State::Counting(self.new_run(start, c));
+            return State::Counting(Self::new_run(previous, start, c));
         }
         run.hits += 1;
         run.last = c;

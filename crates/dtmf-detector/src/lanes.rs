@@ -1,0 +1,235 @@
+//! The bank's vector kernels: one lane group is [`LANES`] channels side by side.
+//!
+//! - [`Feed`]: Goertzel recurrences over interleaved frames, channels across vector lanes, so
+//!   each filter is an independent vector chain. With 32 registers of 512 bits all eight
+//!   filters' states, their coefficients and the input row stay in registers, and a row costs
+//!   one load, one store (into the veto history), a conversion, two energy sums and sixteen
+//!   arithmetic operations for sixteen channels. With sixteen registers the filters run in
+//!   passes of two, reading the row back from the history.
+//! - [`LaneGroup::finish_segment`]: each segment's Goertzel states into complex bins.
+//! - [`LaneGroup::screen`]: per block, which lanes could hold two tones at all, and every
+//!   lane's bin amplitudes. Lanes that fail (silence, noise, most speech and music) and whose
+//!   tracker is idle never reach scalar code.
+
+use crate::config::Limits;
+use crate::spectrum::{Coefficients, FILTERS, SEGMENTS};
+use crate::vector::{F32x16, WIDTH};
+
+/// Channels per lane group: one 512-bit register of `f32`.
+pub const LANES: usize = WIDTH;
+/// One value per lane.
+pub(crate) type Lanes = [f32; LANES];
+/// Per-filter values across a group's lanes.
+pub(crate) type FilterLanes = [Lanes; FILTERS];
+/// Filters per pass when registers are few.
+const NARROW_PASS: usize = 2;
+
+/// One group of channels: running state, finished segments, amplitudes and sample history.
+#[derive(Clone, Debug)]
+pub(crate) struct LaneGroup {
+    s1: FilterLanes,
+    s2: FilterLanes,
+    sum: Lanes,
+    sum_sq: Lanes,
+    /// Finished segments of the current block.
+    pub(crate) segments_re: [FilterLanes; SEGMENTS],
+    pub(crate) segments_im: [FilterLanes; SEGMENTS],
+    /// Bin amplitudes of the last two blocks, block `k` in slot `k % 2`.
+    pub(crate) amplitude: [FilterLanes; 2],
+    /// Lanes whose tracker is not idle: they are visited every block.
+    pub(crate) busy: u32,
+    /// The last [`WINDOW_BLOCKS`](crate::harmonic::WINDOW_BLOCKS) blocks' samples, one row per frame: block `k` in slot
+    /// `k % WINDOW_BLOCKS`, so that nothing moves when a block ends.
+    pub(crate) history: Vec<[i16; LANES]>,
+}
+
+/// What [`LaneGroup::screen`] found in one block.
+pub(crate) struct Screen {
+    pub(crate) energy: [f32; LANES],
+    pub(crate) power: FilterLanes,
+    /// Bit per lane: the block passes the energy and tone-share tests.
+    pub(crate) possible: u32,
+}
+
+impl LaneGroup {
+    pub(crate) fn new(window: usize) -> Self {
+        Self {
+            s1: [[0.0; LANES]; FILTERS],
+            s2: [[0.0; LANES]; FILTERS],
+            sum: [0.0; LANES],
+            sum_sq: [0.0; LANES],
+            segments_re: [[[0.0; LANES]; FILTERS]; SEGMENTS],
+            segments_im: [[[0.0; LANES]; FILTERS]; SEGMENTS],
+            amplitude: [[[0.0; LANES]; FILTERS]; 2],
+            busy: 0,
+            history: vec![[0; LANES]; window],
+        }
+    }
+
+    pub(crate) fn clear_lane(&mut self, lane: usize) {
+        for f in 0..FILTERS {
+            self.s1[f][lane] = 0.0;
+            self.s2[f][lane] = 0.0;
+            for slot in &mut self.amplitude {
+                slot[f][lane] = 0.0;
+            }
+        }
+        self.sum[lane] = 0.0;
+        self.sum_sq[lane] = 0.0;
+        self.busy &= !(1 << lane);
+        self.history.iter_mut().for_each(|row| row[lane] = 0);
+    }
+
+    /// Ends segment `m`: its bins from the Goertzel states, which restart from zero.
+    #[inline(always)]
+    pub(crate) fn finish_segment<V: F32x16>(&mut self, coeffs: &Coefficients, m: usize) {
+        for f in 0..FILTERS {
+            let [a, b, c, d] = coeffs.finish_linear(m, f).map(V::splat);
+            let (s1, s2) = (V::load(&self.s1[f]), V::load(&self.s2[f]));
+            a.mul_add(s1, b.mul(s2)).store(&mut self.segments_re[m][f]);
+            c.mul_add(s1, d.mul(s2)).store(&mut self.segments_im[m][f]);
+        }
+        self.s1 = [[0.0; LANES]; FILTERS];
+        self.s2 = [[0.0; LANES]; FILTERS];
+    }
+
+    /// Ends block `block` (all segments finished): energies, powers and the lanes that could
+    /// hold a digit; stores the amplitudes in slot `block % 2` and restarts the energy sums.
+    #[inline(always)]
+    pub(crate) fn screen<V: F32x16>(&mut self, limits: &Limits, n: usize, block: u64) -> Screen {
+        let mut power: FilterLanes = [[0.0; LANES]; FILTERS];
+        let (mut low, mut high) = (V::zero(), V::zero());
+        let slot = (block % 2) as usize;
+        for f in 0..FILTERS {
+            let (mut re, mut im) = (V::zero(), V::zero());
+            for m in 0..SEGMENTS {
+                re = re.add(V::load(&self.segments_re[m][f]));
+                im = im.add(V::load(&self.segments_im[m][f]));
+            }
+            let p = re.mul_add(re, im.mul(im));
+            p.store(&mut power[f]);
+            p.sqrt().store(&mut self.amplitude[slot][f]);
+            if f < 4 {
+                low = low.max(p);
+            } else {
+                high = high.max(p);
+            }
+        }
+        let (sum, sum_sq) = (V::load(&self.sum), V::load(&self.sum_sq));
+        let energy = sum_sq
+            .sub(sum.mul(sum).mul(V::splat(1.0 / n as f32)))
+            .max(V::zero())
+            .to_array();
+        // The same energy and share tests `classify` starts with; it repeats them exactly.
+        let share = low.add(high).mul(V::splat(2.0 / n as f32)).to_array();
+        let mut possible = 0u32;
+        for lane in 0..LANES {
+            let pass = energy[lane] >= limits.min_block_energy
+                && share[lane] >= limits.min_tone_share * energy[lane];
+            possible |= u32::from(pass) << lane;
+        }
+        self.sum = [0.0; LANES];
+        self.sum_sq = [0.0; LANES];
+        Screen {
+            energy,
+            power,
+            possible,
+        }
+    }
+}
+
+/// Feeds `frames` (interleaved, `channels` samples each; whole frames inside one segment) to
+/// every group, writing their rows from `first_row` of each group's history.
+pub(crate) struct Feed<'a> {
+    pub(crate) groups: &'a mut [LaneGroup],
+    pub(crate) feedback: &'a [f32; FILTERS],
+    pub(crate) frames: &'a [i16],
+    pub(crate) channels: usize,
+    pub(crate) first_row: usize,
+    /// Written by the read-ahead pass so that it is not optimised away.
+    pub(crate) touched: &'a mut i16,
+}
+
+impl Feed<'_> {
+    #[inline(always)]
+    pub(crate) fn run<V: F32x16>(self) {
+        let rows = self.frames.len() / self.channels;
+        // Read ahead: one sequential pass over the frames (one read per 64-byte line) brings
+        // them into L1 at the memory's streaming rate; each group then reads its lanes frame
+        // by frame, a stride the prefetchers follow poorly.
+        let mut touched = 0;
+        for line in self.frames.chunks(32) {
+            touched |= line[0];
+        }
+        *self.touched = touched;
+        let k: [V; FILTERS] = std::array::from_fn(|f| V::splat(self.feedback[f]));
+        for (g, group) in self.groups.iter_mut().enumerate() {
+            let history = &mut group.history[self.first_row..self.first_row + rows];
+            let base = g * LANES;
+            let frames = self.frames.chunks_exact(self.channels);
+            let mut sum = V::load(&group.sum);
+            let mut sum_sq = V::load(&group.sum_sq);
+            if V::WIDE {
+                let mut s1: [V; FILTERS] = std::array::from_fn(|f| V::load(&group.s1[f]));
+                let mut s2: [V; FILTERS] = std::array::from_fn(|f| V::load(&group.s2[f]));
+                for (frame, row) in frames.zip(history.iter_mut()) {
+                    gather(frame, base, row);
+                    let x = V::from_i16(row);
+                    sum = sum.add(x);
+                    sum_sq = x.mul_add(x, sum_sq);
+                    step(x, &k, &mut s1, &mut s2);
+                }
+                for f in 0..FILTERS {
+                    s1[f].store(&mut group.s1[f]);
+                    s2[f].store(&mut group.s2[f]);
+                }
+            } else {
+                for (frame, row) in frames.zip(history.iter_mut()) {
+                    gather(frame, base, row);
+                    let x = V::from_i16(row);
+                    sum = sum.add(x);
+                    sum_sq = x.mul_add(x, sum_sq);
+                }
+                for first in (0..FILTERS).step_by(NARROW_PASS) {
+                    let k: [V; NARROW_PASS] = std::array::from_fn(|f| k[first + f]);
+                    let mut s1: [V; NARROW_PASS] =
+                        std::array::from_fn(|f| V::load(&group.s1[first + f]));
+                    let mut s2: [V; NARROW_PASS] =
+                        std::array::from_fn(|f| V::load(&group.s2[first + f]));
+                    for row in history.iter() {
+                        step(V::from_i16(row), &k, &mut s1, &mut s2);
+                    }
+                    for f in 0..NARROW_PASS {
+                        s1[f].store(&mut group.s1[first + f]);
+                        s2[f].store(&mut group.s2[first + f]);
+                    }
+                }
+            }
+            sum.store(&mut group.sum);
+            sum_sq.store(&mut group.sum_sq);
+        }
+    }
+}
+
+/// Copies this group's lanes of one frame into `row`, zero-padding a partial last group.
+#[inline(always)]
+fn gather(frame: &[i16], base: usize, row: &mut [i16; LANES]) {
+    if let Some(lanes) = frame.get(base..base + LANES) {
+        row.copy_from_slice(lanes);
+    } else {
+        *row = [0; LANES];
+        let present = frame.get(base..).unwrap_or_default();
+        row[..present.len()].copy_from_slice(present);
+    }
+}
+
+/// One Goertzel step of `K` filters across the lanes.
+#[inline(always)]
+fn step<V: F32x16, const K: usize>(x: V, k: &[V; K], s1: &mut [V; K], s2: &mut [V; K]) {
+    for f in 0..K {
+        // `x − s2` is off the dependency chain: one multiply-add on it.
+        let s0 = k[f].mul_add(s1[f], x.sub(s2[f]));
+        s2[f] = s1[f];
+        s1[f] = s0;
+    }
+}
