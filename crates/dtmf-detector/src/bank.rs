@@ -17,7 +17,7 @@ use crate::lanes::{Feed, LaneGroup, Screen};
 use crate::simd::{self, Kernel, Vectorised};
 use crate::spectrum::{Coefficients, FILTERS, Quad, SEGMENTS};
 use crate::tracker::Tracker;
-use crate::vector::F32x16;
+use crate::vector::{F32x16, prefetch};
 use crate::{DtmfError, Event, SampleRate, SampleTime};
 
 pub use crate::lanes::LANES;
@@ -45,8 +45,6 @@ pub struct DtmfBank {
     trackers: Vec<Tracker>,
     /// Samples per channel consumed so far.
     position: u64,
-    /// See [`Feed::touched`].
-    touched: i16,
     scratch: VecDeque<Event>,
     events: VecDeque<BankEvent>,
 }
@@ -65,7 +63,6 @@ impl DtmfBank {
             channels,
             trackers: vec![Tracker::default(); channels],
             position: 0,
-            touched: 0,
             scratch: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -111,19 +108,22 @@ impl DtmfBank {
         let frames = pcm.len() / channels;
         let seg = self.coeffs.segment_len;
         let n = self.coeffs.block_len;
+        // The first segment's frames were not prefetched by a previous call: ask for them now.
+        prefetch(&pcm[..(seg - (self.position % seg as u64) as usize).min(frames) * channels]);
         let mut done = 0;
         while done < frames {
             let into_segment = (self.position % seg as u64) as usize;
             let into_block = (self.position % n as u64) as usize;
             let slot = (self.position / n as u64 % WINDOW_BLOCKS as u64) as usize;
             let take = (seg - into_segment).min(frames - done);
+            let next = (seg).min(frames - done - take);
             let feed = Feed {
                 groups: &mut self.groups,
                 feedback: &self.coeffs.feedback,
                 frames: &pcm[done * channels..(done + take) * channels],
                 channels,
                 first_row: slot * n + into_block,
-                touched: &mut self.touched,
+                ahead: &pcm[(done + take) * channels..(done + take + next) * channels],
             };
             simd::run(self.kernel, FeedGroups(feed));
             done += take;

@@ -13,7 +13,7 @@
 
 use crate::config::Limits;
 use crate::spectrum::{Coefficients, FILTERS, SEGMENTS};
-use crate::vector::{F32x16, WIDTH};
+use crate::vector::{F32x16, WIDTH, prefetch};
 
 /// Channels per lane group: one 512-bit register of `f32`.
 pub const LANES: usize = WIDTH;
@@ -146,24 +146,25 @@ pub(crate) struct Feed<'a> {
     pub(crate) frames: &'a [i16],
     pub(crate) channels: usize,
     pub(crate) first_row: usize,
-    /// Written by the read-ahead pass so that it is not optimised away.
-    pub(crate) touched: &'a mut i16,
+    /// The frames the next call will feed (empty if unknown): prefetched while these run.
+    pub(crate) ahead: &'a [i16],
 }
 
 impl Feed<'_> {
     #[inline(always)]
     pub(crate) fn run<V: F32x16>(self) {
         let rows = self.frames.len() / self.channels;
-        // Read ahead: one sequential pass over the frames (one read per 64-byte line) brings
-        // them into L1 at the memory's streaming rate; each group then reads its lanes frame
-        // by frame, a stride the prefetchers follow poorly.
-        let mut touched = 0;
-        for line in self.frames.chunks(32) {
-            touched |= line[0];
-        }
-        *self.touched = touched;
+        // Each group reads its lanes frame by frame, a stride the hardware prefetchers follow
+        // poorly: the frames of the next call are asked for explicitly, a share per group.
+        let share = self
+            .ahead
+            .len()
+            .div_ceil(self.groups.len().max(1))
+            .next_multiple_of(32);
+        let mut ahead = self.ahead.chunks(share.max(32));
         let k: [V; FILTERS] = std::array::from_fn(|f| V::splat(self.feedback[f]));
         for (g, group) in self.groups.iter_mut().enumerate() {
+            prefetch(ahead.next().unwrap_or_default());
             let history = &mut group.history[self.first_row..self.first_row + rows];
             let base = g * LANES;
             let frames = self.frames.chunks_exact(self.channels);

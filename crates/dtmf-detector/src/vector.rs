@@ -91,6 +91,23 @@ impl F32x16 for Plain {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Avx512};
 
+/// Asks the CPU to bring `data` into L1, one request per 64-byte line, without waiting.
+#[inline(always)]
+pub(crate) fn prefetch(data: &[i16]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in data.chunks(32) {
+        // SAFETY: a prefetch is a hint that never faults, whatever the address; this one is
+        // the start of a live slice. SSE is part of x86-64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
