@@ -43,6 +43,12 @@ pub struct DtmfBank {
     channels: usize,
     groups: Vec<LaneGroup>,
     trackers: Vec<Tracker>,
+    /// Per channel, the samples of its last three candidate blocks, block `k` in slot `k % 3`.
+    /// A run reaches the veto after three consecutive candidate blocks, so these are exactly
+    /// the veto's window then; copied from the rows while they are hot, because by the time the
+    /// veto asks, the group's history has usually left the caches (the rows of one channel are
+    /// spread over 120 cache lines).
+    recent: Vec<i16>,
     /// Samples per channel consumed so far.
     position: u64,
     scratch: VecDeque<Event>,
@@ -54,14 +60,16 @@ impl DtmfBank {
     pub fn new(config: &DetectorConfig, channels: usize) -> Self {
         let coeffs = Coefficients::new(config.rate);
         let window = Window::new(&coeffs);
+        let window_len = window.len();
         Self {
-            groups: vec![LaneGroup::new(window.len()); channels.div_ceil(LANES)],
+            groups: vec![LaneGroup::new(window_len); channels.div_ceil(LANES)],
             window,
             coeffs,
             kernel: Kernel::detect(),
             limits: Limits::new(config),
             channels,
             trackers: vec![Tracker::default(); channels],
+            recent: vec![0; channels * window_len],
             position: 0,
             scratch: VecDeque::new(),
             events: VecDeque::new(),
@@ -93,6 +101,8 @@ impl DtmfBank {
         }
         self.groups[channel / LANES].clear_lane(channel % LANES);
         self.trackers[channel] = Tracker::default();
+        let len = self.window.len();
+        self.recent[channel * len..(channel + 1) * len].fill(0);
         Ok(())
     }
 
@@ -177,6 +187,7 @@ impl DtmfBank {
                 screen.energy[lane],
                 &self.coeffs,
                 &self.limits,
+                self.trackers[channel].held(),
                 |f| Quad {
                     re: std::array::from_fn(|m| group.segments_re[m][f][lane]),
                     im: std::array::from_fn(|m| group.segments_im[m][f][lane]),
@@ -191,19 +202,29 @@ impl DtmfBank {
         // Veto window, oldest first: the slots after this block's, wrapping round to it.
         let order: [usize; WINDOW_BLOCKS] =
             std::array::from_fn(|i| ((block + 1 + i as u64) % WINDOW_BLOCKS as u64) as usize);
-        let history = &group.history;
+        let window_len = self.window.len();
+        let recent = &mut self.recent[channel * window_len..(channel + 1) * window_len];
+        let tracker = &mut self.trackers[channel];
+        // A candidate that may start or extend a run: keep this block's samples where the veto
+        // will want them, while the rows are still in L1 (see `recent`).
+        if candidate.is_some_and(|c| tracker.held() != Some(c.digit)) {
+            let slot = (block % WINDOW_BLOCKS as u64) as usize;
+            let rows = &group.history[slot * n..(slot + 1) * n];
+            for (r, row) in recent[slot * n..(slot + 1) * n].iter_mut().zip(rows) {
+                *r = row[lane];
+            }
+        }
+        let recent = &*recent;
         let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
         let veto = |c: &_| {
             is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
-                let rows = order
-                    .iter()
-                    .flat_map(|&slot| &history[slot * n..(slot + 1) * n]);
-                buf.iter_mut()
-                    .zip(rows)
-                    .for_each(|(b, row)| *b = f32::from(row[lane]));
+                for (part, &slot) in buf.chunks_exact_mut(n).zip(&order) {
+                    for (b, r) in part.iter_mut().zip(&recent[slot * n..(slot + 1) * n]) {
+                        *b = f32::from(*r);
+                    }
+                }
             })
         };
-        let tracker = &mut self.trackers[channel];
         tracker.handle_block(
             &self.coeffs,
             &self.limits,
@@ -217,11 +238,13 @@ impl DtmfBank {
         let busy = u32::from(!tracker.is_idle()) << lane;
         let group = &mut self.groups[g];
         group.busy = (group.busy & !(1 << lane)) | busy;
-        self.events.extend(
-            self.scratch
-                .drain(..)
-                .map(|event| BankEvent { channel, event }),
-        );
+        if !self.scratch.is_empty() {
+            self.events.extend(
+                self.scratch
+                    .drain(..)
+                    .map(|event| BankEvent { channel, event }),
+            );
+        }
     }
 }
 

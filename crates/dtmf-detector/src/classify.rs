@@ -26,11 +26,18 @@ pub(crate) type Amplitudes = [f32; FILTERS];
 
 /// Classifies one block from its bin powers `power` (`|bin|²`) and AC energy; `segments(f)`
 /// gives filter `f`'s per-segment bins, asked for the two tones only once the cheap tests pass.
+///
+/// `held` is the digit the tracker holds. A block whose strongest pair is that digit's and
+/// passes the level, twist and share tests continues it without the frequency checks: those
+/// were made when the digit was confirmed, and a continuing tone changes level (at its end),
+/// not frequency. Such a candidate carries no bins or offsets; the tracker never starts a run
+/// from the held digit.
 pub(crate) fn classify(
     power: &[f32; FILTERS],
     energy: f32,
     coeffs: &Coefficients,
     limits: &Limits,
+    held: Option<Digit>,
     segments: impl Fn(usize) -> Quad,
 ) -> Option<Candidate> {
     // Silence and weak noise: nothing can pass, skip the rest.
@@ -52,6 +59,18 @@ pub(crate) fn classify(
     if e_low + e_high < limits.min_tone_share * energy {
         return None;
     }
+    let digit = Digit::from_tones(low, high - 4);
+    if held == Some(digit) {
+        return Some(Candidate {
+            digit,
+            low,
+            high,
+            low_bin: Complex::default(),
+            high_bin: Complex::default(),
+            low_offset_hz: 0.0,
+            high_offset_hz: 0.0,
+        });
+    }
     let (low_segments, high_segments) = separate(coeffs, low, high, segments(low), segments(high));
     let low_offset_hz = coarse_offset_hz(coeffs, &low_segments);
     let high_offset_hz = coarse_offset_hz(coeffs, &high_segments);
@@ -61,7 +80,7 @@ pub(crate) fn classify(
         return None;
     }
     Some(Candidate {
-        digit: Digit::from_tones(low, high - 4),
+        digit,
         low,
         high,
         low_bin: low_segments.sum(),

@@ -163,9 +163,14 @@ impl DtmfDetector {
         let (re, im) = self.spectrum.bins();
         let (power, amps) = powers_and_amplitudes(&re, &im);
         let spectrum = &self.spectrum;
-        let candidate = classify(&power, spectrum.energy, &self.coeffs, &self.limits, |f| {
-            spectrum.segments(f)
-        });
+        let candidate = classify(
+            &power,
+            spectrum.energy,
+            &self.coeffs,
+            &self.limits,
+            self.tracker.held(),
+            |f| spectrum.segments(f),
+        );
         let history = &self.history[..self.window.len()];
         let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
         let veto = |c: &_| {

@@ -19,6 +19,8 @@ use crate::vector::{F32x16, WIDTH};
 
 /// Probe level, relative to the weaker tone, from which a block is taken as harmonic.
 const VETO_DB: f32 = -18.0;
+/// [`VETO_DB`] as a power ratio.
+const VETO_RATIO: f32 = 0.015_848_932;
 /// Lowest fundamental considered (a bass voice).
 const MIN_F0_HZ: f32 = 90.0;
 /// Largest low-tone harmonic number considered.
@@ -112,7 +114,7 @@ pub(crate) fn is_harmonic(
             out: &mut levels,
         },
     );
-    let floor = levels[0].min(levels[1]) * 10f32.powf(VETO_DB / 10.0);
+    let floor = levels[0].min(levels[1]) * VETO_RATIO;
     levels[2..count].iter().any(|&p| p > floor)
 }
 
@@ -156,13 +158,12 @@ impl Powers<'_> {
         let len = samples.len() / PARTS;
         let parts: [&[f32]; PARTS] = std::array::from_fn(|q| &samples[q * len..(q + 1) * len]);
         for (chunk, levels) in hz.chunks(WIDTH).zip(out.chunks_exact_mut(WIDTH)) {
-            let (mut cos, mut sin) = ([0.0f32; WIDTH], [0.0f32; WIDTH]);
-            let (mut part_cos, mut part_sin) = ([0.0f32; WIDTH], [0.0f32; WIDTH]);
-            for (i, f) in chunk.iter().enumerate() {
-                let w = std::f32::consts::TAU * f / fs;
-                (sin[i], cos[i]) = sin_cos(w);
-                (part_sin[i], part_cos[i]) = sin_cos(w * len as f32);
+            let mut w = [0.0f32; WIDTH];
+            for (w, f) in w.iter_mut().zip(chunk) {
+                *w = std::f32::consts::TAU * f / fs;
             }
+            let (sin, cos) = sin_cos_lanes(&w);
+            let (part_sin, part_cos) = sin_cos_lanes(&w.map(|w| w * len as f32));
             let k = V::load(&cos.map(|c| 2.0 * c));
             let mut s1 = [V::zero(); PARTS];
             let mut s2 = [V::zero(); PARTS];
@@ -192,4 +193,14 @@ impl Powers<'_> {
             }
         }
     }
+}
+
+/// [`sin_cos`] of every lane, in one straight loop that vectorises.
+#[inline(always)]
+fn sin_cos_lanes(x: &[f32; WIDTH]) -> ([f32; WIDTH], [f32; WIDTH]) {
+    let (mut sin, mut cos) = ([0.0f32; WIDTH], [0.0f32; WIDTH]);
+    for i in 0..WIDTH {
+        (sin[i], cos[i]) = sin_cos(x[i]);
+    }
+    (sin, cos)
 }

@@ -94,6 +94,14 @@ impl Tracker {
         matches!(self.state, State::Quiet)
     }
 
+    /// The digit being held, if any (a candidate for it extends no run).
+    pub(crate) fn held(&self) -> Option<Digit> {
+        match &self.state {
+            State::Holding(held) | State::Switching(held, _) => Some(held.digit),
+            State::Quiet | State::Counting(_) | State::Rejected(_) => None,
+        }
+    }
+
     /// Feeds one block's verdict. `start` is the block's first sample; `amps` are the block's
     /// bin amplitudes and `previous` the block before's. `veto` is asked whether a run about to
     /// be confirmed is harmonic.
