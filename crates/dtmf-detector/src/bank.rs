@@ -176,6 +176,7 @@ impl DtmfBank {
     }
 
     /// The scalar part of one channel's block: classification, veto and timing.
+    #[inline(always)]
     fn visit(&mut self, g: usize, lane: usize, screen: &Screen, block: u64) {
         let channel = g * LANES + lane;
         let n = self.coeffs.block_len;

@@ -32,6 +32,7 @@ pub(crate) type Amplitudes = [f32; FILTERS];
 /// were made when the digit was confirmed, and a continuing tone changes level (at its end),
 /// not frequency. Such a candidate carries no bins or offsets; the tracker never starts a run
 /// from the held digit.
+#[inline(always)]
 pub(crate) fn classify(
     power: &[f32; FILTERS],
     energy: f32,
@@ -121,6 +122,7 @@ impl Candidate {
 
 /// Fine frequency offset of filter `f` in Hz from the phase advance between two consecutive
 /// blocks' bins, unwrapped with the coarse in-block estimate `coarse_hz`.
+#[inline(always)]
 pub(crate) fn fine_offset_hz(
     coeffs: &Coefficients,
     f: usize,
@@ -139,6 +141,7 @@ pub(crate) fn fine_offset_hz(
 }
 
 /// Whether a pair of consecutive candidates for the same digit has both tones within tolerance.
+#[inline(always)]
 pub(crate) fn pair_in_tolerance(
     coeffs: &Coefficients,
     limits: &Limits,

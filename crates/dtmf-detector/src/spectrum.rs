@@ -259,6 +259,7 @@ impl BlockSpectrum {
 /// off-diagonal terms are at most 0.41, so each sweep shrinks the error at least sixfold: 8 dB
 /// of twist leaves the weak tone 3 % of leakage, 0.03 rad of phase). Returns `α_m·L` and
 /// `β_m·L`, which sum to leakage-free block bins.
+#[inline(always)]
 pub(crate) fn separate(
     coeffs: &Coefficients,
     a: usize,
@@ -283,6 +284,7 @@ pub(crate) fn separate(
 
 /// Frequency offset in Hz of the tone whose per-segment bins are `segments`, from the phase
 /// steps between segments. Unambiguous to ± half the segment rate (±200 Hz at any rate).
+#[inline(always)]
 pub(crate) fn coarse_offset_hz(coeffs: &Coefficients, segments: &Quad) -> f32 {
     // Z_m is rotated to the block start, so a tone exactly on the bin has equal phases and a
     // tone δ rad/sample off advances δ·L per segment.

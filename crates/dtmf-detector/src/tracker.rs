@@ -105,6 +105,7 @@ impl Tracker {
     /// Feeds one block's verdict. `start` is the block's first sample; `amps` are the block's
     /// bin amplitudes and `previous` the block before's. `veto` is asked whether a run about to
     /// be confirmed is harmonic.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn handle_block(
         &mut self,
@@ -202,6 +203,7 @@ impl Tracker {
         }
     }
 
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn extend_run(
         coeffs: &Coefficients,
@@ -254,6 +256,7 @@ impl Tracker {
     }
 
     /// Advances a held digit by one block; `None` once it has ended (its event is pushed).
+    #[inline(always)]
     fn hold(
         mut held: Held,
         block_end: u64,
