@@ -5,9 +5,10 @@ use std::collections::VecDeque;
 use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
 use crate::harmonic::{MAX_WINDOW, WINDOW_BLOCKS, Window, is_harmonic};
-use crate::simd::Kernel;
+use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
+use crate::vector::F32x16;
 use crate::{Digit, Event, SampleRate, SampleTime};
 
 /// A digit found by [`DtmfDetector::decode`].
@@ -149,12 +150,17 @@ impl DtmfDetector {
     }
 
     fn process_block(&mut self, block: &[i16]) {
+        crate::simd::run(self.kernel, ProcessBlock(self, block));
+    }
+
+    /// One block, compiled for the detector's kernel (see [`crate::simd`]).
+    #[inline(always)]
+    fn process_block_with<V: F32x16>(&mut self, block: &[i16]) {
         let n = block.len();
         let index = self.position / n as u64;
         let slot = (index % WINDOW_BLOCKS as u64) as usize;
         self.history[slot * n..(slot + 1) * n].copy_from_slice(block);
-        crate::dft::analyse(
-            self.kernel,
+        crate::dft::analyse_with::<V>(
             &self.coeffs.dft,
             block,
             self.limits.min_block_energy,
@@ -194,5 +200,16 @@ impl DtmfDetector {
         );
         self.previous = amps;
         self.position += n as u64;
+    }
+}
+
+/// [`DtmfDetector::process_block_with`] as a [`Vectorised`] body.
+struct ProcessBlock<'a>(&'a mut DtmfDetector, &'a [i16]);
+
+impl Vectorised for ProcessBlock<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<V: F32x16>(self) {
+        self.0.process_block_with::<V>(self.1);
     }
 }

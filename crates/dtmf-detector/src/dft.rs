@@ -10,6 +10,7 @@
 //! out already rotated to it, as [`BlockSpectrum`] wants.
 
 use crate::SampleRate;
+#[cfg(test)]
 use crate::simd::{Kernel, Vectorised, run};
 use crate::spectrum::{BlockSpectrum, FILTERS, MAX_BLOCK, NOMINAL_HZ, SEGMENTS};
 use crate::vector::{F32x16, WIDTH};
@@ -45,6 +46,7 @@ impl DftTable {
     }
 }
 
+#[cfg(test)]
 /// Analyses one block of a single channel into `out`: AC energy, and unless it is below
 /// `min_energy` (no tone can pass; bins left at zero) the per-segment bins.
 pub(crate) fn analyse(
@@ -65,6 +67,7 @@ pub(crate) fn analyse(
     );
 }
 
+#[cfg(test)]
 struct Analyse<'a> {
     table: &'a DftTable,
     block: &'a [i16],
@@ -72,17 +75,25 @@ struct Analyse<'a> {
     out: &'a mut BlockSpectrum,
 }
 
+#[cfg(test)]
 impl Vectorised for Analyse<'_> {
     type Output = ();
 
     #[inline(always)]
     fn run<V: F32x16>(self) {
-        let Self {
-            table,
-            block,
-            min_energy,
-            out,
-        } = self;
+        analyse_with::<V>(self.table, self.block, self.min_energy, self.out);
+    }
+}
+
+/// [`analyse`] for a caller already compiled for `V`'s instruction set.
+#[inline(always)]
+pub(crate) fn analyse_with<V: F32x16>(
+    table: &DftTable,
+    block: &[i16],
+    min_energy: f32,
+    out: &mut BlockSpectrum,
+) {
+    {
         let n = table.segment_len * SEGMENTS;
         // As f32, energy on the way: sixteen samples at a time (both block lengths divide).
         let mut x = [[0.0f32; WIDTH]; MAX_BLOCK / WIDTH];

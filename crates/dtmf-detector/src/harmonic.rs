@@ -19,8 +19,6 @@ use crate::vector::{F32x16, WIDTH};
 
 /// Probe level, relative to the weaker tone, from which a block is taken as harmonic.
 const VETO_DB: f32 = -18.0;
-/// [`VETO_DB`] as a power ratio.
-const VETO_RATIO: f32 = 0.015_848_932;
 /// Lowest fundamental considered (a bass voice).
 const MIN_F0_HZ: f32 = 90.0;
 /// Largest low-tone harmonic number considered.
@@ -36,6 +34,8 @@ const MAX_PROBES: usize = 48;
 #[derive(Clone, Debug)]
 pub(crate) struct Window {
     weights: Vec<f32>,
+    /// [`VETO_DB`] as a power ratio.
+    veto_ratio: f32,
 }
 
 impl Window {
@@ -47,7 +47,10 @@ impl Window {
                 (0.5 - 0.5 * x.cos()) as f32
             })
             .collect();
-        Self { weights }
+        Self {
+            weights,
+            veto_ratio: 10f32.powf(VETO_DB / 10.0),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -114,7 +117,7 @@ pub(crate) fn is_harmonic(
             out: &mut levels,
         },
     );
-    let floor = levels[0].min(levels[1]) * VETO_RATIO;
+    let floor = levels[0].min(levels[1]) * window.veto_ratio;
     levels[2..count].iter().any(|&p| p > floor)
 }
 
