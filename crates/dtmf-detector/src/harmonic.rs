@@ -12,7 +12,7 @@
 //! probe near −31 dB, so a legitimate digit is vetoed with odds around e^−20 per probe.
 
 use crate::classify::Candidate;
-use crate::fastmath::sin_cos;
+use crate::fastmath::{round, sin_cos};
 use crate::simd::{Kernel, Vectorised, run};
 use crate::spectrum::{Coefficients, MAX_BLOCK};
 use crate::vector::{F32x16, WIDTH};
@@ -60,6 +60,7 @@ impl Window {
 
 /// Whether the candidate's tones are better explained as harmonics of something. `fill` writes
 /// the last [`WINDOW_BLOCKS`] blocks of samples, oldest first.
+#[inline(always)]
 pub(crate) fn is_harmonic(
     kernel: Kernel,
     coeffs: &Coefficients,
@@ -90,7 +91,7 @@ pub(crate) fn is_harmonic(
         if f0 < MIN_F0_HZ {
             break;
         }
-        let h2 = (high_hz / f0).round();
+        let h2 = round(high_hz / f0);
         if h2 <= h1 as f32 || ((h2 * f0 - high_hz) / high_hz).abs() > 0.025 {
             continue;
         }
