@@ -45,9 +45,8 @@ pub struct DtmfBank {
     trackers: Vec<Tracker>,
     /// Per channel, the samples of its last three candidate blocks, block `k` in slot `k % 3`.
     /// A run reaches the veto after three consecutive candidate blocks, so these are exactly
-    /// the veto's window then; copied from the rows while they are hot, because by the time the
-    /// veto asks, the group's history has usually left the caches (the rows of one channel are
-    /// spread over 120 cache lines).
+    /// the veto's window then. Groups keep only the current block's rows, where one channel's
+    /// samples lie one per row, 40 cache lines for a block: they are copied out while hot.
     recent: Vec<i16>,
     /// Samples per channel consumed so far.
     position: u64,
@@ -62,7 +61,7 @@ impl DtmfBank {
         let window = Window::new(&coeffs);
         let window_len = window.len();
         Self {
-            groups: vec![LaneGroup::new(window_len); channels.div_ceil(LANES)],
+            groups: vec![LaneGroup::new(coeffs.block_len); channels.div_ceil(LANES)],
             window,
             coeffs,
             kernel: Kernel::detect(),
@@ -124,7 +123,6 @@ impl DtmfBank {
         while done < frames {
             let into_segment = (self.position % seg as u64) as usize;
             let into_block = (self.position % n as u64) as usize;
-            let slot = (self.position / n as u64 % WINDOW_BLOCKS as u64) as usize;
             let take = (seg - into_segment).min(frames - done);
             let next = (seg).min(frames - done - take);
             let feed = Feed {
@@ -132,7 +130,7 @@ impl DtmfBank {
                 feedback: &self.coeffs.feedback,
                 frames: &pcm[done * channels..(done + take) * channels],
                 channels,
-                first_row: slot * n + into_block,
+                first_row: into_block,
                 ahead: &pcm[(done + take) * channels..(done + take + next) * channels],
             };
             simd::run(self.kernel, FeedGroups(feed));
@@ -210,7 +208,7 @@ impl DtmfBank {
         // will want them, while the rows are still in L1 (see `recent`).
         if candidate.is_some_and(|c| tracker.held() != Some(c.digit)) {
             let slot = (block % WINDOW_BLOCKS as u64) as usize;
-            let rows = &group.history[slot * n..(slot + 1) * n];
+            let rows = &group.rows[..n];
             for (r, row) in recent[slot * n..(slot + 1) * n].iter_mut().zip(rows) {
                 *r = row[lane];
             }

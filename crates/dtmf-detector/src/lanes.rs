@@ -3,7 +3,7 @@
 //! - [`Feed`]: Goertzel recurrences over interleaved frames, channels across vector lanes, so
 //!   each filter is an independent vector chain. With 32 registers of 512 bits all eight
 //!   filters' states, their coefficients and the input row stay in registers, and a row costs
-//!   one load, one store (into the veto history), a conversion, two energy sums and sixteen
+//!   one load, one store (into the block's rows), a conversion, two energy sums and sixteen
 //!   arithmetic operations for sixteen channels. With sixteen registers the filters run in
 //!   passes of two, reading the row back from the history.
 //! - [`LaneGroup::finish_segment`]: each segment's Goertzel states into complex bins.
@@ -24,7 +24,7 @@ pub(crate) type FilterLanes = [Lanes; FILTERS];
 /// Filters per pass when registers are few.
 const NARROW_PASS: usize = 2;
 
-/// One group of channels: running state, finished segments, amplitudes and sample history.
+/// One group of channels: running state, finished segments, amplitudes and the block's rows.
 #[derive(Clone, Debug)]
 pub(crate) struct LaneGroup {
     s1: FilterLanes,
@@ -38,9 +38,9 @@ pub(crate) struct LaneGroup {
     pub(crate) amplitude: [FilterLanes; 2],
     /// Lanes whose tracker is not idle: they are visited every block.
     pub(crate) busy: u32,
-    /// The last [`WINDOW_BLOCKS`](crate::harmonic::WINDOW_BLOCKS) blocks' samples, one row per frame: block `k` in slot
-    /// `k % WINDOW_BLOCKS`, so that nothing moves when a block ends.
-    pub(crate) history: Vec<[i16; LANES]>,
+    /// The current block's samples, one row per frame: what the veto's copy is taken from, and
+    /// what the narrow kernel's filter passes read back.
+    pub(crate) rows: Vec<[i16; LANES]>,
 }
 
 /// What [`LaneGroup::screen`] found in one block.
@@ -52,7 +52,7 @@ pub(crate) struct Screen {
 }
 
 impl LaneGroup {
-    pub(crate) fn new(window: usize) -> Self {
+    pub(crate) fn new(block_len: usize) -> Self {
         Self {
             s1: [[0.0; LANES]; FILTERS],
             s2: [[0.0; LANES]; FILTERS],
@@ -62,7 +62,7 @@ impl LaneGroup {
             segments_im: [[[0.0; LANES]; FILTERS]; SEGMENTS],
             amplitude: [[[0.0; LANES]; FILTERS]; 2],
             busy: 0,
-            history: vec![[0; LANES]; window],
+            rows: vec![[0; LANES]; block_len],
         }
     }
 
@@ -77,7 +77,7 @@ impl LaneGroup {
         self.sum[lane] = 0.0;
         self.sum_sq[lane] = 0.0;
         self.busy &= !(1 << lane);
-        self.history.iter_mut().for_each(|row| row[lane] = 0);
+        self.rows.iter_mut().for_each(|row| row[lane] = 0);
     }
 
     /// Ends segment `m`: its bins from the Goertzel states, which restart from zero.
@@ -139,7 +139,7 @@ impl LaneGroup {
 }
 
 /// Feeds `frames` (interleaved, `channels` samples each; whole frames inside one segment) to
-/// every group, writing their rows from `first_row` of each group's history.
+/// every group, writing their rows from `first_row` of each group's block rows.
 pub(crate) struct Feed<'a> {
     pub(crate) groups: &'a mut [LaneGroup],
     pub(crate) feedback: &'a [f32; FILTERS],
@@ -165,7 +165,7 @@ impl Feed<'_> {
         let k: [V; FILTERS] = std::array::from_fn(|f| V::splat(self.feedback[f]));
         for (g, group) in self.groups.iter_mut().enumerate() {
             prefetch(ahead.next().unwrap_or_default());
-            let history = &mut group.history[self.first_row..self.first_row + rows];
+            let history = &mut group.rows[self.first_row..self.first_row + rows];
             let base = g * LANES;
             let frames = self.frames.chunks_exact(self.channels);
             let mut sum = V::load(&group.sum);
