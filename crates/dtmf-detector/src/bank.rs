@@ -132,12 +132,16 @@ impl DtmfBank {
                 channels,
                 first_row: into_block,
                 ahead: &pcm[(done + take) * channels..(done + take + next) * channels],
+                starts: into_segment == 0,
+                finishes: (into_segment + take == seg)
+                    .then_some((self.position / seg as u64 % SEGMENTS as u64) as usize),
+                coeffs: &self.coeffs,
             };
             simd::run(self.kernel, FeedGroups(feed));
             done += take;
             self.position += take as u64;
-            if self.position.is_multiple_of(seg as u64) {
-                simd::run(self.kernel, EndSegment(self));
+            if self.position.is_multiple_of(n as u64) {
+                simd::run(self.kernel, EndBlock(self));
             }
         }
         Ok(())
@@ -150,15 +154,7 @@ impl DtmfBank {
     }
 
     #[inline(always)]
-    fn end_segment<V: F32x16>(&mut self) {
-        let seg = self.coeffs.segment_len as u64;
-        let m = ((self.position / seg - 1) % SEGMENTS as u64) as usize;
-        for group in &mut self.groups {
-            group.finish_segment::<V>(&self.coeffs, m);
-        }
-        if m + 1 < SEGMENTS {
-            return;
-        }
+    fn end_block<V: F32x16>(&mut self) {
         let n = self.coeffs.block_len;
         let block_start = self.position - n as u64;
         let block = block_start / n as u64;
@@ -258,14 +254,14 @@ impl Vectorised for FeedGroups<'_> {
     }
 }
 
-/// [`DtmfBank::end_segment`], compiled for the bank's kernel.
-struct EndSegment<'a>(&'a mut DtmfBank);
+/// [`DtmfBank::end_block`], compiled for the bank's kernel.
+struct EndBlock<'a>(&'a mut DtmfBank);
 
-impl Vectorised for EndSegment<'_> {
+impl Vectorised for EndBlock<'_> {
     type Output = ();
     #[inline(always)]
     fn run<V: F32x16>(self) {
-        self.0.end_segment::<V>();
+        self.0.end_block::<V>();
     }
 }
 
@@ -296,20 +292,23 @@ mod tests {
         let interleaved: Vec<i16> = (0..12_000)
             .flat_map(|n| streams.iter().map(move |s| s[n]))
             .collect();
-        let run = |kernel| {
+        // Whole 20 ms frames, and 37-frame ticks that end segments and blocks mid-tick.
+        let run = |kernel, frames| {
             let mut bank = DtmfBank::with_rate(rate, channels);
             bank.kernel = kernel;
             let mut events = Vec::new();
-            for tick in interleaved.chunks(channels * 160) {
+            for tick in interleaved.chunks(channels * frames) {
                 bank.handle_interleaved(tick).expect("whole frames");
                 events.extend(std::iter::from_fn(|| bank.poll_event()));
             }
             events
         };
-        let want = run(Kernel::Portable);
+        let want = run(Kernel::Portable, 160);
         assert_eq!(want.len(), channels * 4 * 2, "{want:?}");
         for kernel in Kernel::all_supported() {
-            assert_eq!(run(kernel), want, "{kernel:?}");
+            for frames in [160, 37] {
+                assert_eq!(run(kernel, frames), want, "{kernel:?}, {frames} frames");
+            }
         }
     }
 }

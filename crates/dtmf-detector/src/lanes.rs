@@ -80,17 +80,32 @@ impl LaneGroup {
         self.rows.iter_mut().for_each(|row| row[lane] = 0);
     }
 
-    /// Ends segment `m`: its bins from the Goertzel states, which restart from zero.
+    /// Ends segment `m`: its bins from the Goertzel states in memory, which restart from zero.
     #[inline(always)]
-    pub(crate) fn finish_segment<V: F32x16>(&mut self, coeffs: &Coefficients, m: usize) {
-        for f in 0..FILTERS {
-            let [a, b, c, d] = coeffs.finish_linear(m, f).map(V::splat);
-            let (s1, s2) = (V::load(&self.s1[f]), V::load(&self.s2[f]));
-            a.mul_add(s1, b.mul(s2)).store(&mut self.segments_re[m][f]);
-            c.mul_add(s1, d.mul(s2)).store(&mut self.segments_im[m][f]);
-        }
+    fn finish_segment<V: F32x16>(&mut self, coeffs: &Coefficients, m: usize) {
+        let s1: [V; FILTERS] = std::array::from_fn(|f| V::load(&self.s1[f]));
+        let s2: [V; FILTERS] = std::array::from_fn(|f| V::load(&self.s2[f]));
+        self.finish_from(coeffs, m, &s1, &s2);
         self.s1 = [[0.0; LANES]; FILTERS];
         self.s2 = [[0.0; LANES]; FILTERS];
+    }
+
+    /// Segment `m`'s bins from its last two Goertzel states.
+    #[inline(always)]
+    fn finish_from<V: F32x16>(
+        &mut self,
+        coeffs: &Coefficients,
+        m: usize,
+        s1: &[V; FILTERS],
+        s2: &[V; FILTERS],
+    ) {
+        for f in 0..FILTERS {
+            let [a, b, c, d] = coeffs.finish[m][f].map(V::splat);
+            a.mul_add(s1[f], b.mul(s2[f]))
+                .store(&mut self.segments_re[m][f]);
+            c.mul_add(s1[f], d.mul(s2[f]))
+                .store(&mut self.segments_im[m][f]);
+        }
     }
 
     /// Ends block `block` (all segments finished): energies, powers and the lanes that could
@@ -148,6 +163,12 @@ pub(crate) struct Feed<'a> {
     pub(crate) first_row: usize,
     /// The frames the next call will feed (empty if unknown): prefetched while these run.
     pub(crate) ahead: &'a [i16],
+    /// Whether these frames start a segment: the states start from zero, not from memory.
+    pub(crate) starts: bool,
+    /// The segment these frames end, if they end one: it is finished from the states while
+    /// they are in registers, and the states are not stored.
+    pub(crate) finishes: Option<usize>,
+    pub(crate) coeffs: &'a Coefficients,
 }
 
 impl Feed<'_> {
@@ -171,18 +192,44 @@ impl Feed<'_> {
             let mut sum = V::load(&group.sum);
             let mut sum_sq = V::load(&group.sum_sq);
             if V::WIDE {
-                let mut s1: [V; FILTERS] = std::array::from_fn(|f| V::load(&group.s1[f]));
-                let mut s2: [V; FILTERS] = std::array::from_fn(|f| V::load(&group.s2[f]));
-                for (frame, row) in frames.zip(history.iter_mut()) {
-                    gather(frame, base, row);
-                    let x = V::from_i16(row);
-                    sum = sum.add(x);
-                    sum_sq = x.mul_add(x, sum_sq);
-                    step(x, &k, &mut s1, &mut s2);
+                let (mut s1, mut s2): ([V; FILTERS], [V; FILTERS]) = if self.starts {
+                    ([V::zero(); FILTERS], [V::zero(); FILTERS])
+                } else {
+                    (
+                        std::array::from_fn(|f| V::load(&group.s1[f])),
+                        std::array::from_fn(|f| V::load(&group.s2[f])),
+                    )
+                };
+                let mut acc = Sums { sum, sum_sq };
+                let channels = self.channels;
+                let src = self.frames;
+                if base + LANES <= channels {
+                    // A full group: its lanes are one 32-byte run of every frame.
+                    recur(history, &k, &mut s1, &mut s2, &mut acc, |i, row| {
+                        let at = i * channels + base;
+                        if let Some(lanes) = src.get(at..at + LANES) {
+                            row.copy_from_slice(lanes);
+                        }
+                        V::from_i16(row)
+                    });
+                } else {
+                    // The last, partial group: padded copies, a separate instance of the loop
+                    // so that the copy's call stays out of the full groups' loop.
+                    recur(history, &k, &mut s1, &mut s2, &mut acc, |i, row| {
+                        let frame = src.get(i * channels..(i + 1) * channels);
+                        gather(frame.unwrap_or_default(), base, row);
+                        V::from_i16(row)
+                    });
                 }
-                for f in 0..FILTERS {
-                    s1[f].store(&mut group.s1[f]);
-                    s2[f].store(&mut group.s2[f]);
+                (sum, sum_sq) = (acc.sum, acc.sum_sq);
+                match self.finishes {
+                    Some(m) => group.finish_from::<V>(self.coeffs, m, &s1, &s2),
+                    None => {
+                        for f in 0..FILTERS {
+                            s1[f].store(&mut group.s1[f]);
+                            s2[f].store(&mut group.s2[f]);
+                        }
+                    }
                 }
             } else {
                 for (frame, row) in frames.zip(history.iter_mut()) {
@@ -206,9 +253,58 @@ impl Feed<'_> {
                     }
                 }
             }
+            if !V::WIDE
+                && let Some(m) = self.finishes
+            {
+                group.finish_segment::<V>(self.coeffs, m);
+            }
             sum.store(&mut group.sum);
             sum_sq.store(&mut group.sum_sq);
         }
+    }
+}
+
+/// A group's running sums of samples and squared samples.
+struct Sums<V> {
+    sum: V,
+    sum_sq: V,
+}
+
+impl<V: F32x16> Sums<V> {
+    #[inline(always)]
+    fn add(&mut self, x: V) {
+        self.sum = self.sum.add(x);
+        self.sum_sq = x.mul_add(x, self.sum_sq);
+    }
+}
+
+/// Runs all filters over `rows.len()` frames; `row_at(i, row)` fills `row` with frame `i`'s
+/// lanes and returns them as a vector. Two frames per turn, the states trading roles (see
+/// [`step_pair`]), so that no register moves sit between the steps.
+#[inline(always)]
+fn recur<V: F32x16>(
+    rows: &mut [[i16; LANES]],
+    k: &[V; FILTERS],
+    s1: &mut [V; FILTERS],
+    s2: &mut [V; FILTERS],
+    acc: &mut Sums<V>,
+    mut row_at: impl FnMut(usize, &mut [i16; LANES]) -> V,
+) {
+    let mut pairs = rows.chunks_exact_mut(2);
+    let mut i = 0;
+    for pair in &mut pairs {
+        let [r0, r1] = pair else { break };
+        let x0 = row_at(i, r0);
+        let x1 = row_at(i + 1, r1);
+        acc.add(x0);
+        acc.add(x1);
+        step_pair(x0, x1, k, s1, s2);
+        i += 2;
+    }
+    if let [r] = pairs.into_remainder() {
+        let x = row_at(i, r);
+        acc.add(x);
+        step(x, k, s1, s2);
     }
 }
 
@@ -221,6 +317,24 @@ fn gather(frame: &[i16], base: usize, row: &mut [i16; LANES]) {
         *row = [0; LANES];
         let present = frame.get(base..).unwrap_or_default();
         row[..present.len()].copy_from_slice(present);
+    }
+}
+
+/// Two Goertzel steps of `K` filters across the lanes: the first writes `y[n]` over `s2`, the
+/// second `y[n+1]` over `s1`, so the states end where [`step`] leaves them without moving.
+#[inline(always)]
+fn step_pair<V: F32x16, const K: usize>(
+    x0: V,
+    x1: V,
+    k: &[V; K],
+    s1: &mut [V; K],
+    s2: &mut [V; K],
+) {
+    for f in 0..K {
+        s2[f] = k[f].mul_add(s1[f], x0.sub(s2[f]));
+    }
+    for f in 0..K {
+        s1[f] = k[f].mul_add(s2[f], x1.sub(s1[f]));
     }
 }
 

@@ -115,6 +115,8 @@ pub(crate) struct Coefficients {
     /// block start.
     twiddle_re: [[f32; FILTERS]; SEGMENTS],
     twiddle_im: [[f32; FILTERS]; SEGMENTS],
+    /// [`finish_linear`](Self::finish_linear) per segment and filter.
+    pub(crate) finish: [[[f32; 4]; FILTERS]; SEGMENTS],
     /// `ωL mod 2π`: a tone on the bin advances this much from one segment to the next.
     pub(crate) segment_advance: [f32; FILTERS],
     /// `ωN mod 2π`: a tone on the bin advances this much from one block to the next.
@@ -157,6 +159,7 @@ impl Coefficients {
             sin: [0.0; FILTERS],
             twiddle_re: [[0.0; FILTERS]; SEGMENTS],
             twiddle_im: [[0.0; FILTERS]; SEGMENTS],
+            finish: [[[0.0; 4]; FILTERS]; SEGMENTS],
             segment_advance: [0.0; FILTERS],
             block_advance: [0.0; FILTERS],
             cross: [[Quad::default(); FILTERS]; FILTERS],
@@ -177,6 +180,7 @@ impl Coefficients {
             c.segment_advance[f] = (w * l).rem_euclid(tau) as f32;
             c.block_advance[f] = (w * block_len as f64).rem_euclid(tau) as f32;
         }
+        c.finish = std::array::from_fn(|m| std::array::from_fn(|f| c.finish_linear(m, f)));
         let omega = |f: usize| tau * f64::from(NOMINAL_HZ[f]) / fs;
         for m in 0..SEGMENTS {
             for s in 0..FILTERS {
