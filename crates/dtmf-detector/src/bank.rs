@@ -10,12 +10,12 @@
 
 use std::collections::VecDeque;
 
-use crate::classify::{Amplitudes, classify};
+use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
 use crate::harmonic::{WINDOW_BLOCKS, Window, is_harmonic};
 use crate::lanes::{Feed, LaneGroup, Screen};
 use crate::simd::{self, Kernel, Vectorised};
-use crate::spectrum::{Coefficients, FILTERS, Quad, SEGMENTS};
+use crate::spectrum::{Coefficients, Quad, SEGMENTS};
 use crate::tracker::Tracker;
 use crate::vector::{F32x16, prefetch};
 use crate::{DtmfError, Event, SampleRate, SampleTime};
@@ -176,12 +176,11 @@ impl DtmfBank {
         let n = self.coeffs.block_len;
         let group = &self.groups[g];
         let candidate = if screen.possible & (1 << lane) != 0 {
-            let power: [f32; FILTERS] = std::array::from_fn(|f| screen.power[f][lane]);
-            classify(
-                &power,
-                screen.energy[lane],
+            continue_or_refine(
                 &self.coeffs,
                 &self.limits,
+                usize::from(screen.low[lane]),
+                usize::from(screen.high[lane]),
                 self.trackers[channel].held(),
                 |f| Quad {
                     re: std::array::from_fn(|m| group.segments_re[m][f][lane]),

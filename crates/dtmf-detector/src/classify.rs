@@ -41,25 +41,70 @@ pub(crate) fn classify(
     held: Option<Digit>,
     segments: impl Fn(usize) -> Quad,
 ) -> Option<Candidate> {
+    let (low, high) = strongest_pair(power, energy, coeffs, limits)?;
+    continue_or_refine(coeffs, limits, low, high, held, segments)
+}
+
+/// The cheap tests: the block's strongest low and high bins `(low, high)` (filter indices), if
+/// they pass the energy, level, twist and share tests. [`LaneGroup::screen`] makes the same
+/// tests across lanes, with the same arithmetic.
+///
+/// [`LaneGroup::screen`]: crate::lanes::LaneGroup::screen
+#[inline(always)]
+pub(crate) fn strongest_pair(
+    power: &[f32; FILTERS],
+    energy: f32,
+    coeffs: &Coefficients,
+    limits: &Limits,
+) -> Option<(usize, usize)> {
     // Silence and weak noise: nothing can pass, skip the rest.
     if energy < limits.min_block_energy {
         return None;
     }
     let low = argmax(&power[..4]);
     let high = 4 + argmax(&power[4..]);
-    // A tone of amplitude A over N samples gives |bin|² = (A·N/2)², i.e. energy A²N/2 = 2|bin|²/N.
-    let to_energy = 2.0 / coeffs.block_len as f32;
-    let e_low = power[low] * to_energy;
-    let e_high = power[high] * to_energy;
-    if e_low < limits.min_tone_energy || e_high < limits.min_tone_energy {
-        return None;
-    }
-    if e_low > e_high * limits.max_normal_twist || e_high > e_low * limits.max_reverse_twist {
-        return None;
-    }
-    if e_low + e_high < limits.min_tone_share * energy {
-        return None;
-    }
+    let ok = passes(power[low], power[high], energy, to_energy(coeffs), limits);
+    ok.then_some((low, high))
+}
+
+/// `|bin|²` to the energy of the tone behind it: a tone of amplitude A over N samples gives
+/// `|bin|² = (A·N/2)²`, i.e. energy `A²N/2 = 2|bin|²/N`.
+#[inline(always)]
+pub(crate) fn to_energy(coeffs: &Coefficients) -> f32 {
+    2.0 / coeffs.block_len as f32
+}
+
+/// The level, twist and share tests on the two strongest bins' powers. Branch-free, so that it
+/// runs across lanes too.
+#[inline(always)]
+pub(crate) fn passes(
+    low_power: f32,
+    high_power: f32,
+    energy: f32,
+    to_energy: f32,
+    limits: &Limits,
+) -> bool {
+    let e_low = low_power * to_energy;
+    let e_high = high_power * to_energy;
+    (energy >= limits.min_block_energy)
+        & (e_low >= limits.min_tone_energy)
+        & (e_high >= limits.min_tone_energy)
+        & (e_low <= e_high * limits.max_normal_twist)
+        & (e_high <= e_low * limits.max_reverse_twist)
+        & (e_low + e_high >= limits.min_tone_share * energy)
+}
+
+/// The candidate for tones `low` and `high` that passed the cheap tests: the held digit goes
+/// on as it is; any other pair is separated and must pass the in-block frequency test.
+#[inline(always)]
+pub(crate) fn continue_or_refine(
+    coeffs: &Coefficients,
+    limits: &Limits,
+    low: usize,
+    high: usize,
+    held: Option<Digit>,
+    segments: impl Fn(usize) -> Quad,
+) -> Option<Candidate> {
     let digit = Digit::from_tones(low, high - 4);
     if held == Some(digit) {
         return Some(Candidate {

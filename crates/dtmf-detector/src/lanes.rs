@@ -11,6 +11,7 @@
 //!   lane's bin amplitudes. Lanes that fail (silence, noise, most speech and music) and whose
 //!   tracker is idle never reach scalar code.
 
+use crate::classify::passes;
 use crate::config::Limits;
 use crate::spectrum::{Coefficients, FILTERS, SEGMENTS};
 use crate::vector::{F32x16, WIDTH, prefetch};
@@ -45,9 +46,10 @@ pub(crate) struct LaneGroup {
 
 /// What [`LaneGroup::screen`] found in one block.
 pub(crate) struct Screen {
-    pub(crate) energy: [f32; LANES],
-    pub(crate) power: FilterLanes,
-    /// Bit per lane: the block passes the energy and tone-share tests.
+    /// Per lane, the strongest low-group and high-group filter.
+    pub(crate) low: [u8; LANES],
+    pub(crate) high: [u8; LANES],
+    /// Bit per lane: those two pass the energy, level, twist and share tests.
     pub(crate) possible: u32,
 }
 
@@ -108,12 +110,13 @@ impl LaneGroup {
         }
     }
 
-    /// Ends block `block` (all segments finished): energies, powers and the lanes that could
-    /// hold a digit; stores the amplitudes in slot `block % 2` and restarts the energy sums.
+    /// Ends block `block` (all segments finished): energies, powers, and per lane the
+    /// strongest low and high bins and whether they pass the cheap tests of
+    /// [`strongest_pair`](crate::classify::strongest_pair), with its arithmetic. Stores the
+    /// amplitudes in slot `block % 2` and restarts the energy sums.
     #[inline(always)]
     pub(crate) fn screen<V: F32x16>(&mut self, limits: &Limits, n: usize, block: u64) -> Screen {
         let mut power: FilterLanes = [[0.0; LANES]; FILTERS];
-        let (mut low, mut high) = (V::zero(), V::zero());
         let slot = (block % 2) as usize;
         for f in 0..FILTERS {
             let (mut re, mut im) = (V::zero(), V::zero());
@@ -124,30 +127,42 @@ impl LaneGroup {
             let p = re.mul_add(re, im.mul(im));
             p.store(&mut power[f]);
             p.sqrt().store(&mut self.amplitude[slot][f]);
-            if f < 4 {
-                low = low.max(p);
-            } else {
-                high = high.max(p);
-            }
         }
         let (sum, sum_sq) = (V::load(&self.sum), V::load(&self.sum_sq));
         let energy = sum_sq
             .sub(sum.mul(sum).mul(V::splat(1.0 / n as f32)))
             .max(V::zero())
             .to_array();
-        // The same energy and share tests `classify` starts with; it repeats them exactly.
-        let share = low.add(high).mul(V::splat(2.0 / n as f32)).to_array();
-        let mut possible = 0u32;
-        for lane in 0..LANES {
-            let pass = energy[lane] >= limits.min_block_energy
-                && share[lane] >= limits.min_tone_share * energy[lane];
-            possible |= u32::from(pass) << lane;
-        }
         self.sum = [0.0; LANES];
         self.sum_sq = [0.0; LANES];
+        // Branch-free across lanes: the argmax keeps the first of equal powers, as
+        // `strongest_pair` does.
+        let to_energy = 2.0 / n as f32;
+        let mut low = [0u8; LANES];
+        let mut high = [0u8; LANES];
+        let mut pass = [false; LANES];
+        for lane in 0..LANES {
+            let strongest = |filters: std::ops::Range<usize>| {
+                let first = filters.start;
+                let (mut best, mut at) = (power[first][lane], first as u8);
+                for f in filters.skip(1) {
+                    let p = power[f][lane];
+                    (best, at) = if p > best { (p, f as u8) } else { (best, at) };
+                }
+                (best, at)
+            };
+            let (low_power, l) = strongest(0..4);
+            let (high_power, h) = strongest(4..FILTERS);
+            (low[lane], high[lane]) = (l, h);
+            pass[lane] = passes(low_power, high_power, energy[lane], to_energy, limits);
+        }
+        let possible = pass
+            .iter()
+            .enumerate()
+            .fold(0u32, |mask, (lane, &p)| mask | (u32::from(p) << lane));
         Screen {
-            energy,
-            power,
+            low,
+            high,
             possible,
         }
     }
