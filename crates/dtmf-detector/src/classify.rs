@@ -177,12 +177,10 @@ pub(crate) fn fine_offset_hz(
 ) -> f32 {
     let tau = std::f32::consts::TAU;
     let advance = current.mul_conj(previous).arg() - coeffs.block_advance[f];
-    let wrapped = advance - tau * round(advance / tau);
-    let hz_per_rad = coeffs.hz_per_rad() / coeffs.block_len as f32;
-    let base = wrapped * hz_per_rad;
+    let wrapped = advance - tau * round(advance * (1.0 / tau));
+    let base = wrapped * coeffs.block_hz_per_rad;
     // The block-to-block estimate repeats every fs/N Hz; pick the alias nearest the coarse one.
-    let period = tau * hz_per_rad;
-    base + period * round((coarse_hz - base) / period)
+    base + coeffs.block_period_hz * round((coarse_hz - base) * coeffs.block_period_inv)
 }
 
 /// Whether a pair of consecutive candidates for the same digit has both tones within tolerance.

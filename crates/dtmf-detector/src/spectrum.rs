@@ -119,6 +119,12 @@ pub(crate) struct Coefficients {
     pub(crate) finish: [[[f32; 4]; FILTERS]; SEGMENTS],
     /// `ωL mod 2π`: a tone on the bin advances this much from one segment to the next.
     pub(crate) segment_advance: [f32; FILTERS],
+    /// Hz per radian of phase step from one segment to the next, and from one block to the
+    /// next; the block-to-block estimate's alias period in Hz and its inverse.
+    pub(crate) segment_hz_per_rad: f32,
+    pub(crate) block_hz_per_rad: f32,
+    pub(crate) block_period_hz: f32,
+    pub(crate) block_period_inv: f32,
     /// `ωN mod 2π`: a tone on the bin advances this much from one block to the next.
     pub(crate) block_advance: [f32; FILTERS],
     /// Leakage into segment `m` of filter `d` from a tone `α·e^{jω_s n}` on filter `s`'s
@@ -149,6 +155,7 @@ impl Coefficients {
         let fs = f64::from(rate.hz());
         let block_len = rate.block_len();
         let segment_len = block_len / SEGMENTS;
+        let tau = std::f64::consts::TAU;
         let mut c = Self {
             rate,
             block_len,
@@ -160,12 +167,15 @@ impl Coefficients {
             twiddle_re: [[0.0; FILTERS]; SEGMENTS],
             twiddle_im: [[0.0; FILTERS]; SEGMENTS],
             finish: [[[0.0; 4]; FILTERS]; SEGMENTS],
+            segment_hz_per_rad: (fs / tau / segment_len as f64) as f32,
+            block_hz_per_rad: (fs / tau / block_len as f64) as f32,
+            block_period_hz: (fs / block_len as f64) as f32,
+            block_period_inv: (block_len as f64 / fs) as f32,
             segment_advance: [0.0; FILTERS],
             block_advance: [0.0; FILTERS],
             cross: [[Quad::default(); FILTERS]; FILTERS],
             image: [[Quad::default(); FILTERS]; FILTERS],
         };
-        let tau = std::f64::consts::TAU;
         for (f, &hz) in NOMINAL_HZ.iter().enumerate() {
             let w = tau * f64::from(hz) / fs;
             c.feedback[f] = (2.0 * w.cos()) as f32;
@@ -202,11 +212,6 @@ impl Coefficients {
         let (t_re, t_im) = (self.twiddle_re[m][f], self.twiddle_im[m][f]);
         let (c, s) = (self.cos[f], self.sin[f]);
         [t_re, -(t_re * c + t_im * s), t_im, t_re * s - t_im * c]
-    }
-
-    /// Hz per radian-per-sample at this rate.
-    pub(crate) fn hz_per_rad(&self) -> f32 {
-        self.rate.hz() as f32 / std::f32::consts::TAU
     }
 }
 
@@ -296,7 +301,7 @@ pub(crate) fn coarse_offset_hz(coeffs: &Coefficients, segments: &Quad) -> f32 {
     for m in 1..SEGMENTS {
         acc = acc.add(segments.get(m).mul_conj(segments.get(m - 1)));
     }
-    acc.arg() / coeffs.segment_len as f32 * coeffs.hz_per_rad()
+    acc.arg() * coeffs.segment_hz_per_rad
 }
 
 #[cfg(test)]
