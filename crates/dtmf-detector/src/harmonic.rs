@@ -23,6 +23,18 @@ const VETO_DB: f32 = -18.0;
 const MIN_F0_HZ: f32 = 90.0;
 /// Largest low-tone harmonic number considered.
 const MAX_HARMONIC: u32 = 8;
+/// `1/h` for `h ≤ MAX_HARMONIC` (index 0 unused): fundamentals without a division each.
+const RECIPROCALS: [f32; MAX_HARMONIC as usize + 1] = [
+    0.0,
+    1.0,
+    0.5,
+    1.0 / 3.0,
+    0.25,
+    0.2,
+    1.0 / 6.0,
+    1.0 / 7.0,
+    0.125,
+];
 /// Samples in the veto window: three blocks.
 pub(crate) const WINDOW_BLOCKS: usize = 3;
 pub(crate) const MAX_WINDOW: usize = WINDOW_BLOCKS * MAX_BLOCK;
@@ -86,12 +98,13 @@ pub(crate) fn is_harmonic(
             count += 1;
         }
     }
+    let ratio = high_hz / low_hz;
     for h1 in 1..=MAX_HARMONIC {
-        let f0 = low_hz / h1 as f32;
+        let f0 = low_hz * RECIPROCALS[h1 as usize];
         if f0 < MIN_F0_HZ {
             break;
         }
-        let h2 = round(high_hz / f0);
+        let h2 = round(ratio * h1 as f32);
         if h2 <= h1 as f32 || ((h2 * f0 - high_hz) / high_hz).abs() > 0.025 {
             continue;
         }

@@ -69,6 +69,26 @@ struct Held {
     tail_amplitude: f32,
 }
 
+impl Held {
+    /// A block ending at `block_end` held the digit with `amplitude`.
+    #[inline(always)]
+    fn hit(&mut self, block_end: u64, amplitude: f32) {
+        self.misses = 0;
+        self.last_hit_end = block_end;
+        self.last_hit_amplitude = amplitude;
+        self.reference = self.reference.max(amplitude);
+    }
+
+    /// A block without the digit, where its bins read `amplitude`.
+    #[inline(always)]
+    fn miss(&mut self, amplitude: f32) {
+        if self.misses == 0 {
+            self.tail_amplitude = amplitude;
+        }
+        self.misses += 1;
+    }
+}
+
 /// Per-channel timing state.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tracker {
@@ -119,6 +139,20 @@ impl Tracker {
         events: &mut VecDeque<Event>,
     ) {
         let n = coeffs.block_len as u64;
+        // The common blocks of a held digit, in place: it goes on, or misses a block.
+        if let State::Holding(held) = &mut self.state {
+            match candidate {
+                Some(c) if c.digit == held.digit => {
+                    held.hit(start + n, pair_amplitude(amps, held.low, held.high));
+                    return;
+                }
+                None if held.misses + 1 < MISSES_TO_END => {
+                    held.miss(pair_amplitude(amps, held.low, held.high));
+                    return;
+                }
+                _ => {}
+            }
+        }
         let state = std::mem::take(&mut self.state);
         self.state = match state {
             State::Quiet => Self::begin_run(previous, start, candidate),
@@ -267,16 +301,10 @@ impl Tracker {
     ) -> Option<Held> {
         let amplitude = pair_amplitude(amps, held.low, held.high);
         if candidate.is_some_and(|c| c.digit == held.digit) {
-            held.misses = 0;
-            held.last_hit_end = block_end;
-            held.last_hit_amplitude = amplitude;
-            held.reference = held.reference.max(amplitude);
+            held.hit(block_end, amplitude);
             return Some(held);
         }
-        if held.misses == 0 {
-            held.tail_amplitude = amplitude;
-        }
-        held.misses += 1;
+        held.miss(amplitude);
         if held.misses < MISSES_TO_END {
             return Some(held);
         }
