@@ -6,10 +6,12 @@
 //!   one load, one store (into the block's rows), a conversion, two energy sums and sixteen
 //!   arithmetic operations for sixteen channels. With sixteen registers the filters run in
 //!   passes of two, reading the row back from the history.
-//! - [`LaneGroup::finish_segment`]: each segment's Goertzel states into complex bins.
-//! - [`LaneGroup::screen`]: per block, which lanes could hold two tones at all, and every
-//!   lane's bin amplitudes. Lanes that fail (silence, noise, most speech and music) and whose
-//!   tracker is idle never reach scalar code.
+//!   A segment's states start from zero and are finished into complex bins inside the feed,
+//!   from registers ([`LaneGroup::finish_from`]); only a segment cut by the end of a call is
+//!   stored and picked up again.
+//! - [`LaneGroup::screen`]: per block, every lane's bin amplitudes, its strongest pair and
+//!   whether that pair passes the classifier's cheap tests. Lanes that fail (silence, noise,
+//!   most speech and music) and whose tracker is idle never reach scalar code.
 
 use crate::classify::passes;
 use crate::config::Limits;
