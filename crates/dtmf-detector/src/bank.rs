@@ -127,7 +127,6 @@ impl DtmfBank {
             let next = (seg).min(frames - done - take);
             let feed = Feed {
                 groups: &mut self.groups,
-                feedback: &self.coeffs.feedback,
                 frames: &pcm[done * channels..(done + take) * channels],
                 channels,
                 first_row: into_block,

@@ -63,15 +63,21 @@ pub(crate) fn strongest_pair(
     }
     let low = argmax(&power[..4]);
     let high = 4 + argmax(&power[4..]);
-    let ok = passes(power[low], power[high], energy, to_energy(coeffs), limits);
+    let ok = passes(
+        power[low],
+        power[high],
+        energy,
+        to_energy(coeffs.block_len),
+        limits,
+    );
     ok.then_some((low, high))
 }
 
 /// `|bin|²` to the energy of the tone behind it: a tone of amplitude A over N samples gives
 /// `|bin|² = (A·N/2)²`, i.e. energy `A²N/2 = 2|bin|²/N`.
 #[inline(always)]
-pub(crate) fn to_energy(coeffs: &Coefficients) -> f32 {
-    2.0 / coeffs.block_len as f32
+pub(crate) fn to_energy(block_len: usize) -> f32 {
+    2.0 / block_len as f32
 }
 
 /// The level, twist and share tests on the two strongest bins' powers. Branch-free, so that it

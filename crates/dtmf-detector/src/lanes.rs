@@ -13,7 +13,7 @@
 //!   whether that pair passes the classifier's cheap tests. Lanes that fail (silence, noise,
 //!   most speech and music) and whose tracker is idle never reach scalar code.
 
-use crate::classify::passes;
+use crate::classify::{passes, to_energy};
 use crate::config::Limits;
 use crate::spectrum::{Coefficients, FILTERS, SEGMENTS};
 use crate::vector::{F32x16, WIDTH, prefetch};
@@ -139,7 +139,7 @@ impl LaneGroup {
         self.sum_sq = [0.0; LANES];
         // Branch-free across lanes: the argmax keeps the first of equal powers, as
         // `strongest_pair` does.
-        let to_energy = 2.0 / n as f32;
+        let to_energy = to_energy(n);
         let mut low = [0u8; LANES];
         let mut high = [0u8; LANES];
         let mut pass = [false; LANES];
@@ -174,7 +174,6 @@ impl LaneGroup {
 /// every group, writing their rows from `first_row` of each group's block rows.
 pub(crate) struct Feed<'a> {
     pub(crate) groups: &'a mut [LaneGroup],
-    pub(crate) feedback: &'a [f32; FILTERS],
     pub(crate) frames: &'a [i16],
     pub(crate) channels: usize,
     pub(crate) first_row: usize,
@@ -200,14 +199,16 @@ impl Feed<'_> {
             .div_ceil(self.groups.len().max(1))
             .next_multiple_of(32);
         let mut ahead = self.ahead.chunks(share.max(32));
-        let k: [V; FILTERS] = std::array::from_fn(|f| V::splat(self.feedback[f]));
+        let k: [V; FILTERS] = std::array::from_fn(|f| V::splat(self.coeffs.feedback[f]));
         for (g, group) in self.groups.iter_mut().enumerate() {
             prefetch(ahead.next().unwrap_or_default());
             let history = &mut group.rows[self.first_row..self.first_row + rows];
             let base = g * LANES;
             let frames = self.frames.chunks_exact(self.channels);
-            let mut sum = V::load(&group.sum);
-            let mut sum_sq = V::load(&group.sum_sq);
+            let mut acc = Sums {
+                sum: V::load(&group.sum),
+                sum_sq: V::load(&group.sum_sq),
+            };
             if V::WIDE {
                 let (mut s1, mut s2): ([V; FILTERS], [V; FILTERS]) = if self.starts {
                     ([V::zero(); FILTERS], [V::zero(); FILTERS])
@@ -217,7 +218,6 @@ impl Feed<'_> {
                         std::array::from_fn(|f| V::load(&group.s2[f])),
                     )
                 };
-                let mut acc = Sums { sum, sum_sq };
                 let channels = self.channels;
                 let src = self.frames;
                 if base + LANES <= channels {
@@ -238,7 +238,6 @@ impl Feed<'_> {
                         V::from_i16(row)
                     });
                 }
-                (sum, sum_sq) = (acc.sum, acc.sum_sq);
                 match self.finishes {
                     Some(m) => group.finish_from::<V>(self.coeffs, m, &s1, &s2),
                     None => {
@@ -251,9 +250,7 @@ impl Feed<'_> {
             } else {
                 for (frame, row) in frames.zip(history.iter_mut()) {
                     gather(frame, base, row);
-                    let x = V::from_i16(row);
-                    sum = sum.add(x);
-                    sum_sq = x.mul_add(x, sum_sq);
+                    acc.add(V::from_i16(row));
                 }
                 for first in (0..FILTERS).step_by(NARROW_PASS) {
                     let k: [V; NARROW_PASS] = std::array::from_fn(|f| k[first + f]);
@@ -269,14 +266,12 @@ impl Feed<'_> {
                         s2[f].store(&mut group.s2[first + f]);
                     }
                 }
+                if let Some(m) = self.finishes {
+                    group.finish_segment::<V>(self.coeffs, m);
+                }
             }
-            if !V::WIDE
-                && let Some(m) = self.finishes
-            {
-                group.finish_segment::<V>(self.coeffs, m);
-            }
-            sum.store(&mut group.sum);
-            sum_sq.store(&mut group.sum_sq);
+            acc.sum.store(&mut group.sum);
+            acc.sum_sq.store(&mut group.sum_sq);
         }
     }
 }

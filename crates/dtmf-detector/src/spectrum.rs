@@ -208,7 +208,7 @@ impl Coefficients {
 
     /// Finishing filter `f` of segment `m` from its last two Goertzel states, as a linear map:
     /// `twiddle · (s1 − e^{−jω}·s2)` is `(a·s1 + b·s2) + j(c·s1 + d·s2)` for `[a, b, c, d]`.
-    pub(crate) fn finish_linear(&self, m: usize, f: usize) -> [f32; 4] {
+    fn finish_linear(&self, m: usize, f: usize) -> [f32; 4] {
         let (t_re, t_im) = (self.twiddle_re[m][f], self.twiddle_im[m][f]);
         let (c, s) = (self.cos[f], self.sin[f]);
         [t_re, -(t_re * c + t_im * s), t_im, t_re * s - t_im * c]
