@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
 use crate::harmonic::{WINDOW_BLOCKS, Window, is_harmonic};
+use crate::held::HeldLanes;
 use crate::lanes::{Feed, LaneGroup, Screen};
 use crate::simd::{self, Kernel, Vectorised};
 use crate::spectrum::{Coefficients, Quad, SEGMENTS};
@@ -42,6 +43,8 @@ pub struct DtmfBank {
     window: Window,
     channels: usize,
     groups: Vec<LaneGroup>,
+    /// Per group, the digits its lanes only hold (see `held.rs`).
+    held: Vec<HeldLanes>,
     trackers: Vec<Tracker>,
     /// Per channel, the samples of its last three candidate blocks, block `k` in slot `k % 3`.
     /// A run reaches the veto after three consecutive candidate blocks, so these are exactly
@@ -62,6 +65,7 @@ impl DtmfBank {
         let window_len = window.len();
         Self {
             groups: vec![LaneGroup::new(coeffs.block_len); channels.div_ceil(LANES)],
+            held: vec![HeldLanes::default(); channels.div_ceil(LANES)],
             window,
             coeffs,
             kernel: Kernel::detect(),
@@ -99,6 +103,7 @@ impl DtmfBank {
             });
         }
         self.groups[channel / LANES].clear_lane(channel % LANES);
+        self.held[channel / LANES].drop_lane(channel % LANES);
         self.trackers[channel] = Tracker::default();
         let len = self.window.len();
         self.recent[channel * len..(channel + 1) * len].fill(0);
@@ -159,11 +164,24 @@ impl DtmfBank {
         let block = block_start / n as u64;
         for g in 0..self.groups.len() {
             let screen = self.groups[g].screen::<V>(&self.limits, n, block);
-            let mut visit = screen.possible | self.groups[g].busy;
+            let amplitude = &self.groups[g].amplitude[(block % 2) as usize];
+            let handled = self.held[g].advance(&screen, amplitude, self.position);
+            let mut visit = (screen.possible | self.groups[g].busy) & !handled;
             while visit != 0 {
                 let lane = visit.trailing_zeros() as usize;
                 visit &= visit - 1;
+                // A lane whose held digit lives in `held` gets it back for the visit.
+                let (held, tracker) = (&mut self.held[g], &mut self.trackers[g * LANES + lane]);
+                if let Some(h) = tracker
+                    .holding_mut()
+                    .filter(|_| held.mask & (1 << lane) != 0)
+                {
+                    held.check_in(lane, h);
+                }
                 self.visit(g, lane, &screen, block);
+                if let Some(h) = self.trackers[g * LANES + lane].holding_mut() {
+                    self.held[g].check_out(lane, h);
+                }
             }
         }
     }

@@ -42,6 +42,7 @@ mod digit;
 mod error;
 mod fastmath;
 mod harmonic;
+mod held;
 mod lanes;
 mod simd;
 mod spectrum;

@@ -127,13 +127,8 @@ pub(crate) struct Coefficients {
     pub(crate) block_period_inv: f32,
     /// `ωN mod 2π`: a tone on the bin advances this much from one block to the next.
     pub(crate) block_advance: [f32; FILTERS],
-    /// Leakage into segment `m` of filter `d` from a tone `α·e^{jω_s n}` on filter `s`'s
-    /// nominal frequency, per unit of the segment amplitude `α·L` it gives its own filter:
-    /// `cross[s][d]` at `m` is `e^{j(ω_s−ω_d)mL}·D(ω_s−ω_d)/L` with `D(Δ) = Σ_{k<L} e^{jΔk}`.
-    cross: [[Quad; FILTERS]; FILTERS],
-    /// The same for the tone's negative-frequency half `conj(α)·e^{−jω_s n}`:
-    /// `image[s][d]` at `m` is `e^{−j(ω_s+ω_d)mL}·D(−(ω_s+ω_d))/L`.
-    image: [[Quad; FILTERS]; FILTERS],
+    /// [`separate`] per digit, `[low][high − 4]`: a real 4×4 matrix per segment.
+    separation: [[Separation; 4]; 4],
 }
 
 /// `Σ_{k<len} e^{jΔk}·e^{jΔ·start}`, divided by `len`.
@@ -173,8 +168,7 @@ impl Coefficients {
             block_period_inv: (block_len as f64 / fs) as f32,
             segment_advance: [0.0; FILTERS],
             block_advance: [0.0; FILTERS],
-            cross: [[Quad::default(); FILTERS]; FILTERS],
-            image: [[Quad::default(); FILTERS]; FILTERS],
+            separation: [[[[[0.0; SEGMENTS]; 4]; 4]; 4]; 4],
         };
         for (f, &hz) in NOMINAL_HZ.iter().enumerate() {
             let w = tau * f64::from(hz) / fs;
@@ -191,16 +185,10 @@ impl Coefficients {
             c.block_advance[f] = (w * block_len as f64).rem_euclid(tau) as f32;
         }
         c.finish = std::array::from_fn(|m| std::array::from_fn(|f| c.finish_linear(m, f)));
-        let omega = |f: usize| tau * f64::from(NOMINAL_HZ[f]) / fs;
-        for m in 0..SEGMENTS {
-            for s in 0..FILTERS {
-                for d in 0..FILTERS {
-                    let (ws, wd) = (omega(s), omega(d));
-                    let cross = segment_kernel(ws - wd, m * segment_len, segment_len);
-                    let image = segment_kernel(-(ws + wd), m * segment_len, segment_len);
-                    (c.cross[s][d].re[m], c.cross[s][d].im[m]) = (cross.re, cross.im);
-                    (c.image[s][d].re[m], c.image[s][d].im[m]) = (image.re, image.im);
-                }
+        let leakage = Leakage::new(rate);
+        for (low, row) in c.separation.iter_mut().enumerate() {
+            for (high, matrix) in row.iter_mut().enumerate() {
+                *matrix = leakage.separation(low, high + 4);
             }
         }
         c
@@ -256,6 +244,83 @@ impl BlockSpectrum {
     }
 }
 
+/// A real 4×4 matrix per segment: output `[re x, im x, re y, im y]` from input
+/// `[re a, im a, re b, im b]`, as `[row][column][segment]`.
+type Separation = [[[f32; SEGMENTS]; 4]; 4];
+
+/// Leakage between the filters' segments, from which [`Separation`]s are made.
+struct Leakage {
+    /// Leakage into segment `m` of filter `d` from a tone `α·e^{jω_s n}` on filter `s`'s
+    /// nominal frequency, per unit of the segment amplitude `α·L` it gives its own filter:
+    /// `cross[s][d]` at `m` is `e^{j(ω_s−ω_d)mL}·D(ω_s−ω_d)/L` with `D(Δ) = Σ_{k<L} e^{jΔk}`.
+    cross: [[Quad; FILTERS]; FILTERS],
+    /// The same for the tone's negative-frequency half `conj(α)·e^{−jω_s n}`:
+    /// `image[s][d]` at `m` is `e^{−j(ω_s+ω_d)mL}·D(−(ω_s+ω_d))/L`.
+    image: [[Quad; FILTERS]; FILTERS],
+}
+
+impl Leakage {
+    fn new(rate: SampleRate) -> Self {
+        let fs = f64::from(rate.hz());
+        let segment_len = rate.block_len() / SEGMENTS;
+        let omega = |f: usize| std::f64::consts::TAU * f64::from(NOMINAL_HZ[f]) / fs;
+        let mut leakage = Self {
+            cross: [[Quad::default(); FILTERS]; FILTERS],
+            image: [[Quad::default(); FILTERS]; FILTERS],
+        };
+        for m in 0..SEGMENTS {
+            for s in 0..FILTERS {
+                for d in 0..FILTERS {
+                    let (ws, wd) = (omega(s), omega(d));
+                    let cross = segment_kernel(ws - wd, m * segment_len, segment_len);
+                    let image = segment_kernel(-(ws + wd), m * segment_len, segment_len);
+                    let (c, i) = (&mut leakage.cross[s][d], &mut leakage.image[s][d]);
+                    (c.re[m], c.im[m]) = (cross.re, cross.im);
+                    (i.re[m], i.im[m]) = (image.re, image.im);
+                }
+            }
+        }
+        leakage
+    }
+
+    /// Two Gauss–Seidel sweeps for tones on filters `a` and `b` (see [`separate`]).
+    fn sweeps(&self, a: usize, b: usize, obs_a: Quad, obs_b: Quad) -> (Quad, Quad) {
+        let (cross, image) = (&self.cross, &self.image);
+        let (mut x, mut y) = (obs_a, obs_b);
+        for _ in 0..2 {
+            x = obs_a
+                .sub(x.conj_mul(image[a][a]))
+                .sub(y.mul(cross[b][a]))
+                .sub(y.conj_mul(image[b][a]));
+            y = obs_b
+                .sub(y.conj_mul(image[b][b]))
+                .sub(x.mul(cross[a][b]))
+                .sub(x.conj_mul(image[a][b]));
+        }
+        (x, y)
+    }
+
+    /// The sweeps for filters `a` and `b` as a matrix: they are real-linear in the inputs
+    /// (conjugation is), so the matrix's columns are the sweeps of the unit inputs.
+    fn separation(&self, a: usize, b: usize) -> Separation {
+        let mut matrix = [[[0.0; SEGMENTS]; 4]; 4];
+        for column in 0..4 {
+            let mut unit = [Quad::default(); 2];
+            let part = &mut unit[column / 2];
+            if column % 2 == 0 {
+                part.re = [1.0; SEGMENTS];
+            } else {
+                part.im = [1.0; SEGMENTS];
+            }
+            let (x, y) = self.sweeps(a, b, unit[0], unit[1]);
+            for (row, out) in [x.re, x.im, y.re, y.im].iter().enumerate() {
+                matrix[row][column] = *out;
+            }
+        }
+        matrix
+    }
+}
+
 /// Per-segment bins of a tone pair on filters `a` and `b` (observed: `obs_a`, `obs_b`) with
 /// each tone's leakage into the other's filter, and both tones' negative-frequency images,
 /// taken out.
@@ -264,10 +329,11 @@ impl BlockSpectrum {
 /// 1209 Hz) a tone leaks into the other filter at −8 dB, and with 8 dB of twist the weak tone's
 /// segment phases are mostly the strong one's. Each segment's bins are a known linear function
 /// of the two tones' amplitudes `α_m`, `β_m` (and their conjugates, through the images), with
-/// coefficients from [`Coefficients`]; two Gauss–Seidel sweeps solve it well enough (the
+/// coefficients from [`Leakage`]; two Gauss–Seidel sweeps solve it well enough (the
 /// off-diagonal terms are at most 0.41, so each sweep shrinks the error at least sixfold: 8 dB
-/// of twist leaves the weak tone 3 % of leakage, 0.03 rad of phase). Returns `α_m·L` and
-/// `β_m·L`, which sum to leakage-free block bins.
+/// of twist leaves the weak tone 3 % of leakage, 0.03 rad of phase). The sweeps are real-linear,
+/// so they are precomputed per digit as one 4×4 matrix per segment: sixteen multiply-adds four
+/// segments wide. Returns `α_m·L` and `β_m·L`, which sum to leakage-free block bins.
 #[inline(always)]
 pub(crate) fn separate(
     coeffs: &Coefficients,
@@ -276,19 +342,18 @@ pub(crate) fn separate(
     obs_a: Quad,
     obs_b: Quad,
 ) -> (Quad, Quad) {
-    let (cross, image) = (&coeffs.cross, &coeffs.image);
-    let (mut x, mut y) = (obs_a, obs_b);
-    for _ in 0..2 {
-        x = obs_a
-            .sub(x.conj_mul(image[a][a]))
-            .sub(y.mul(cross[b][a]))
-            .sub(y.conj_mul(image[b][a]));
-        y = obs_b
-            .sub(y.conj_mul(image[b][b]))
-            .sub(x.mul(cross[a][b]))
-            .sub(x.conj_mul(image[a][b]));
+    let matrix = &coeffs.separation[a][b - 4];
+    let input = [obs_a.re, obs_a.im, obs_b.re, obs_b.im];
+    let mut out = [[0.0f32; SEGMENTS]; 4];
+    for (row, out) in matrix.iter().zip(&mut out) {
+        for (weights, input) in row.iter().zip(&input) {
+            for m in 0..SEGMENTS {
+                out[m] += weights[m] * input[m];
+            }
+        }
     }
-    (x, y)
+    let [x_re, x_im, y_re, y_im] = out;
+    (Quad { re: x_re, im: x_im }, Quad { re: y_re, im: y_im })
 }
 
 /// Frequency offset in Hz of the tone whose per-segment bins are `segments`, from the phase
@@ -367,6 +432,34 @@ mod tests {
                 (est - off).abs() < 8.0,
                 "filter {f}: wanted {off}, got {est}"
             );
+        }
+    }
+
+    #[test]
+    fn the_separation_matrix_is_the_sweeps() {
+        for rate in [SampleRate::Narrowband, SampleRate::Wideband] {
+            let coeffs = Coefficients::new(rate);
+            let leakage = Leakage::new(rate);
+            let mut seed = 7u32;
+            let mut next = || {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 8) as f32 / (1u32 << 24) as f32 * 2e4 - 1e4
+            };
+            let mut quad = || Quad {
+                re: std::array::from_fn(|_| next()),
+                im: std::array::from_fn(|_| next()),
+            };
+            for (a, b) in (0..4).flat_map(|a| (4..FILTERS).map(move |b| (a, b))) {
+                let (obs_a, obs_b) = (quad(), quad());
+                let (x, y) = separate(&coeffs, a, b, obs_a, obs_b);
+                let (want_x, want_y) = leakage.sweeps(a, b, obs_a, obs_b);
+                for (got, want) in [(x, want_x), (y, want_y)] {
+                    for m in 0..SEGMENTS {
+                        let error = got.get(m).add(Complex::new(-want.re[m], -want.im[m]));
+                        assert!(error.norm_sqr().sqrt() < 0.05, "{rate:?} {a} {b} {m}");
+                    }
+                }
+            }
         }
     }
 

@@ -53,20 +53,23 @@ struct Run {
     lead_amplitude: f32,
 }
 
+/// A confirmed digit. The bank keeps the fields a block changes in vector form while a lane
+/// only holds its digit (`held.rs`), and puts them back before the tracker sees the lane again.
 #[derive(Clone, Debug)]
-struct Held {
+pub(crate) struct Held {
     digit: Digit,
-    low: usize,
-    high: usize,
+    /// Filter indices of the low and high tone.
+    pub(crate) low: usize,
+    pub(crate) high: usize,
     onset: SampleTime,
     /// End of the last block that held the digit, and its amplitude.
-    last_hit_end: u64,
-    last_hit_amplitude: f32,
+    pub(crate) last_hit_end: u64,
+    pub(crate) last_hit_amplitude: f32,
     /// Largest full-block amplitude seen: the reference for partial-coverage estimates.
-    reference: f32,
-    misses: u8,
+    pub(crate) reference: f32,
+    pub(crate) misses: u8,
     /// Amplitude in the first block after the last hit.
-    tail_amplitude: f32,
+    pub(crate) tail_amplitude: f32,
 }
 
 impl Held {
@@ -95,7 +98,7 @@ pub(crate) struct Tracker {
     state: State,
 }
 
-fn pair_amplitude(amps: &Amplitudes, low: usize, high: usize) -> f32 {
+pub(crate) fn pair_amplitude(amps: &Amplitudes, low: usize, high: usize) -> f32 {
     amps[low] + amps[high]
 }
 
@@ -119,6 +122,15 @@ impl Tracker {
         match &self.state {
             State::Holding(held) | State::Switching(held, _) => Some(held.digit),
             State::Quiet | State::Counting(_) | State::Rejected(_) => None,
+        }
+    }
+
+    /// The held digit while nothing else is going on: then the next block either hits it,
+    /// misses it, or needs the whole tracker.
+    pub(crate) fn holding_mut(&mut self) -> Option<&mut Held> {
+        match &mut self.state {
+            State::Holding(held) => Some(held),
+            _ => None,
         }
     }
 
