@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
-use crate::harmonic::{WINDOW_BLOCKS, Window, is_harmonic};
+use crate::harmonic::{Harmonics, WINDOW_BLOCKS, Window};
 use crate::held::HeldLanes;
 use crate::lanes::{Feed, LaneGroup, Screen};
 use crate::simd::{self, Kernel, Vectorised};
@@ -226,15 +226,17 @@ impl DtmfBank {
             }
         }
         let recent = &*recent;
-        let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
-        let veto = |c: &_| {
-            is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
+        let veto = Harmonics {
+            kernel: self.kernel,
+            coeffs: &self.coeffs,
+            window: &self.window,
+            fill: |buf: &mut [f32]| {
                 for (part, &slot) in buf.chunks_exact_mut(n).zip(&order) {
                     for (b, r) in part.iter_mut().zip(&recent[slot * n..(slot + 1) * n]) {
                         *b = f32::from(*r);
                     }
                 }
-            })
+            },
         };
         tracker.handle_block(
             &self.coeffs,

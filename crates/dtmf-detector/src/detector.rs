@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::harmonic::{MAX_WINDOW, WINDOW_BLOCKS, Window, is_harmonic};
+use crate::harmonic::{Harmonics, MAX_WINDOW, WINDOW_BLOCKS, Window};
 use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
@@ -178,15 +178,17 @@ impl DtmfDetector {
             |f| spectrum.segments(f),
         );
         let history = &self.history[..self.window.len()];
-        let (coeffs, window, kernel) = (&self.coeffs, &self.window, self.kernel);
-        let veto = |c: &_| {
-            is_harmonic(kernel, coeffs, window, c, |buf: &mut [f32]| {
+        let veto = Harmonics {
+            kernel: self.kernel,
+            coeffs: &self.coeffs,
+            window: &self.window,
+            fill: |buf: &mut [f32]| {
                 // Oldest first: the slots after this block's, wrapping round to it.
                 let (newest, oldest) = history.split_at((slot + 1) * n);
                 buf.iter_mut()
                     .zip(oldest.iter().chain(newest))
                     .for_each(|(b, s)| *b = f32::from(*s));
-            })
+            },
         };
         self.tracker.handle_block(
             &self.coeffs,

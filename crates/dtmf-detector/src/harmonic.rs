@@ -70,6 +70,29 @@ impl Window {
     }
 }
 
+/// The tracker's question to the veto, asked once a run is about to be confirmed.
+pub(crate) trait Veto {
+    /// Whether `candidate`'s tones are better explained as harmonics of something.
+    fn vetoes(self, candidate: &Candidate) -> bool;
+}
+
+/// [`is_harmonic`] over the samples `fill` writes. A method, not a closure, so that the veto is
+/// compiled into the caller's vector kernel: a closure this size is not inlined, and its body
+/// was compiled apart, for the baseline instruction set.
+pub(crate) struct Harmonics<'a, F> {
+    pub(crate) kernel: Kernel,
+    pub(crate) coeffs: &'a Coefficients,
+    pub(crate) window: &'a Window,
+    pub(crate) fill: F,
+}
+
+impl<F: FnOnce(&mut [f32])> Veto for Harmonics<'_, F> {
+    #[inline(always)]
+    fn vetoes(self, candidate: &Candidate) -> bool {
+        is_harmonic(self.kernel, self.coeffs, self.window, candidate, self.fill)
+    }
+}
+
 /// Whether the candidate's tones are better explained as harmonics of something. `fill` writes
 /// the last [`WINDOW_BLOCKS`] blocks of samples, oldest first.
 #[inline(always)]
@@ -175,19 +198,30 @@ impl Powers<'_> {
         let len = samples.len() / PARTS;
         let parts: [&[f32]; PARTS] = std::array::from_fn(|q| &samples[q * len..(q + 1) * len]);
         for (chunk, levels) in hz.chunks(WIDTH).zip(out.chunks_exact_mut(WIDTH)) {
+            let radians_per_hz = std::f32::consts::TAU / fs;
             let mut w = [0.0f32; WIDTH];
             for (w, f) in w.iter_mut().zip(chunk) {
-                *w = std::f32::consts::TAU * f / fs;
+                *w = f * radians_per_hz;
             }
             let (sin, cos) = sin_cos_lanes(&w);
             let (part_sin, part_cos) = sin_cos_lanes(&w.map(|w| w * len as f32));
             let k = V::load(&cos.map(|c| 2.0 * c));
             let mut s1 = [V::zero(); PARTS];
             let mut s2 = [V::zero(); PARTS];
-            for i in 0..len {
+            // Two samples per turn, the states trading roles (as the bank's feed does), so
+            // that no register moves sit between the steps; `x − s2` is off the dependency
+            // chain: one multiply-add on it.
+            for i in (0..len - len % 2).step_by(2) {
                 for q in 0..PARTS {
-                    // `x − s2` is off the dependency chain: one multiply-add on it.
-                    let s0 = k.mul_add(s1[q], V::splat(parts[q][i]).sub(s2[q]));
+                    s2[q] = k.mul_add(s1[q], V::splat(parts[q][i]).sub(s2[q]));
+                }
+                for q in 0..PARTS {
+                    s1[q] = k.mul_add(s2[q], V::splat(parts[q][i + 1]).sub(s1[q]));
+                }
+            }
+            if len % 2 == 1 {
+                for q in 0..PARTS {
+                    let s0 = k.mul_add(s1[q], V::splat(parts[q][len - 1]).sub(s2[q]));
                     s2[q] = s1[q];
                     s1[q] = s0;
                 }

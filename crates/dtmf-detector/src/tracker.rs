@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, Candidate, pair_in_tolerance};
 use crate::config::Limits;
+use crate::harmonic::Veto;
 use crate::spectrum::Coefficients;
 use crate::{Digit, Event, SampleTime};
 
@@ -147,7 +148,7 @@ impl Tracker {
         candidate: Option<Candidate>,
         amps: &Amplitudes,
         previous: &Amplitudes,
-        veto: impl FnOnce(&Candidate) -> bool,
+        veto: impl Veto,
         events: &mut VecDeque<Event>,
     ) {
         let n = coeffs.block_len as u64;
@@ -258,7 +259,7 @@ impl Tracker {
         mut run: Run,
         start: u64,
         candidate: Option<Candidate>,
-        veto: impl FnOnce(&Candidate) -> bool,
+        veto: impl Veto,
         events: &mut VecDeque<Event>,
     ) -> State {
         let Some(c) = candidate else {
@@ -272,7 +273,7 @@ impl Tracker {
         if run.hits < HITS_TO_CONFIRM {
             return State::Counting(run);
         }
-        if veto(&c) {
+        if veto.vetoes(&c) {
             return State::Rejected(c);
         }
         let n = coeffs.block_len as u64;
