@@ -46,11 +46,6 @@ pub struct DtmfBank {
     /// Per group, the digits its lanes only hold (see `held.rs`).
     held: Vec<HeldLanes>,
     trackers: Vec<Tracker>,
-    /// Per channel, the samples of its last three candidate blocks, block `k` in slot `k % 3`.
-    /// A run reaches the veto after three consecutive candidate blocks, so these are exactly
-    /// the veto's window then. Groups keep only the current block's rows, where one channel's
-    /// samples lie one per row, 40 cache lines for a block: they are copied out while hot.
-    recent: Vec<i16>,
     /// Samples per channel consumed so far.
     position: u64,
     scratch: VecDeque<Event>,
@@ -62,7 +57,6 @@ impl DtmfBank {
     pub fn new(config: &DetectorConfig, channels: usize) -> Self {
         let coeffs = Coefficients::new(config.rate);
         let window = Window::new(&coeffs);
-        let window_len = window.len();
         Self {
             groups: vec![LaneGroup::new(coeffs.block_len); channels.div_ceil(LANES)],
             held: vec![HeldLanes::default(); channels.div_ceil(LANES)],
@@ -72,7 +66,6 @@ impl DtmfBank {
             limits: Limits::new(config),
             channels,
             trackers: vec![Tracker::default(); channels],
-            recent: vec![0; channels * window_len],
             position: 0,
             scratch: VecDeque::new(),
             events: VecDeque::new(),
@@ -105,8 +98,6 @@ impl DtmfBank {
         self.groups[channel / LANES].clear_lane(channel % LANES);
         self.held[channel / LANES].drop_lane(channel % LANES);
         self.trackers[channel] = Tracker::default();
-        let len = self.window.len();
-        self.recent[channel * len..(channel + 1) * len].fill(0);
         Ok(())
     }
 
@@ -134,7 +125,8 @@ impl DtmfBank {
                 groups: &mut self.groups,
                 frames: &pcm[done * channels..(done + take) * channels],
                 channels,
-                first_row: into_block,
+                first_row: (self.position / n as u64 % WINDOW_BLOCKS as u64) as usize * n
+                    + into_block,
                 ahead: &pcm[(done + take) * channels..(done + take + next) * channels],
                 starts: into_segment == 0,
                 finishes: (into_segment + take == seg)
@@ -213,27 +205,17 @@ impl DtmfBank {
         // Veto window, oldest first: the slots after this block's, wrapping round to it.
         let order: [usize; WINDOW_BLOCKS] =
             std::array::from_fn(|i| ((block + 1 + i as u64) % WINDOW_BLOCKS as u64) as usize);
-        let window_len = self.window.len();
-        let recent = &mut self.recent[channel * window_len..(channel + 1) * window_len];
         let tracker = &mut self.trackers[channel];
-        // A candidate that may start or extend a run: keep this block's samples where the veto
-        // will want them, while the rows are still in L1 (see `recent`).
-        if candidate.is_some_and(|c| tracker.held() != Some(c.digit)) {
-            let slot = (block % WINDOW_BLOCKS as u64) as usize;
-            let rows = &group.rows[..n];
-            for (r, row) in recent[slot * n..(slot + 1) * n].iter_mut().zip(rows) {
-                *r = row[lane];
-            }
-        }
-        let recent = &*recent;
         let veto = Harmonics {
             kernel: self.kernel,
             coeffs: &self.coeffs,
             window: &self.window,
+            // The last three blocks are the run's three candidate blocks: the veto is asked
+            // at its third.
             fill: |buf: &mut [f32]| {
                 for (part, &slot) in buf.chunks_exact_mut(n).zip(&order) {
-                    for (b, r) in part.iter_mut().zip(&recent[slot * n..(slot + 1) * n]) {
-                        *b = f32::from(*r);
+                    for (b, row) in part.iter_mut().zip(&group.rows[slot * n..(slot + 1) * n]) {
+                        *b = f32::from(row[lane]);
                     }
                 }
             },

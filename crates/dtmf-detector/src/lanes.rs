@@ -15,6 +15,7 @@
 
 use crate::classify::{passes, to_energy};
 use crate::config::Limits;
+use crate::harmonic::WINDOW_BLOCKS;
 use crate::spectrum::{Coefficients, FILTERS, SEGMENTS};
 use crate::vector::{F32x16, WIDTH, prefetch};
 
@@ -41,8 +42,9 @@ pub(crate) struct LaneGroup {
     pub(crate) amplitude: [FilterLanes; 2],
     /// Lanes whose tracker is not idle: they are visited every block.
     pub(crate) busy: u32,
-    /// The current block's samples, one row per frame: what the veto's copy is taken from, and
-    /// what the narrow kernel's filter passes read back.
+    /// The last [`WINDOW_BLOCKS`] blocks' samples, one row per frame, block `k` from row
+    /// `(k % 3)·N`: the harmonic veto's window, and what the narrow kernel's filter passes read
+    /// back.
     pub(crate) rows: Vec<[i16; LANES]>,
 }
 
@@ -66,7 +68,7 @@ impl LaneGroup {
             segments_im: [[[0.0; LANES]; FILTERS]; SEGMENTS],
             amplitude: [[[0.0; LANES]; FILTERS]; 2],
             busy: 0,
-            rows: vec![[0; LANES]; block_len],
+            rows: vec![[0; LANES]; WINDOW_BLOCKS * block_len],
         }
     }
 
