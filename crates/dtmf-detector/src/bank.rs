@@ -212,10 +212,10 @@ impl DtmfBank {
             window: &self.window,
             // The last three blocks are the run's three candidate blocks: the veto is asked
             // at its third.
-            fill: |buf: &mut [f32]| {
+            fill: |buf: &mut [i16]| {
                 for (part, &slot) in buf.chunks_exact_mut(n).zip(&order) {
                     for (b, row) in part.iter_mut().zip(&group.rows[slot * n..(slot + 1) * n]) {
-                        *b = f32::from(row[lane]);
+                        *b = row[lane];
                     }
                 }
             },

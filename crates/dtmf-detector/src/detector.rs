@@ -182,12 +182,12 @@ impl DtmfDetector {
             kernel: self.kernel,
             coeffs: &self.coeffs,
             window: &self.window,
-            fill: |buf: &mut [f32]| {
+            fill: |buf: &mut [i16]| {
                 // Oldest first: the slots after this block's, wrapping round to it.
                 let (newest, oldest) = history.split_at((slot + 1) * n);
-                buf.iter_mut()
-                    .zip(oldest.iter().chain(newest))
-                    .for_each(|(b, s)| *b = f32::from(*s));
+                let (first, second) = buf.split_at_mut(oldest.len());
+                first.copy_from_slice(oldest);
+                second.copy_from_slice(newest);
             },
         };
         self.tracker.handle_block(

@@ -86,7 +86,7 @@ pub(crate) struct Harmonics<'a, F> {
     pub(crate) fill: F,
 }
 
-impl<F: FnOnce(&mut [f32])> Veto for Harmonics<'_, F> {
+impl<F: FnOnce(&mut [i16])> Veto for Harmonics<'_, F> {
     #[inline(always)]
     fn vetoes(self, candidate: &Candidate) -> bool {
         is_harmonic(self.kernel, self.coeffs, self.window, candidate, self.fill)
@@ -101,7 +101,7 @@ pub(crate) fn is_harmonic(
     coeffs: &Coefficients,
     window: &Window,
     candidate: &Candidate,
-    fill: impl FnOnce(&mut [f32]),
+    fill: impl FnOnce(&mut [i16]),
 ) -> bool {
     let (low_hz, high_hz) = candidate.frequencies();
     let fs = coeffs.rate.hz() as f32;
@@ -138,11 +138,13 @@ pub(crate) fn is_harmonic(
             }
         }
     }
+    let mut pcm = [0i16; MAX_WINDOW];
+    let pcm = &mut pcm[..window.len()];
+    fill(pcm);
     let mut buf = [0.0f32; MAX_WINDOW];
     let buf = &mut buf[..window.len()];
-    fill(buf);
-    for (x, w) in buf.iter_mut().zip(&window.weights) {
-        *x *= w;
+    for ((x, s), w) in buf.iter_mut().zip(&*pcm).zip(&window.weights) {
+        *x = f32::from(*s) * w;
     }
     let mut levels = [0.0f32; MAX_PROBES];
     run(
