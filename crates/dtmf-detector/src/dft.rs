@@ -85,7 +85,9 @@ impl Vectorised for Analyse<'_> {
     }
 }
 
-/// [`analyse`] for a caller already compiled for `V`'s instruction set.
+/// Analyses one block of a single channel into `out`, for a caller already compiled for `V`'s
+/// instruction set: AC energy, and unless it is below `min_energy` (no tone can pass; bins left
+/// at zero) the per-segment bins.
 #[inline(always)]
 pub(crate) fn analyse_with<V: F32x16>(
     table: &DftTable,
