@@ -121,7 +121,14 @@ fn sipp_scenarios_against_ivrd_serve() {
         eprintln!("{msg}");
         return;
     }
-    let ivrd = Ivrd::start();
+    // SIPp's SDP names the tap (`-key rtp_port`), where ivrd's RTP is recorded, while its own
+    // RTP (audio, RFC 4733) leaves from its `-mp` socket: another port of the same host, which
+    // the default `accept_from = "sdp"` would drop as foreign.
+    let dir = std::env::temp_dir().join(format!("ivrd-sipp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("ivrd.toml");
+    std::fs::write(&config, "[rtp]\naccept_from = \"sdp_host\"\n").expect("config");
+    let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
     let mut failures = Vec::new();
     let cases: [(Run<'_>, &str, Option<&str>); 8] = [
         (

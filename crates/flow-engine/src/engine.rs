@@ -145,6 +145,11 @@ impl CallFlow {
             self.finish(Disposition::CallerHungUp);
             return;
         }
+        if let Input::Dropped(cause) = input {
+            self.record(now, cause.name());
+            self.finish(Disposition::Dropped(cause));
+            return;
+        }
         let step = std::mem::replace(&mut self.step, Step::Finished);
         self.step = match (step, input) {
             (Step::Idle, Input::Answered) => {

@@ -87,6 +87,30 @@ pub enum Input {
     },
     /// The caller hung up.
     HungUp,
+    /// The line failed under the call: ivrd ended it for a reason that is nobody's choice.
+    Dropped(DropCause),
+}
+
+/// Why a line failed under a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropCause {
+    /// No RTP from the caller for the configured time.
+    NoMedia,
+    /// Our 2xx was never acknowledged.
+    NoAck,
+    /// A late offer got no usable answer.
+    NoAnswer,
+}
+
+impl DropCause {
+    /// The name used in traces and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoMedia => "no_media",
+            Self::NoAck => "no_ack",
+            Self::NoAnswer => "no_answer",
+        }
+    }
 }
 
 /// The end of an HTTP request.
@@ -227,6 +251,8 @@ pub enum Disposition {
     Completed,
     /// The caller hung up.
     CallerHungUp,
+    /// The line failed (no RTP, no ACK) and ivrd ended the call.
+    Dropped(DropCause),
     /// Transferred to this target.
     Transferred(String),
     /// The flow failed (a transfer that failed with nowhere to go, a runaway loop).

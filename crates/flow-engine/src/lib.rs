@@ -53,8 +53,8 @@ pub use engine::CallFlow;
 pub use error::{ConfigError, Problem};
 pub use graph::{FlowId, FlowSet};
 pub use io::{
-    CallInfo, CallSummary, ConsentAnswer, Disposition, FlowEvent, HttpMethod, HttpOutcome, Input,
-    Output, Playable, RequestId, SmsRequest, TraceStep,
+    CallInfo, CallSummary, ConsentAnswer, Disposition, DropCause, FlowEvent, HttpMethod,
+    HttpOutcome, Input, Output, Playable, RequestId, SmsRequest, TraceStep,
 };
 pub use vars::{BUILTINS, Vars};
 

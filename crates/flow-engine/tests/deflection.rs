@@ -212,6 +212,23 @@ fn caller_hanging_up_ends_the_flow_with_the_path_so_far() {
     assert!(!sim.summary.as_ref().unwrap().trace.is_empty());
 }
 
+/// A call ivrd ended because the caller's RTP stopped was logged as `CallerHungUp`, which
+/// hid dead lines among ordinary hang-ups in the call records.
+#[test]
+fn a_dropped_line_is_not_a_caller_hang_up() {
+    let mut sim = offer();
+    sim.input(flow_engine::Input::Dropped(flow_engine::DropCause::NoMedia));
+    assert_eq!(
+        sim.disposition(),
+        &Disposition::Dropped(flow_engine::DropCause::NoMedia)
+    );
+    assert!(
+        sim.path().iter().any(|s| s.ends_with(" no_media")),
+        "{:?}",
+        sim.path()
+    );
+}
+
 #[test]
 fn pressing_1_records_consent_and_9_opts_out() {
     let mut sim = offer();

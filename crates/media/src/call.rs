@@ -1,6 +1,13 @@
 //! One call's media: RTP in and out, digits from every source, prompt playback.
+//!
+//! RTP is accepted only from where the call's SDP says the peer is ([`AcceptFrom`]): anything
+//! else reaching the port (a stranger's telephone-event "digits", a scan) is counted as foreign
+//! and dropped. While the call is on hold ([`MediaDirection`]) nothing is sent to a peer that
+//! does not want media, the playlist waits where it was, and silence from the peer is not
+//! taken for a dead line.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 
 use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
 
@@ -10,9 +17,46 @@ use crate::rfc4733::EventDecoder;
 use crate::rtp::{self, FRAME, ReceiveStats, ReorderBuffer, RtpSender};
 use crate::{Law, MediaTime};
 
+/// Whose RTP a call accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AcceptFrom {
+    /// Only the address and port the SDP named (symmetric RTP, RFC 4961).
+    #[default]
+    Sdp,
+    /// Any port of the SDP's address (a peer that sends from another port than it receives on).
+    SdpHost,
+    /// Latch: the first source of valid RTP, which is also where we then send (callers behind
+    /// NAT, whose SDP names a private address).
+    FirstSource,
+}
+
+/// Which way media flows, from our side: what our SDP answer said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MediaDirection {
+    /// Both ways.
+    #[default]
+    SendRecv,
+    /// We send, the peer does not (it put us on hold with `recvonly`).
+    SendOnly,
+    /// The peer sends, we do not (it holds with `sendonly`: music on hold, or nothing).
+    RecvOnly,
+    /// Neither way.
+    Inactive,
+}
+
+impl MediaDirection {
+    fn sends(self) -> bool {
+        matches!(self, Self::SendRecv | Self::SendOnly)
+    }
+}
+
 /// What was negotiated for the call's audio, and local choices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallMediaConfig {
+    /// Where the peer's SDP said to send RTP; `None` until a late offer's answer arrives.
+    pub remote: Option<SocketAddr>,
+    /// Whose RTP is accepted.
+    pub accept_from: AcceptFrom,
     /// The codec's law.
     pub law: Law,
     /// Its payload type (0 or 8).
@@ -65,6 +109,11 @@ pub struct CallMedia {
     events: VecDeque<MediaEvent>,
     now: MediaTime,
     last_rtp: MediaTime,
+    /// Where RTP goes, and what is accepted from where.
+    remote: Option<SocketAddr>,
+    /// [`AcceptFrom::FirstSource`]: the source latched on.
+    latched: Option<SocketAddr>,
+    direction: MediaDirection,
     sent_any: bool,
     inactive_reported: bool,
     pcm: Vec<i16>,
@@ -84,20 +133,34 @@ impl CallMedia {
             events: VecDeque::new(),
             now: MediaTime(0),
             last_rtp: MediaTime(0),
+            remote: config.remote,
+            latched: None,
+            direction: MediaDirection::SendRecv,
             sent_any: false,
             inactive_reported: false,
             pcm: Vec::with_capacity(FRAME * 2),
         }
     }
 
-    /// An incoming RTP datagram. Garbage and unknown payload types are counted and dropped.
-    pub fn handle_rtp(&mut self, data: &[u8]) {
+    /// An incoming RTP datagram from `from`. Garbage and unknown payload types are counted and
+    /// dropped, and so is anything from a source the call does not accept.
+    pub fn handle_rtp(&mut self, from: SocketAddr, data: &[u8]) {
+        if !self.accepts(from) {
+            self.reorder.count_foreign();
+            return;
+        }
         let Ok((header, payload)) = rtp::parse(data) else {
             self.reorder.count_invalid();
             return;
         };
+        let negotiated = Some(header.payload_type) == self.config.telephone_event
+            || header.payload_type == self.config.audio_payload_type;
+        if negotiated && self.config.accept_from == AcceptFrom::FirstSource {
+            self.latched.get_or_insert(from);
+        }
         if Some(header.payload_type) == self.config.telephone_event {
             self.last_rtp = self.now;
+            self.reorder.take_other(&header);
             if let Some(d) = self
                 .events4733
                 .handle_packet(header.timestamp, header.marker, payload)
@@ -119,6 +182,43 @@ impl CallMedia {
         while let Some((_, audio)) = self.reorder.poll_packet() {
             self.listen(&audio);
         }
+    }
+
+    fn accepts(&self, from: SocketAddr) -> bool {
+        match (self.config.accept_from, self.remote, self.latched) {
+            (AcceptFrom::FirstSource, _, Some(latched)) => from == latched,
+            (AcceptFrom::FirstSource, _, None) => true,
+            (AcceptFrom::Sdp, Some(remote), _) => from == remote,
+            (AcceptFrom::SdpHost, Some(remote), _) => from.ip() == remote.ip(),
+            (_, None, _) => false,
+        }
+    }
+
+    /// Where our RTP goes: the latched source, else the SDP's address.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.latched.or(self.remote)
+    }
+
+    /// New media parameters from a re-INVITE or a late offer's answer: address, codec,
+    /// telephone-event. A latched source is forgotten (the peer may have moved).
+    pub fn renegotiate(
+        &mut self,
+        remote: SocketAddr,
+        law: Law,
+        audio_payload_type: u8,
+        telephone_event: Option<u8>,
+    ) {
+        self.remote = Some(remote);
+        self.latched = None;
+        self.config.law = law;
+        self.config.audio_payload_type = audio_payload_type;
+        self.config.telephone_event = telephone_event;
+    }
+
+    /// Hold and resume: what our answer to the peer's offer said.
+    pub fn set_direction(&mut self, direction: MediaDirection) {
+        self.direction = direction;
+        self.last_rtp = self.now;
     }
 
     /// Decodes one packet of audio and runs the in-band detector on it.
@@ -160,23 +260,32 @@ impl CallMedia {
         self.player.stop();
     }
 
-    /// Advances 20 ms. Writes the packet to send into `out` and returns true, or returns false
-    /// when nothing is to be sent this tick.
-    pub fn handle_tick(&mut self, out: &mut Vec<u8>) -> bool {
+    /// Advances 20 ms. Writes the packet to send into `out` and returns where it goes, or
+    /// `None` when nothing is to be sent this tick. On hold the playlist does not advance.
+    pub fn handle_tick(&mut self, out: &mut Vec<u8>) -> Option<SocketAddr> {
         self.now = MediaTime(self.now.0 + FRAME as u64);
-        let mut frame: Frame = [0; FRAME];
-        let played = self.player.next_frame(self.config.law, &mut frame);
-        if self.player.take_finished() {
-            self.events.push_back(MediaEvent::PlaybackFinished);
+        if self.direction != MediaDirection::SendRecv {
+            // A held peer may send nothing for as long as it likes.
+            self.last_rtp = self.now;
         }
         let limit = u64::from(self.config.inactivity_ticks) * FRAME as u64;
         if limit > 0 && !self.inactive_reported && self.now.0 - self.last_rtp.0 > limit {
             self.inactive_reported = true;
             self.events.push_back(MediaEvent::Inactive);
         }
-        let send = played == Played::Audio || self.config.send_silence;
+        let remote = self.remote();
+        let (Some(remote), true) = (remote, self.direction.sends()) else {
+            self.sender.advance(FRAME as u32);
+            self.sent_any = false;
+            return None;
+        };
+        let mut frame: Frame = [0; FRAME];
+        let played = self.player.next_frame(self.config.law, &mut frame);
+        if self.player.take_finished() {
+            self.events.push_back(MediaEvent::PlaybackFinished);
+        }
         let mut sent = false;
-        if send {
+        if played == Played::Audio || self.config.send_silence {
             let marker = !self.sent_any;
             sent = self
                 .sender
@@ -188,7 +297,7 @@ impl CallMedia {
             self.sent_any = false;
         }
         self.sender.advance(FRAME as u32);
-        sent
+        sent.then_some(remote)
     }
 
     /// The next event.

@@ -4,8 +4,9 @@
 //! core, so no timer or task exists per packet or per call.
 //!
 //! ```
-//! use media::{CallMedia, CallMediaConfig, Law, PlayItem, Tone};
+//! use media::{AcceptFrom, CallMedia, CallMediaConfig, Law, PlayItem, Tone};
 //! let mut call = CallMedia::new(CallMediaConfig {
+//!     remote: Some("192.0.2.7:4000".parse().unwrap()), accept_from: AcceptFrom::Sdp,
 //!     law: Law::Ulaw, audio_payload_type: 0, telephone_event: Some(101),
 //!     ssrc: 7, first_sequence: 1, first_timestamp: 0,
 //!     send_silence: true, inactivity_ticks: 1500, reorder_window: 3,
@@ -13,7 +14,7 @@
 //! call.play(vec![PlayItem::Tone(Tone::BEEP, 100)], true);
 //! let mut packet = Vec::new();
 //! for _ in 0..5 {
-//!     assert!(call.handle_tick(&mut packet)); // one 172-byte RTP packet per tick
+//!     assert!(call.handle_tick(&mut packet).is_some()); // one 172-byte RTP packet per tick
 //!     assert_eq!(packet.len(), 172);
 //! }
 //! ```
@@ -26,7 +27,7 @@ mod player;
 pub mod rfc4733;
 pub mod rtp;
 
-pub use call::{CallMedia, CallMediaConfig, MediaEvent};
+pub use call::{AcceptFrom, CallMedia, CallMediaConfig, MediaDirection, MediaEvent};
 pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
 pub use error::MediaError;
 pub use g711::Law;

@@ -1,6 +1,11 @@
 //! RFC 4733 telephone-event: DTMF as RTP events. Decoding reports each event once (keyed by its
-//! RTP timestamp, which is the event's start), on its first packet; the end packets, sent three
+//! RTP timestamp, which is the event's start), on its second packet; the end packets, sent three
 //! times, only close it. Encoding produces the packets for one key press.
+//!
+//! Every sender repeats an event's packets (updates every 50 ms or so, then three end packets,
+//! RFC 4733 §2.5.1), so a lone packet is not a key press: a burst of junk telephone-event
+//! packets once made 14–18 false digits in one call. A packet must also be plausible: a DTMF
+//! event code, and a duration no longer than [`MAX_DURATION`].
 
 /// The 4-byte event payload (RFC 4733 §2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,11 +79,16 @@ pub struct RtpDigit {
     pub volume: u8,
 }
 
-/// An event already reported.
+/// Longest plausible key press, in 8 kHz timestamp units (8 s).
+pub const MAX_DURATION: u16 = 64_000;
+
+/// An event seen lately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Seen {
     timestamp: u32,
     event: u8,
+    /// Reported as a key press (on its second packet).
+    reported: bool,
     ended: bool,
 }
 
@@ -98,8 +108,9 @@ impl EventDecoder {
         Self::default()
     }
 
-    /// Feeds one packet's timestamp and payload; returns the key the first time an event is
-    /// seen. Non-DTMF events (flash, tones) and short payloads are ignored.
+    /// Feeds one packet's timestamp and payload; returns the key when an event's second packet
+    /// arrives. Non-DTMF events (flash, tones), implausible durations and short payloads are
+    /// ignored.
     pub fn handle_packet(
         &mut self,
         timestamp: u32,
@@ -108,34 +119,41 @@ impl EventDecoder {
     ) -> Option<RtpDigit> {
         let p = EventPayload::parse(payload)?;
         let key = event_key(p.event)?;
+        if p.duration > MAX_DURATION {
+            return None;
+        }
+        let digit = RtpDigit {
+            key,
+            timestamp,
+            volume: p.volume,
+        };
         let known = self
             .seen
             .iter_mut()
             .flatten()
             .find(|s| s.timestamp == timestamp && s.event == p.event);
-        if let Some(known) = known {
-            if !(known.ended && marker && !p.end) {
-                known.ended |= p.end;
-                return None;
-            }
-            known.ended = false;
-            return Some(RtpDigit {
-                key,
+        let Some(known) = known else {
+            self.seen[self.next_slot] = Some(Seen {
                 timestamp,
-                volume: p.volume,
+                event: p.event,
+                reported: false,
+                ended: p.end,
             });
+            self.next_slot = (self.next_slot + 1) % self.seen.len();
+            return None;
+        };
+        if known.ended && marker && !p.end {
+            // A marked start after the end: the same capture replayed, a new press.
+            known.reported = false;
+            known.ended = false;
+            return None;
         }
-        self.seen[self.next_slot] = Some(Seen {
-            timestamp,
-            event: p.event,
-            ended: p.end,
-        });
-        self.next_slot = (self.next_slot + 1) % self.seen.len();
-        Some(RtpDigit {
-            key,
-            timestamp,
-            volume: p.volume,
-        })
+        known.ended |= p.end;
+        if known.reported {
+            return None;
+        }
+        known.reported = true;
+        Some(digit)
     }
 }
 
@@ -195,15 +213,17 @@ mod tests {
         }
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].key, '1');
-        // The same capture replayed: a marked start after the end is a second press.
+        // The same capture replayed: a marked start after the end is a second press, reported
+        // on its second packet.
         let start = EventPayload {
             event: 1,
             end: false,
             volume: 10,
             duration: 160,
         };
+        assert_eq!(d.handle_packet(4000, true, &start.to_bytes()), None);
         assert_eq!(
-            d.handle_packet(4000, true, &start.to_bytes())
+            d.handle_packet(4000, false, &start.to_bytes())
                 .map(|k| k.key),
             Some('1')
         );
@@ -223,12 +243,42 @@ mod tests {
             volume: 10,
             duration: 1280,
         };
+        assert_eq!(d.handle_packet(5600, false, &next.to_bytes()), None);
         assert_eq!(
             d.handle_packet(5600, false, &next.to_bytes())
                 .map(|k| k.key),
-            Some('#')
+            Some('#'),
+            "only end packets (the start was lost): the repeats make it a press"
         );
         assert_eq!(d.handle_packet(5600, false, &[1, 2]), None);
+    }
+
+    /// Junk telephone-event packets (random codes, timestamps and flags, as a burst from a
+    /// stranger or a broken gateway sends) once made 14–18 digits in one call: each was taken
+    /// as the start of a press. Now none is: no two share an event's timestamp and code.
+    #[test]
+    fn a_burst_of_junk_events_makes_no_digit() {
+        let mut d = EventDecoder::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut digits = 0;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = x.to_le_bytes();
+            let timestamp = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            digits += usize::from(d.handle_packet(timestamp, b[0] & 1 == 1, &b[..4]).is_some());
+        }
+        assert_eq!(digits, 0);
+        let too_long = EventPayload {
+            event: 5,
+            end: false,
+            volume: 10,
+            duration: MAX_DURATION + 1,
+        };
+        for _ in 0..3 {
+            assert_eq!(d.handle_packet(77, false, &too_long.to_bytes()), None);
+        }
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! the first packet of a talk-spurt. Receiving: telephone-event is split off by payload type
 //! *before* ordering (SIPp puts its DTMF pcap and its audio on two SSRCs of one 5-tuple); audio
 //! goes through a small reorder window: late and duplicate packets are dropped and counted.
+//! When telephone-event shares the audio's SSRC (baresip, most phones) its packets take
+//! sequence numbers of that stream: they fill their slots in the window
+//! ([`ReorderBuffer::take_other`]) instead of counting as lost audio.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -118,6 +121,8 @@ pub struct ReceiveStats {
     pub lost: u64,
     /// Not RTP, or a payload type not negotiated.
     pub invalid: u64,
+    /// From a source the call does not accept.
+    pub foreign: u64,
 }
 
 /// Reorders incoming audio packets of one stream within a small window.
@@ -126,7 +131,8 @@ pub struct ReorderBuffer {
     window: usize,
     /// Next sequence number to deliver, once the first packet has arrived.
     next: Option<u16>,
-    pending: BTreeMap<u16, (u32, Vec<u8>)>,
+    /// Offset from `next` → the packet, or `None` for a slot taken by another payload type.
+    pending: BTreeMap<u16, Option<(u32, Vec<u8>)>>,
     /// Sequence numbers delivered lately, to tell a duplicate from a late packet.
     recent: VecDeque<u16>,
     ssrc: Option<u32>,
@@ -191,28 +197,53 @@ impl ReorderBuffer {
             return;
         }
         self.pending
-            .insert(ahead, (header.timestamp, payload.to_vec()));
+            .insert(ahead, Some((header.timestamp, payload.to_vec())));
+    }
+
+    /// A packet of another payload type (telephone-event) on this stream's SSRC: it takes its
+    /// sequence number, so the audio around it shows no gap. Packets of other sources are
+    /// none of this stream's business.
+    pub fn take_other(&mut self, header: &RtpHeader) {
+        let Some(next) = self.next else {
+            return;
+        };
+        if self.ssrc != Some(header.ssrc) {
+            return;
+        }
+        if header.sequence == next && self.pending.is_empty() {
+            self.remember(next);
+            self.next = Some(next.wrapping_add(1));
+            return;
+        }
+        let ahead = header.sequence.wrapping_sub(next);
+        if ahead < 0x8000 {
+            self.pending.entry(ahead).or_insert(None);
+        }
     }
 
     /// The next packet in order (`timestamp`, `payload`): the expected one if it is here, or,
     /// once the window is full, the earliest waiting one (the gap counts as lost).
     pub fn poll_packet(&mut self) -> Option<(u32, Vec<u8>)> {
-        let next = self.next?;
-        let (&offset, _) = self.pending.iter().next()?;
-        if offset != 0 && self.pending.len() < self.window {
-            return None;
+        loop {
+            let next = self.next?;
+            let (&offset, _) = self.pending.iter().next()?;
+            if offset != 0 && self.pending.len() < self.window {
+                return None;
+            }
+            let (_, packet) = self.pending.pop_first()?;
+            self.stats.lost += u64::from(offset);
+            self.remember(next.wrapping_add(offset));
+            let advance = offset.wrapping_add(1);
+            self.next = Some(next.wrapping_add(advance));
+            self.pending = std::mem::take(&mut self.pending)
+                .into_iter()
+                .map(|(k, v)| (k - advance, v))
+                .collect();
+            if let Some(packet) = packet {
+                self.stats.delivered += 1;
+                return Some(packet);
+            }
         }
-        let (_, packet) = self.pending.pop_first()?;
-        self.stats.lost += u64::from(offset);
-        self.remember(next.wrapping_add(offset));
-        let advance = offset.wrapping_add(1);
-        self.next = Some(next.wrapping_add(advance));
-        self.pending = std::mem::take(&mut self.pending)
-            .into_iter()
-            .map(|(k, v)| (k - advance, v))
-            .collect();
-        self.stats.delivered += 1;
-        Some(packet)
     }
 
     /// Counters so far.
@@ -223,6 +254,11 @@ impl ReorderBuffer {
     /// Counts a packet that was not usable at all.
     pub fn count_invalid(&mut self) {
         self.stats.invalid += 1;
+    }
+
+    /// Counts a packet from a source the call does not accept.
+    pub fn count_foreign(&mut self) {
+        self.stats.foreign += 1;
     }
 }
 
@@ -270,6 +306,44 @@ mod tests {
         assert!(!r.take_in_order(&header(14)), "not while something waits");
         r.handle_packet(&header(11), &[11]);
         assert_eq!(r.stats().duplicate, 1, "11 was delivered by the fast path");
+    }
+
+    /// baresip sends telephone-event in the audio SSRC's sequence space. Those sequence numbers
+    /// used to show up as gaps in the audio, counted as lost packets (and a gap held audio back
+    /// in the window until it filled).
+    #[test]
+    fn events_on_the_audio_ssrc_are_not_lost_audio() {
+        let mut r = ReorderBuffer::new(3);
+        r.handle_packet(&header(1), &[1]);
+        assert!(r.poll_packet().is_some());
+        let mut delivered = vec![];
+        for s in 2..=12u16 {
+            if (5..=8).contains(&s) {
+                r.take_other(&RtpHeader {
+                    payload_type: 101,
+                    ..header(s)
+                });
+            } else if r.take_in_order(&header(s)) {
+                delivered.push(s);
+            } else {
+                r.handle_packet(&header(s), &[s as u8]);
+                while let Some((_, p)) = r.poll_packet() {
+                    delivered.push(u16::from(p[0]));
+                }
+            }
+        }
+        assert_eq!(delivered, [2, 3, 4, 9, 10, 11, 12]);
+        assert_eq!(r.stats().lost, 0);
+        // An event packet that overtook the audio before it fills its slot just the same.
+        r.take_other(&RtpHeader {
+            payload_type: 101,
+            ..header(14)
+        });
+        r.handle_packet(&header(15), &[15]);
+        r.handle_packet(&header(13), &[13]);
+        let order: Vec<u8> = std::iter::from_fn(|| r.poll_packet().map(|(_, p)| p[0])).collect();
+        assert_eq!(order, [13, 15]);
+        assert_eq!(r.stats().lost, 0);
     }
 
     #[test]

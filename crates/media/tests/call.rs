@@ -1,16 +1,29 @@
 //! A call's media fed with packets the way a peer sends them: in-band tones and RFC 4733 for
 //! the same presses give one digit each; a press stops a barge-in prompt; silence ends the call.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use dtmf_detector::Digit;
 use dtmf_detector::testkit::{Signal, Tone};
 use media::rfc4733::encode_key;
 use media::rtp::{FRAME, RtpSender};
-use media::{CallMedia, CallMediaConfig, DigitSource, Law, MediaEvent, PlayItem, PromptFrames};
+use media::{
+    AcceptFrom, CallMedia, CallMediaConfig, DigitSource, Law, MediaDirection, MediaEvent, PlayItem,
+    PromptFrames,
+};
+
+/// Where the peer's SDP says it is.
+const PEER: &str = "127.0.0.1:6000";
+
+fn peer() -> SocketAddr {
+    PEER.parse().expect("addr")
+}
 
 fn config() -> CallMediaConfig {
     CallMediaConfig {
+        remote: Some(peer()),
+        accept_from: AcceptFrom::Sdp,
         law: Law::Ulaw,
         audio_payload_type: 0,
         telephone_event: Some(96),
@@ -48,7 +61,7 @@ fn in_band_and_rfc4733_for_the_same_presses_report_each_once() {
             .packet(0, i == 0, &payload, None, &mut packet)
             .expect("build");
         audio.advance(FRAME as u32);
-        call.handle_rtp(&packet);
+        call.handle_rtp(peer(), &packet);
         // RFC 4733 for the same presses, from a second SSRC on the same flow (as SIPp does).
         if i == 5 || i == 15 {
             let key = if i == 5 { '1' } else { '2' };
@@ -56,10 +69,10 @@ fn in_band_and_rfc4733_for_the_same_presses_report_each_once() {
                 events_tx
                     .packet(96, false, &p.to_bytes(), Some(i as u32 * 160), &mut packet)
                     .expect("build");
-                call.handle_rtp(&packet);
+                call.handle_rtp(peer(), &packet);
             }
         }
-        assert!(call.handle_tick(&mut out));
+        assert_eq!(call.handle_tick(&mut out), Some(peer()));
         got.extend(events(&mut call));
     }
     let digits: Vec<(char, DigitSource)> = got
@@ -78,7 +91,7 @@ fn in_band_and_rfc4733_for_the_same_presses_report_each_once() {
             .count(),
         1
     );
-    call.handle_rtp(b"garbage");
+    call.handle_rtp(peer(), b"garbage");
     assert_eq!(call.stats().invalid, 1);
 }
 
@@ -92,4 +105,148 @@ fn silence_from_the_peer_ends_the_call_once() {
         got.extend(events(&mut call));
     }
     assert_eq!(got, [MediaEvent::Inactive]);
+}
+
+/// The packets of one RFC 4733 press of `key`, at PT 96 from SSRC `ssrc`.
+fn press(key: char, ssrc: u32, timestamp: u32) -> Vec<Vec<u8>> {
+    let mut tx = RtpSender::new(ssrc, 1, 0);
+    encode_key(key, 800, 10)
+        .expect("key")
+        .iter()
+        .map(|p| {
+            let mut packet = Vec::new();
+            tx.packet(96, false, &p.to_bytes(), Some(timestamp), &mut packet)
+                .expect("build");
+            packet
+        })
+        .collect()
+}
+
+fn digits(call: &mut CallMedia) -> String {
+    events(call)
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Digit { key, .. } => Some(*key),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Any RFC 4733 packet that reached a call's RTP port was heard as a digit, whoever sent it.
+/// Now only the SDP's address and port are heard; the rest is counted as foreign.
+#[test]
+fn digits_from_a_stranger_are_not_heard() {
+    let mut call = CallMedia::new(config());
+    for stranger in ["127.0.0.2:6000", "127.0.0.1:6002"] {
+        for packet in press('5', 9, 1600) {
+            call.handle_rtp(stranger.parse().expect("addr"), &packet);
+        }
+    }
+    assert_eq!(digits(&mut call), "");
+    assert_eq!(
+        call.stats().foreign,
+        14,
+        "two strangers, seven packets each"
+    );
+    for packet in press('5', 9, 1600) {
+        call.handle_rtp(peer(), &packet);
+    }
+    assert_eq!(digits(&mut call), "5");
+    // The same host on another port, where the SDP host is enough.
+    let mut call = CallMedia::new(CallMediaConfig {
+        accept_from: AcceptFrom::SdpHost,
+        ..config()
+    });
+    for packet in press('6', 9, 1600) {
+        call.handle_rtp("127.0.0.1:7000".parse().expect("addr"), &packet);
+    }
+    assert_eq!(digits(&mut call), "6");
+}
+
+/// Symmetric RTP for callers behind NAT: the first source of valid RTP is latched, where our
+/// RTP then goes, and nobody else is heard.
+#[test]
+fn latching_takes_the_first_source_and_only_it() {
+    let mut call = CallMedia::new(CallMediaConfig {
+        accept_from: AcceptFrom::FirstSource,
+        ..config()
+    });
+    let nat: SocketAddr = "198.51.100.7:31000".parse().expect("addr");
+    let mut out = Vec::new();
+    assert_eq!(
+        call.handle_tick(&mut out),
+        Some(peer()),
+        "the SDP's until latched"
+    );
+    call.handle_rtp(nat, b"not rtp");
+    for packet in press('1', 9, 1600) {
+        call.handle_rtp(nat, &packet);
+    }
+    assert_eq!(call.handle_tick(&mut out), Some(nat));
+    for packet in press('2', 9, 3200) {
+        call.handle_rtp(peer(), &packet);
+    }
+    assert_eq!(digits(&mut call), "1");
+}
+
+/// After a re-INVITE put the caller on hold (our answer `recvonly` or `inactive`), ivrd kept
+/// sending the prompt, and 30 s of hold ended the call as RTP inactivity. Now nothing is sent,
+/// the prompt waits where it was, and the inactivity timer is suspended until resume.
+#[test]
+fn hold_sends_nothing_pauses_the_prompt_and_suspends_the_rtp_timeout() {
+    let mut call = CallMedia::new(config());
+    let prompt = Arc::new(PromptFrames::from_pcm(&vec![3000i16; 160 * 20]));
+    call.play(vec![PlayItem::Prompt(prompt)], false);
+    let mut out = Vec::new();
+    for _ in 0..5 {
+        assert_eq!(call.handle_tick(&mut out), Some(peer()));
+    }
+    for direction in [MediaDirection::RecvOnly, MediaDirection::Inactive] {
+        call.set_direction(direction);
+        for _ in 0..200 {
+            assert_eq!(call.handle_tick(&mut out), None, "{direction:?}");
+        }
+    }
+    assert_eq!(
+        events(&mut call),
+        [],
+        "no inactivity, the prompt not finished"
+    );
+    call.set_direction(MediaDirection::SendRecv);
+    let mut sent = 0;
+    let mut finished = false;
+    for _ in 0..40 {
+        sent += usize::from(call.handle_tick(&mut out).is_some());
+        finished |= events(&mut call).contains(&MediaEvent::PlaybackFinished);
+        if finished {
+            break;
+        }
+    }
+    assert!(finished);
+    assert_eq!(
+        sent, 16,
+        "the 15 frames left of the prompt after resume, then the tick that reports its end"
+    );
+}
+
+/// A late offer's call has no remote until the ACK's answer: nothing is sent or heard.
+#[test]
+fn late_offer_media_waits_for_the_answer() {
+    let mut call = CallMedia::new(CallMediaConfig {
+        remote: None,
+        ..config()
+    });
+    let mut out = Vec::new();
+    assert_eq!(call.handle_tick(&mut out), None);
+    for packet in press('3', 9, 1600) {
+        call.handle_rtp(peer(), &packet);
+    }
+    assert_eq!(digits(&mut call), "");
+    call.renegotiate(peer(), Law::Alaw, 8, Some(96));
+    assert_eq!(call.handle_tick(&mut out), Some(peer()));
+    assert_eq!(out[1] & 0x7f, 8, "PCMA after the answer");
+    for packet in press('3', 9, 1600) {
+        call.handle_rtp(peer(), &packet);
+    }
+    assert_eq!(digits(&mut call), "3");
 }

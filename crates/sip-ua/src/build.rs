@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use crate::Transport;
 use crate::message::{Request, header_param};
+use crate::{Flow, Transport};
 
 /// The standard reason phrase for the statuses we send.
 pub(crate) fn reason(status: u16) -> &'static str {
@@ -33,6 +33,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         501 => "Not Implemented",
         503 => "Service Unavailable",
         505 => "Version Not Supported",
+        513 => "Message Too Large",
         603 => "Decline",
         _ => "Unknown",
     }
@@ -47,13 +48,22 @@ pub(crate) struct Extra {
 }
 
 impl Extra {
-    /// Our Contact (`local` is the flow's advertised address) and an SDP body: what 183, the 2xx
-    /// to INVITE and the 2xx to re-INVITE carry.
-    pub(crate) fn sdp(local: SocketAddr, sdp: String) -> Self {
+    /// Our Contact and an SDP body: what 183, the 2xx to INVITE and the 2xx to re-INVITE carry.
+    pub(crate) fn sdp(flow: Flow, sdp: String) -> Self {
         Self {
-            headers: vec![("Contact", format!("<sip:ivrd@{local}>"))],
+            headers: vec![("Contact", contact(flow.transport, flow.local))],
             body: Some(("application/sdp", sdp)),
         }
+    }
+}
+
+/// Our Contact on a flow: the advertised address, with `;transport=tcp` on a stream so that
+/// the peer sends its ACK and in-dialog requests over TCP too (RFC 3261 §18.1.1 defaults a
+/// Contact without it to UDP).
+pub(crate) fn contact(transport: Transport, local: SocketAddr) -> String {
+    match transport {
+        Transport::Udp => format!("<sip:ivrd@{local}>"),
+        Transport::Tcp => format!("<sip:ivrd@{local};transport=tcp>"),
     }
 }
 
@@ -177,8 +187,16 @@ pub(crate) fn request(
     }
     let _ = write!(
         out,
-        "From: <{}>;tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\nUser-Agent: {}\r\n",
-        d.local_uri, d.local_tag, d.remote, d.call_id, d.cseq, d.method, d.user_agent
+        "From: <{}>;tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\nContact: {}\r\n\
+         User-Agent: {}\r\n",
+        d.local_uri,
+        d.local_tag,
+        d.remote,
+        d.call_id,
+        d.cseq,
+        d.method,
+        contact(d.transport, d.local),
+        d.user_agent
     );
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");

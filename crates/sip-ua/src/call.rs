@@ -1,5 +1,6 @@
 //! One call's dialog state on the answering side.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::Flow;
@@ -82,6 +83,14 @@ pub(crate) struct Call {
     /// The last re-INVITE's branch and our 2xx to it, for its retransmissions.
     pub(crate) last_reinvite: Option<(String, Vec<u8>)>,
     pub(crate) media: Option<(LocalMedia, Negotiated)>,
+    /// Late offer: our offer went in the 2xx; the answer is awaited in the ACK.
+    pub(crate) offered: Option<LocalMedia>,
+    /// The source counted in admission while the call is being set up (until its first ACK or
+    /// its end).
+    pub(crate) setup_source: Option<IpAddr>,
+    /// Branches of our requests in this dialog still waiting for a final response; they end
+    /// with the dialog (except BYE).
+    pub(crate) requests: Vec<String>,
     pub(crate) state: CallState,
     /// `Ended` has been reported.
     pub(crate) ended: bool,
@@ -116,6 +125,9 @@ impl Call {
             last_provisional: Vec::new(),
             last_reinvite: None,
             media: None,
+            offered: None,
+            setup_source: Some(flow.remote.ip()),
+            requests: Vec::new(),
             state: CallState::Offered,
             ended: false,
         }

@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use tracing::{info, warn};
 
+use crate::admission::Gate;
 use crate::build::{self, Extra};
 use crate::call::{Call, CallState, Retransmit};
 use crate::message::{self, Message, Method, Request, addr_uri, uri_user};
 use crate::sdp::{self, MediaOffer};
 use crate::{
-    CallId, Command, EndReason, Event, Flow, IncomingCall, Input, Output, SipConfig, SipError,
-    Transmit, Transport,
+    CallId, Command, EndReason, Event, Flow, IncomingCall, Input, LogLimiter, Output, SipConfig,
+    SipError, Transmit, Transport,
 };
 
 /// What a timer entry points at; the entity itself says whether it is still due.
@@ -60,6 +61,8 @@ pub struct Endpoint {
     clients: HashMap<String, ClientTsx>,
     timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
     out: VecDeque<Output>,
+    gate: Gate,
+    log: LogLimiter,
     next_call: u64,
     rng: u64,
 }
@@ -69,6 +72,8 @@ impl Endpoint {
     pub fn new(config: SipConfig) -> Self {
         let rng = config.seed ^ 0x9e37_79b9_7f4a_7c15;
         Self {
+            gate: Gate::new(config.admission.clone()),
+            log: LogLimiter::default(),
             config,
             calls: HashMap::new(),
             by_branch: HashMap::new(),
@@ -92,6 +97,10 @@ impl Endpoint {
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::Datagram { flow, data } => self.handle_datagram(now, flow, data),
+            Input::Oversized { flow, head } => {
+                let error = SipError::TooLarge("over the stream size limit".into());
+                self.reject_unparsable(now, flow, head, &error);
+            }
             Input::Timeout => self.handle_timeout(now),
         }
     }
@@ -131,9 +140,14 @@ impl Endpoint {
                         "progress: the call is not waiting for an answer",
                     ));
                 }
+                if c.invite.common.body.is_empty() {
+                    return Err(SipError::Misuse(
+                        "progress: a late offer has no offer to answer",
+                    ));
+                }
                 c.media = Some((local, negotiated));
                 let extra = Extra::sdp(
-                    c.flow.local,
+                    c.flow,
                     sdp::answer_offer(&c.invite.common.body, &local, &negotiated),
                 );
                 self.provisional(call, 183, extra);
@@ -160,22 +174,36 @@ impl Endpoint {
                         "answer: the call is not waiting for an answer",
                     ));
                 }
+                if c.invite.common.body.is_empty() {
+                    return Err(SipError::Misuse(
+                        "answer: a late offer is answered with AnswerWithOffer",
+                    ));
+                }
                 c.media = Some((local, negotiated));
-                let mut extra = Extra::sdp(
-                    c.flow.local,
+                let extra = Extra::sdp(
+                    c.flow,
                     sdp::answer_offer(&c.invite.common.body, &local, &negotiated),
                 );
-                extra.headers.push(("Allow", ALLOW.into()));
-                let data = self.respond_invite(call, 200, extra);
-                let t1 = self.config.t1;
-                let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.state = CallState::Answering {
-                        response: data,
-                        retransmit,
-                    };
+                self.send_2xx(now, call, extra);
+            }
+            Command::AnswerWithOffer {
+                local,
+                telephone_event,
+            } => {
+                if !matches!(c.state, CallState::Offered | CallState::Ringing) {
+                    return Err(SipError::Misuse(
+                        "answer: the call is not waiting for an answer",
+                    ));
                 }
-                self.arm(retransmit.next_deadline(), TimerRef::Call(call));
+                if !c.invite.common.body.is_empty() {
+                    return Err(SipError::Misuse(
+                        "answer with offer: the INVITE has an offer; answer it",
+                    ));
+                }
+                c.offered = Some(local);
+                let offer = sdp::offer(&local, &self.config.codecs, telephone_event);
+                let extra = Extra::sdp(c.flow, offer);
+                self.send_2xx(now, call, extra);
             }
             Command::Reject { status } => {
                 if !matches!(c.state, CallState::Offered | CallState::Ringing) {
@@ -220,6 +248,21 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Sends our 2xx to the INVITE and retransmits it until the ACK (RFC 3261 §13.3.1.4).
+    fn send_2xx(&mut self, now: Instant, call: CallId, mut extra: Extra) {
+        extra.headers.push(("Allow", ALLOW.into()));
+        let data = self.respond_invite(call, 200, extra);
+        let t1 = self.config.t1;
+        let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Answering {
+                response: data,
+                retransmit,
+            };
+        }
+        self.arm(retransmit.next_deadline(), TimerRef::Call(call));
+    }
+
     fn handle_datagram(&mut self, now: Instant, flow: Flow, data: &[u8]) {
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             return; // keep-alive (RFC 5626 CRLF)
@@ -227,14 +270,16 @@ impl Endpoint {
         match message::parse(data) {
             Ok(Message::Request(req)) => self.handle_request(now, flow, req),
             Ok(Message::Response(resp)) => self.handle_response(resp),
-            Err(error) => self.reject_unparsable(flow, data, &error),
+            Err(error) => self.reject_unparsable(now, flow, data, &error),
         }
     }
 
-    /// A message that failed our checks: a request we can still address gets 400 (or 416);
-    /// anything else is dropped. Either way it is logged.
-    fn reject_unparsable(&mut self, flow: Flow, data: &[u8], error: &SipError) {
-        warn!(remote = %flow.remote, %error, "dropping malformed SIP message");
+    /// A message that failed our checks: a request we can still address gets 400 (or 416,
+    /// 505, 513); anything else is dropped. Either way it is logged, once per 10 s with a count.
+    fn reject_unparsable(&mut self, now: Instant, flow: Flow, data: &[u8], error: &SipError) {
+        if let Some(skipped) = self.log.hit(now, "malformed") {
+            warn!(remote = %flow.remote, %error, skipped, "dropping malformed SIP message");
+        }
         let Some(response) = crate::fallback::error_response(data, flow.remote, error) else {
             return;
         };
@@ -271,7 +316,7 @@ impl Endpoint {
         match req.method {
             Method::Invite if req.common.to_tag.is_none() => self.handle_invite(now, flow, req),
             Method::Invite => self.handle_reinvite(now, flow, req),
-            Method::Ack => self.handle_ack(req),
+            Method::Ack => self.handle_ack(now, req),
             Method::Cancel => self.handle_cancel(now, flow, req),
             Method::Bye => match self.dialog_of(&req) {
                 Some(call) => {
@@ -309,12 +354,42 @@ impl Endpoint {
             }
             return;
         }
+        if let Err(refusal) = self.gate.admit(now, flow.remote.ip()) {
+            if let Some(skipped) = self.log.hit(now, refusal.reason()) {
+                warn!(remote = %flow.remote, reason = refusal.reason(), skipped, "refusing INVITE: 503");
+            }
+            let retry = self.gate.retry_after().as_secs().max(1);
+            let extra = Extra {
+                headers: vec![("Retry-After", retry.to_string())],
+                body: None,
+            };
+            let tag = self.token();
+            let data = build::response(
+                &req,
+                flow.remote,
+                503,
+                &self.config.user_agent,
+                &tag,
+                &extra,
+            );
+            self.transmit(flow, data);
+            return;
+        }
         let id = CallId(self.next_call);
         self.next_call += 1;
         let local_tag = self.token();
+        // An INVITE without a body is a late offer: we offer in the 2xx.
+        // RFC 3261 §20.43: warn-code 305 "Incompatible media format", 399 for the rest.
         let offer = match req.common.body.is_empty() {
-            true => Err(SipError::NotAcceptable("INVITE without SDP offer".into())),
-            false => MediaOffer::parse(&req.common.body),
+            true => Ok(None),
+            false => match MediaOffer::parse(&req.common.body) {
+                Ok(offer) if offer.negotiate(&self.config.codecs).is_ok() => Ok(Some(offer)),
+                Ok(_) => Err((
+                    305,
+                    "Incompatible media format: none of our codecs".to_string(),
+                )),
+                Err(error) => Err((399, error.to_string())),
+            },
         };
         let call = Call::new(flow, &req, local_tag);
         info!(call_id = %call.sip_call_id, from = %req.common.from, to = %req.uri, "INVITE");
@@ -336,9 +411,16 @@ impl Endpoint {
         }
         let offer = match offer {
             Ok(offer) => offer,
-            Err(error) => {
-                warn!(call_id = %req.common.call_id, %error, "rejecting INVITE");
-                self.reject(now, id, 488, Extra::default());
+            Err((code, error)) => {
+                if let Some(skipped) = self.log.hit(now, "no usable offer") {
+                    warn!(call_id = %req.common.call_id, %error, skipped, "rejecting INVITE: 488");
+                }
+                let warning = format!("{code} ivrd \"{}\"", error.replace('"', "'"));
+                let extra = Extra {
+                    headers: vec![("Warning", warning)],
+                    body: None,
+                };
+                self.reject(now, id, 488, extra);
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.ended = true;
                 }
@@ -464,9 +546,35 @@ impl Endpoint {
     }
 
     fn remove(&mut self, call: CallId) {
-        if let Some(c) = self.calls.remove(&call) {
-            self.by_branch.remove(&c.invite_branch);
-            self.by_dialog.remove(&(c.sip_call_id, c.local_tag));
+        let Some(mut c) = self.calls.remove(&call) else {
+            return;
+        };
+        self.by_branch.remove(&c.invite_branch);
+        self.by_dialog.remove(&(c.sip_call_id, c.local_tag));
+        if let Some(ip) = c.setup_source.take() {
+            self.gate.release(ip);
+        }
+        // Our requests still pending in the dialog end with it (a REFER must not be
+        // retransmitted to a phone that has hung up); a BYE runs its course.
+        for branch in c.requests {
+            if self
+                .clients
+                .get(&branch)
+                .is_some_and(|t| t.method != Method::Bye)
+            {
+                self.clients.remove(&branch);
+            }
+        }
+    }
+
+    /// The call's first ACK: it is no longer being set up.
+    fn leave_setup(&mut self, call: CallId) {
+        if let Some(ip) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.setup_source.take())
+        {
+            self.gate.release(ip);
         }
     }
 

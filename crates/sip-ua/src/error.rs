@@ -14,6 +14,9 @@ pub enum SipError {
     /// A SIP version other than 2.0 (answered 505).
     #[error("SIP version {0} is not supported")]
     VersionNotSupported(String),
+    /// A message over the size limit (answered 513 when it can be addressed).
+    #[error("message too large: {0}")]
+    TooLarge(String),
     /// An SDP offer that cannot be parsed or has nothing we can use.
     #[error("not acceptable: {0}")]
     NotAcceptable(String),

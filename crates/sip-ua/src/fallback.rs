@@ -64,6 +64,7 @@ pub(crate) fn error_response(
         SipError::VersionNotSupported(_) => 505,
         _ if version.is_some_and(|v| v.starts_with("SIP/") && v != "SIP/2.0") => 505,
         SipError::UnsupportedScheme(_) => 416,
+        SipError::TooLarge(_) => 513,
         // A method nobody here knows (RFC 3261 §8.2.1: 405 is for methods the UAS knows).
         _ if !KNOWN.contains(&method) => 501,
         _ => 400,

@@ -42,10 +42,24 @@
 //! or is dropped when no response can be addressed. Then, as a UAS (RFC 3261 §8.2): methods we
 //! know but do not serve get 405 with Allow, unknown ones 501; any `Require` 420 with
 //! `Unsupported`; an INVITE body other than SDP 415; an INVITE whose `Accept` rules SDP out 406;
-//! an SDP with no usable audio 488. Bytes after Content-Length in a datagram are discarded;
-//! without Content-Length a datagram's body runs to its end. An INVITE without an offer (late
-//! offer) is refused with 488 for now.
+//! an SDP with no usable audio, or none of [`SipConfig::codecs`], 488 with a `Warning`
+//! (305 or 399), before anything rings. Bytes after Content-Length in a datagram are
+//! discarded; without Content-Length a datagram's body runs to its end. A message over the
+//! stream framer's size limit gets 513.
+//!
+//! # Admission
+//! A new INVITE is first checked against [`Admission`]: calls in setup in all and per source,
+//! and a per-source rate. One over a limit gets a stateless `503` with `Retry-After`: no call
+//! is created and no event is emitted. Repeated refusals and malformed messages are logged once
+//! per reason per 10 s with a count ([`LogLimiter`]).
+//!
+//! # Late offer
+//! An INVITE without SDP arrives with [`IncomingCall::offer`] `None`. Answer it with
+//! [`Command::AnswerWithOffer`]: our offer goes in the 2xx, and the caller's answer in the ACK
+//! becomes [`Event::MediaUpdated`]. An ACK without a usable answer ends the call with BYE
+//! ([`EndReason::NoUsableAnswer`]).
 
+mod admission;
 mod build;
 mod call;
 mod dtmf_info;
@@ -53,16 +67,19 @@ mod endpoint;
 mod error;
 mod fallback;
 mod framing;
+mod log_limit;
 mod message;
 pub mod sdp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use admission::Admission;
 pub use dtmf_info::InfoDigit;
 pub use endpoint::Endpoint;
 pub use error::SipError;
-pub use framing::StreamFramer;
+pub use framing::{Framed, StreamFramer};
+pub use log_limit::LogLimiter;
 pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated};
 
 /// Transport of a flow.
@@ -105,6 +122,11 @@ pub struct SipConfig {
     pub user_agent: String,
     /// Seed for tags and branches; give each process a different one.
     pub seed: u64,
+    /// Codecs we can use, in order of preference: an offer with none of them is refused (488)
+    /// before the application hears of it, and a late offer lists them.
+    pub codecs: Vec<AudioCodec>,
+    /// Limits on new INVITEs.
+    pub admission: Admission,
 }
 
 impl Default for SipConfig {
@@ -114,6 +136,8 @@ impl Default for SipConfig {
             t2: Duration::from_secs(4),
             user_agent: concat!("ivrd/", env!("CARGO_PKG_VERSION")).to_string(),
             seed: 0,
+            codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
+            admission: Admission::default(),
         }
     }
 }
@@ -127,6 +151,14 @@ pub enum Input<'a> {
         flow: Flow,
         /// The bytes.
         data: &'a [u8],
+    },
+    /// The stream framer refused a message over its size limit; `head` is what it kept of the
+    /// header section (answered 513 when it names enough to address a response).
+    Oversized {
+        /// Where it came from.
+        flow: Flow,
+        /// The start of the message.
+        head: &'a [u8],
     },
     /// A deadline from [`Endpoint::poll_timeout`] has passed.
     Timeout,
@@ -162,6 +194,14 @@ pub enum Command {
         digit: char,
         /// Duration in ms.
         duration_ms: u32,
+    },
+    /// Answer a late-offer INVITE (no SDP): 200 OK with our offer; the caller's answer comes
+    /// in the ACK as [`Event::MediaUpdated`].
+    AnswerWithOffer {
+        /// Our RTP address and SDP ids.
+        local: LocalMedia,
+        /// Telephone-event payload type to offer (101 is customary).
+        telephone_event: u8,
     },
     /// Send 200 OK with our SDP answer.
     Answer {
@@ -199,8 +239,9 @@ pub struct IncomingCall {
     pub sip_call_id: String,
     /// The flow the INVITE came on (its `local` is the address to advertise in SDP).
     pub flow: Flow,
-    /// The parsed SDP offer.
-    pub offer: MediaOffer,
+    /// The parsed SDP offer; `None` for a late offer (answer with
+    /// [`Command::AnswerWithOffer`]).
+    pub offer: Option<MediaOffer>,
     /// Every header, canonical names, in order.
     pub headers: Vec<(String, String)>,
 }
@@ -229,6 +270,8 @@ pub enum EndReason {
     Rejected(u16),
     /// Our 2xx was never acknowledged (64·T1); we sent BYE.
     AckTimeout,
+    /// Late offer: the ACK brought no answer we can use; we sent BYE.
+    NoUsableAnswer,
 }
 
 /// Something that happened to a call.
@@ -241,7 +284,8 @@ pub enum Event {
     Acked,
     /// A key press sent by SIP INFO.
     Dtmf(InfoDigit),
-    /// A re-INVITE changed the media (hold, new address); already answered.
+    /// The media changed: a re-INVITE (hold, new address; already answered), or the answer
+    /// to our late offer arrived in the ACK.
     MediaUpdated(Negotiated),
     /// The REFER was accepted (202); the result follows.
     TransferAccepted,

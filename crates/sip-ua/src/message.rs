@@ -299,28 +299,105 @@ fn body_len(raw: &[u8]) -> usize {
         .map_or(0, |p| raw.len() - p - 4)
 }
 
-/// A header parameter (`;name=value`) of a name-addr or Via value, outside any `<…>` URI.
-pub(crate) fn header_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
-    let params = match value.rfind('>') {
-        Some(end) => &value[end + 1..],
-        None => value,
-    };
-    params.split(';').skip(1).find_map(|p| {
+/// A name-addr or addr-spec header value cut into its parts, honouring quoted strings (RFC 3261
+/// §25.1): a `>` or `;` inside a display name or a quoted parameter value (RFC 5626's
+/// `+sip.instance="<urn:uuid:…>"`) does not end anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NameAddr<'a> {
+    /// The URI as sent, without `<>`.
+    pub(crate) uri: &'a str,
+    /// The header parameters after the URI, from the first `;` (empty if none).
+    pub(crate) params: &'a str,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Cuts `value`. Without `<…>` the URI runs to the first `;` (RFC 3261 §20: an addr-spec's
+    /// parameters are header parameters). A value whose `<` is never closed is all URI.
+    pub(crate) fn parse(value: &'a str) -> Self {
+        let value = value.trim();
+        let Some(open) = find_unquoted(value, 0, '<') else {
+            let (uri, params) = match find_unquoted(value, 0, ';') {
+                Some(at) => (&value[..at], &value[at..]),
+                None => (value, ""),
+            };
+            return Self {
+                uri: uri.trim(),
+                params,
+            };
+        };
+        // Inside `<…>` nothing is quoted: a URI has no quoted strings.
+        let Some(close) = value[open..].find('>').map(|at| open + at) else {
+            return Self {
+                uri: value[open + 1..].trim(),
+                params: "",
+            };
+        };
+        let rest = &value[close + 1..];
+        let params = match find_unquoted(rest, 0, ';') {
+            Some(at) => &rest[at..],
+            None => "",
+        };
+        Self {
+            uri: value[open + 1..close].trim(),
+            params,
+        }
+    }
+
+    /// A header parameter's value (`;tag=abc` → `abc`; a flag → `""`), quotes removed.
+    pub(crate) fn param(&self, name: &str) -> Option<&'a str> {
+        param_in(self.params, name)
+    }
+}
+
+/// The byte offset of the first `c` at or after `from` outside a quoted string.
+fn find_unquoted(value: &str, from: usize, c: char) -> Option<usize> {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, ch) in value[from..].char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match ch {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ch if ch == c && !quoted => return Some(from + i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A parameter of a `;a=1;b;c="x;y"` list, quote-aware.
+fn param_in<'a>(mut params: &'a str, name: &str) -> Option<&'a str> {
+    while let Some(rest) = params
+        .strip_prefix(';')
+        .or_else(|| find_unquoted(params, 0, ';').map(|at| &params[at + 1..]))
+    {
+        let end = find_unquoted(rest, 0, ';').unwrap_or(rest.len());
+        let p = &rest[..end];
         let (key, val) = p.split_once('=').unwrap_or((p, ""));
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| val.trim().trim_matches('"'))
-    })
+        if key.trim().eq_ignore_ascii_case(name) {
+            let val = val.trim();
+            return Some(
+                val.strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(val),
+            );
+        }
+        params = &rest[end..];
+    }
+    None
+}
+
+/// A header parameter (`;name=value`) of a name-addr or Via value, outside any `<…>` URI and
+/// any quoted string.
+pub(crate) fn header_param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+    NameAddr::parse(value).param(name)
 }
 
 /// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=x` → `sip:bob@host`) or addr-spec.
 pub(crate) fn addr_uri(value: &str) -> &str {
-    if let (Some(start), Some(end)) = (value.find('<'), value.rfind('>'))
-        && start < end
-    {
-        return &value[start + 1..end];
-    }
-    value.split(';').next().unwrap_or(value).trim()
+    NameAddr::parse(value).uri
 }
 
 /// The user part of a SIP URI (`sip:+15551234@host` → `+15551234`), or the tel number.
@@ -355,6 +432,28 @@ mod tests {
         let via = "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1";
         assert_eq!(header_param(via, "branch"), Some("z9hG4bK1"));
         assert_eq!(header_param(via, "rport"), Some(""));
+    }
+
+    /// linphone 5.1 sends an RFC 5626 Contact whose quoted `+sip.instance` holds `<…>`. We used
+    /// to cut the URI at the last `>`, so every BYE and REFER to linphone went to a garbled
+    /// Request-URI (`sip:127.0.0.1:5091;transport=udp>;+sip.instance="<urn:uuid:…`), which it
+    /// ignored: the call stayed up on the phone after ivrd had ended it.
+    #[test]
+    fn quoted_angle_brackets_do_not_end_the_uri() {
+        let contact =
+            "<sip:127.0.0.1:5091;transport=udp>;+sip.instance=\"<urn:uuid:8e2a-11>\";expires=60";
+        assert_eq!(addr_uri(contact), "sip:127.0.0.1:5091;transport=udp");
+        assert_eq!(
+            header_param(contact, "+sip.instance"),
+            Some("<urn:uuid:8e2a-11>")
+        );
+        assert_eq!(header_param(contact, "expires"), Some("60"));
+        let from = "\"Smith; \\\"Bob\\\" <x>\" <sip:bob@h>;tag=7;x=\"a;tag=8\"";
+        assert_eq!(addr_uri(from), "sip:bob@h");
+        assert_eq!(header_param(from, "tag"), Some("7"));
+        assert_eq!(header_param(from, "x"), Some("a;tag=8"));
+        assert_eq!(header_param("sip:bob@h;tag=9", "tag"), Some("9"));
+        assert_eq!(addr_uri("<sip:unclosed@h"), "sip:unclosed@h");
     }
 
     #[test]

@@ -177,6 +177,24 @@ impl MediaOffer {
         })
     }
 
+    /// What an answer to our own offer (late offer: our SDP in the 2xx, theirs in the ACK)
+    /// agreed: the answer's first codec that we offered, its telephone-event payload type, and
+    /// our direction as the answer implies it.
+    pub fn accept_answer(&self, offered: &[AudioCodec]) -> Result<Negotiated, SipError> {
+        let codec = self
+            .codecs
+            .iter()
+            .copied()
+            .find(|c| offered.contains(c))
+            .ok_or_else(|| SipError::NotAcceptable("the answer has none of our codecs".into()))?;
+        Ok(Negotiated {
+            remote: self.remote,
+            codec,
+            telephone_event: self.telephone_event,
+            direction: self.direction.answer(),
+        })
+    }
+
     /// Picks the first codec of `preference` that the offer has.
     pub fn negotiate(&self, preference: &[AudioCodec]) -> Result<Negotiated, SipError> {
         let codec = preference
@@ -246,6 +264,31 @@ pub fn answer_offer(offer: &[u8], local: &LocalMedia, negotiated: &Negotiated) -
         }
     }
     sdp
+}
+
+/// Writes our offer (late offer: an INVITE without SDP gets it in the 2xx, RFC 3261 §13.2.1):
+/// `codecs` in order of preference, telephone-event at `telephone_event`, ptime 20, sendrecv.
+pub fn offer(local: &LocalMedia, codecs: &[AudioCodec], telephone_event: u8) -> String {
+    let (net, ip) = match local.rtp.ip() {
+        IpAddr::V4(ip) => ("IP4", ip.to_string()),
+        IpAddr::V6(ip) => ("IP6", ip.to_string()),
+    };
+    let mut fmts = String::new();
+    let mut maps = String::new();
+    for codec in codecs {
+        let pt = codec.payload_type();
+        let _ = write!(fmts, "{pt} ");
+        let _ = write!(maps, "a=rtpmap:{pt} {}/8000\r\n", codec.encoding());
+    }
+    format!(
+        "v=0\r\no=ivrd {} {} IN {net} {ip}\r\ns=ivrd\r\nc=IN {net} {ip}\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP {fmts}{telephone_event}\r\n{maps}\
+         a=rtpmap:{telephone_event} telephone-event/8000\r\na=fmtp:{telephone_event} 0-16\r\n\
+         a=ptime:20\r\na=sendrecv\r\n",
+        local.session_id,
+        local.version,
+        local.rtp.port(),
+    )
 }
 
 /// Writes an answer with only our audio stream (RFC 3264 §6: our codec, the offer's
@@ -339,6 +382,36 @@ mod tests {
             Err(SipError::NotAcceptable(_))
         ));
         assert!(MediaOffer::parse(b"garbage").is_err());
+    }
+
+    #[test]
+    fn our_offer_and_their_answer() {
+        let local = LocalMedia {
+            rtp: "127.0.0.1:20000".parse().expect("addr"),
+            session_id: 7,
+            version: 1,
+        };
+        let ours = offer(&local, &[AudioCodec::Pcmu, AudioCodec::Pcma], 101);
+        assert!(ours.contains("m=audio 20000 RTP/AVP 0 8 101\r\n"), "{ours}");
+        let parsed = MediaOffer::parse(ours.as_bytes()).expect("our offer parses");
+        assert_eq!(parsed.codecs, [AudioCodec::Pcmu, AudioCodec::Pcma]);
+        assert_eq!(parsed.telephone_event, Some(101));
+        // The answer picks PCMA and is recvonly: it holds us, so we only send.
+        let answer = SIPP_OFFER
+            .replace("RTP/AVP 8 0 96", "RTP/AVP 8 96")
+            .replace("a=ptime:20\r\n", "a=recvonly\r\n");
+        let n = MediaOffer::parse(answer.as_bytes())
+            .expect("answer")
+            .accept_answer(&[AudioCodec::Pcmu, AudioCodec::Pcma])
+            .expect("a codec we offered");
+        assert_eq!((n.codec, n.telephone_event), (AudioCodec::Pcma, Some(96)));
+        assert_eq!(n.direction, Direction::SendOnly);
+        assert!(
+            MediaOffer::parse(answer.as_bytes())
+                .expect("answer")
+                .accept_answer(&[AudioCodec::Pcmu])
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,149 +1,13 @@
 //! The answering endpoint driven by scripted peers in simulated time: every timer fires by
 //! jumping the clock, never by sleeping.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sip_ua::{
-    AudioCodec, CallId, Command, EndReason, Endpoint, Event, Flow, Input, LocalMedia, Output,
-    SipConfig, TransferOutcome, Transport,
-};
+use sip_ua::{AudioCodec, Command, EndReason, Event, LocalMedia, TransferOutcome, Transport};
 
-const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-    m=audio 6000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+mod support;
 
-struct Peer {
-    sip: Endpoint,
-    now: Instant,
-    flow: Flow,
-    sent: Vec<String>,
-    events: Vec<(CallId, Event)>,
-}
-
-impl Peer {
-    // The simulation's epoch: read once, then only jumped forward.
-    #[allow(clippy::disallowed_methods)]
-    fn new(transport: Transport) -> Self {
-        Self {
-            sip: Endpoint::new(SipConfig::default()),
-            now: Instant::now(),
-            flow: Flow {
-                transport,
-                remote: "127.0.0.1:5070".parse().expect("addr"),
-                local: "127.0.0.1:5060".parse().expect("addr"),
-            },
-            sent: Vec::new(),
-            events: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, text: &str) {
-        let data = text.replace('\n', "\r\n");
-        let input = Input::Datagram {
-            flow: self.flow,
-            data: data.as_bytes(),
-        };
-        self.sip.handle_input(self.now, input);
-        self.drain();
-    }
-
-    fn drain(&mut self) {
-        while let Some(out) = self.sip.poll_output() {
-            match out {
-                Output::Transmit(t) => self.sent.push(String::from_utf8_lossy(&t.data).into()),
-                Output::Event(call, event) => self.events.push((call, event)),
-            }
-        }
-    }
-
-    /// Jumps to each deadline up to `until`.
-    fn run_until(&mut self, until: Instant) {
-        while let Some(at) = self.sip.poll_timeout() {
-            if at > until {
-                break;
-            }
-            self.now = self.now.max(at);
-            self.sip.handle_input(self.now, Input::Timeout);
-            self.drain();
-        }
-        self.now = until;
-    }
-
-    fn take_sent(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.sent)
-    }
-
-    fn incoming(&self) -> CallId {
-        self.events
-            .iter()
-            .find_map(|(c, e)| matches!(e, Event::Incoming(_)).then_some(*c))
-            .expect("an incoming call")
-    }
-
-    fn answer(&mut self, call: CallId) {
-        let offer = match &self
-            .events
-            .iter()
-            .find(|(c, _)| *c == call)
-            .expect("call")
-            .1
-        {
-            Event::Incoming(i) => i.offer.clone(),
-            _ => panic!("not incoming"),
-        };
-        let negotiated = offer
-            .negotiate(&[AudioCodec::Pcma, AudioCodec::Pcmu])
-            .expect("codec");
-        let local = LocalMedia {
-            rtp: "127.0.0.1:20000".parse().expect("addr"),
-            session_id: 1,
-            version: 1,
-        };
-        self.sip
-            .handle_command(self.now, call, Command::Answer { local, negotiated })
-            .expect("answer");
-        self.drain();
-    }
-}
-
-fn invite(branch: &str) -> String {
-    format!(
-        "INVITE sip:100@127.0.0.1 SIP/2.0\n\
-         Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\n\
-         From: \"Alice\" <sip:+15551234567@127.0.0.1>;tag=a1\n\
-         To: <sip:100@127.0.0.1>\n\
-         Call-ID: call-1\n\
-         CSeq: 1 INVITE\n\
-         Contact: <sip:alice@127.0.0.1:5070>\n\
-         Content-Type: application/sdp\n\
-         Content-Length: {}\n\n{}",
-        OFFER.len(),
-        OFFER.replace("\r\n", "\n")
-    )
-    .replace("\n\n", "\n\n")
-}
-
-fn in_dialog(method: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
-    format!(
-        "{method} sip:ivrd@127.0.0.1:5060 SIP/2.0\n\
-         Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{method}-{cseq}\n\
-         From: \"Alice\" <sip:+15551234567@127.0.0.1>;tag=a1\n\
-         To: <sip:100@127.0.0.1>;tag={to_tag}\n\
-         Call-ID: call-1\n\
-         CSeq: {cseq} {method}\n\
-         {extra}Content-Length: {}\n\n{body}",
-        body.replace('\n', "\r\n").len()
-    )
-}
-
-fn to_tag(response: &str) -> String {
-    response
-        .lines()
-        .find(|l| l.starts_with("To:"))
-        .and_then(|l| l.split(";tag=").nth(1))
-        .expect("To tag")
-        .trim()
-        .to_string()
-}
+use support::{OFFER, Peer, in_dialog, invite, to_tag};
 
 #[test]
 fn answer_ack_and_caller_bye_leave_no_dialog() {
@@ -156,7 +20,7 @@ fn answer_ack_and_caller_bye_leave_no_dialog() {
         Event::Incoming(i) => {
             assert_eq!(i.caller, "+15551234567");
             assert_eq!(i.callee, "100");
-            assert_eq!(i.offer.telephone_event, Some(101));
+            assert_eq!(i.offer.as_ref().and_then(|o| o.telephone_event), Some(101));
         }
         other => panic!("{other:?}"),
     }
@@ -401,11 +265,15 @@ fn options_unknown_dialog_and_garbage() {
          From: <sip:a@b>;tag=1\nTo: <sip:100@127.0.0.1>\nCall-ID: bad\nCSeq: 1 BYE\nContent-Length: 0\n\n",
     );
     assert!(p.take_sent()[0].starts_with("SIP/2.0 400 Bad Request"));
-    // An INVITE without SDP is refused with 488 and leaves nothing behind after its ACK.
-    p.send(
+    // An offer with no usable audio is refused with 488 and leaves nothing behind after its ACK.
+    let video =
+        "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 6000 RTP/AVP 31\n";
+    p.send(&format!(
         "INVITE sip:100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKn\n\
-         From: <sip:a@b>;tag=1\nTo: <sip:100@127.0.0.1>\nCall-ID: nosdp\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
-    );
+         From: <sip:a@b>;tag=1\nTo: <sip:100@127.0.0.1>\nCall-ID: nosdp\nCSeq: 1 INVITE\n\
+         Content-Type: application/sdp\nContent-Length: {}\n\n{video}",
+        video.replace('\n', "\r\n").len()
+    ));
     assert!(p.take_sent().iter().any(|m| m.starts_with("SIP/2.0 488")));
     let start = p.now;
     p.run_until(start + Duration::from_secs(40));
@@ -418,7 +286,7 @@ fn early_media_then_answer_send_info_and_stale_cseq() {
     p.send(&invite("z9hG4bK-7"));
     let call = p.incoming();
     let offer = match &p.events[0].1 {
-        Event::Incoming(i) => i.offer.clone(),
+        Event::Incoming(i) => i.offer.clone().expect("an offer"),
         other => panic!("{other:?}"),
     };
     let negotiated = offer.negotiate(&[AudioCodec::Pcmu]).expect("codec");

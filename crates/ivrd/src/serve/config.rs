@@ -31,6 +31,39 @@ pub(crate) struct SipSection {
     /// Address put in Contact and SDP when `listen` is a wildcard; found per peer if unset.
     pub(crate) advertise: Option<IpAddr>,
     pub(crate) t1_ms: u64,
+    /// Limits on new INVITEs (503 with Retry-After past them).
+    pub(crate) admission: AdmissionSection,
+    /// SIP over TCP: connection limits and timeouts.
+    pub(crate) tcp: TcpSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AdmissionSection {
+    /// Calls being set up (INVITE received, no ACK yet), all sources together.
+    pub(crate) max_setup: usize,
+    /// Calls being set up from one source address.
+    pub(crate) per_source_setup: usize,
+    /// New INVITEs per second from one source, and the burst allowed.
+    pub(crate) per_source_rate: u32,
+    pub(crate) per_source_burst: u32,
+    /// Retry-After of the 503, seconds.
+    pub(crate) retry_after_s: u64,
+    /// Sources exempt from the per-source limits (a trunk's SBC, a load generator).
+    pub(crate) trusted: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TcpSection {
+    /// Close a connection after this long without a byte.
+    pub(crate) idle_s: u64,
+    /// A message begun must be complete within this long (slow-header attacks).
+    pub(crate) message_s: u64,
+    /// Open connections from one source address.
+    pub(crate) per_source: usize,
+    /// Open connections in all.
+    pub(crate) max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +76,28 @@ pub(crate) struct RtpSection {
     pub(crate) inactivity_s: u64,
     /// Send G.711 silence while nothing plays.
     pub(crate) send_silence: bool,
+    /// Whose RTP a call hears: "sdp" (the SDP's address and port), "sdp_host" (any port of
+    /// the SDP's address) or "first_source" (latch on the first, for callers behind NAT).
+    pub(crate) accept_from: AcceptFrom,
+}
+
+/// `rtp.accept_from`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AcceptFrom {
+    Sdp,
+    SdpHost,
+    FirstSource,
+}
+
+impl From<AcceptFrom> for media::AcceptFrom {
+    fn from(a: AcceptFrom) -> Self {
+        match a {
+            AcceptFrom::Sdp => Self::Sdp,
+            AcceptFrom::SdpHost => Self::SdpHost,
+            AcceptFrom::FirstSource => Self::FirstSource,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +149,46 @@ impl Default for SipSection {
             listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             advertise: None,
             t1_ms: 500,
+            admission: AdmissionSection::default(),
+            tcp: TcpSection::default(),
+        }
+    }
+}
+
+impl Default for AdmissionSection {
+    fn default() -> Self {
+        let a = sip_ua::Admission::default();
+        Self {
+            max_setup: a.max_setup,
+            per_source_setup: a.per_source_setup,
+            per_source_rate: a.per_source_rate,
+            per_source_burst: a.per_source_burst,
+            retry_after_s: a.retry_after.as_secs(),
+            trusted: a.trusted,
+        }
+    }
+}
+
+impl AdmissionSection {
+    pub(crate) fn to_admission(&self) -> sip_ua::Admission {
+        sip_ua::Admission {
+            max_setup: self.max_setup,
+            per_source_setup: self.per_source_setup,
+            per_source_rate: self.per_source_rate,
+            per_source_burst: self.per_source_burst,
+            retry_after: Duration::from_secs(self.retry_after_s),
+            trusted: self.trusted.clone(),
+        }
+    }
+}
+
+impl Default for TcpSection {
+    fn default() -> Self {
+        Self {
+            idle_s: 300,
+            message_s: 10,
+            per_source: 64,
+            max_connections: 4_096,
         }
     }
 }
@@ -105,6 +200,7 @@ impl Default for RtpSection {
             port_max: 29_999,
             inactivity_s: 30,
             send_silence: true,
+            accept_from: AcceptFrom::Sdp,
         }
     }
 }
@@ -180,6 +276,13 @@ impl Config {
         }
         if self.sip.t1_ms == 0 {
             return Err("sip.t1_ms must be positive".into());
+        }
+        let t = &self.sip.tcp;
+        if t.idle_s == 0 || t.message_s == 0 || t.per_source == 0 || t.max_connections == 0 {
+            return Err("sip.tcp: every limit must be positive".into());
+        }
+        if self.sip.admission.max_setup == 0 || self.sip.admission.per_source_setup == 0 {
+            return Err("sip.admission: setup limits must be positive".into());
         }
         Ok(())
     }

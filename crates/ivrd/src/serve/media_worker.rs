@@ -3,12 +3,13 @@
 //! `CallMedia`, takes one tick and sends the packet out: one timer per worker, none per call or
 //! packet. Calls are spread over the workers by id.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
-use media::{CallMedia, CallMediaConfig, MediaEvent, PlayItem};
-use sip_ua::CallId;
+use media::{CallMedia, CallMediaConfig, Law, MediaDirection, MediaEvent, PlayItem};
+use sip_ua::sdp::Direction;
+use sip_ua::{AudioCodec, CallId, Negotiated};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
@@ -22,7 +23,6 @@ pub(crate) enum MediaCommand {
         call: CallId,
         sip_call_id: String,
         socket: UdpSocket,
-        remote: SocketAddr,
         config: CallMediaConfig,
     },
     Play {
@@ -39,9 +39,10 @@ pub(crate) enum MediaCommand {
         call: CallId,
         key: char,
     },
-    Remote {
+    /// A re-INVITE or a late offer's answer: address, codec, telephone-event, hold.
+    Update {
         call: CallId,
-        remote: SocketAddr,
+        negotiated: Negotiated,
     },
     End {
         call: CallId,
@@ -55,7 +56,7 @@ impl MediaCommand {
             | Self::Play { call, .. }
             | Self::Stop { call }
             | Self::InfoDigit { call, .. }
-            | Self::Remote { call, .. }
+            | Self::Update { call, .. }
             | Self::End { call } => *call,
         }
     }
@@ -73,7 +74,6 @@ struct Live {
     call: CallId,
     sip_call_id: String,
     socket: UdpSocket,
-    remote: SocketAddr,
     media: CallMedia,
     tag: u64,
 }
@@ -133,7 +133,7 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
         for live in &mut calls {
             loop {
                 match live.socket.recv_from(&mut buf) {
-                    Ok((n, _from)) => live.media.handle_rtp(&buf[..n]),
+                    Ok((n, from)) => live.media.handle_rtp(from, &buf[..n]),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         // ICMP port unreachable surfaces here on Linux: the peer's socket is
@@ -145,8 +145,8 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                     }
                 }
             }
-            if live.media.handle_tick(&mut packet)
-                && let Err(e) = live.socket.send_to(&packet, live.remote)
+            if let Some(to) = live.media.handle_tick(&mut packet)
+                && let Err(e) = live.socket.send_to(&packet, to)
                 && e.kind() != std::io::ErrorKind::ConnectionRefused
             {
                 warn!(call_id = %live.sip_call_id, error = %e, "RTP send failed");
@@ -179,7 +179,6 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
             call,
             sip_call_id,
             socket,
-            remote,
             config,
         } => {
             if let Err(e) = socket.set_nonblocking(true) {
@@ -190,7 +189,6 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
                 call,
                 sip_call_id,
                 socket,
-                remote,
                 media: CallMedia::new(config),
                 tag: 0,
             });
@@ -216,9 +214,17 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
                 calls[i].media.handle_info_digit(key);
             }
         }
-        MediaCommand::Remote { call, remote } => {
+        MediaCommand::Update { call, negotiated } => {
             if let Some(i) = find(calls, call) {
-                calls[i].remote = remote;
+                let n = negotiated;
+                let media = &mut calls[i].media;
+                media.renegotiate(
+                    n.remote,
+                    law(n.codec),
+                    n.codec.payload_type(),
+                    n.telephone_event,
+                );
+                media.set_direction(direction(n.direction));
             }
         }
         MediaCommand::End { call } => {
@@ -228,10 +234,26 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
                 info!(
                     call_id = %live.sip_call_id,
                     delivered = s.delivered, late = s.late, duplicate = s.duplicate,
-                    lost = s.lost, invalid = s.invalid,
+                    lost = s.lost, invalid = s.invalid, foreign = s.foreign,
                     "media ended"
                 );
             }
         }
+    }
+}
+
+pub(crate) fn law(codec: AudioCodec) -> Law {
+    match codec {
+        AudioCodec::Pcmu => Law::Ulaw,
+        AudioCodec::Pcma => Law::Alaw,
+    }
+}
+
+fn direction(d: Direction) -> MediaDirection {
+    match d {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
     }
 }

@@ -15,11 +15,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flow_engine::{CallFlow, CallInfo, FlowSet, RequestId};
-use media::{CallMediaConfig, Law, MediaEvent};
+use flow_engine::{CallFlow, CallInfo, DropCause, FlowSet, RequestId};
+use media::{CallMediaConfig, MediaEvent};
 use sip_ua::{
-    AudioCodec, CallId, Command, Endpoint, Event, Flow, Input, LocalMedia, Output, SipConfig,
-    TransferOutcome, Transport,
+    AudioCodec, CallId, Command, EndReason, Endpoint, Event, Flow, Input, LocalMedia, LogLimiter,
+    Output, SipConfig, TransferOutcome, Transport,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -31,7 +31,10 @@ pub(crate) use config::Config;
 use media_worker::{MediaCommand, MediaReport, MediaWorkers};
 use ports::PortPool;
 use prompts::Prompts;
-use tcp::{TcpConnections, TcpEvent};
+use tcp::{TcpConnections, TcpEvent, TcpLimits};
+
+/// The payload type we offer telephone-event at (late offer).
+const TELEPHONE_EVENT: u8 = 101;
 
 /// Command-line overrides of the config file.
 pub(crate) struct Overrides {
@@ -86,16 +89,29 @@ struct CallState {
     sip_call_id: String,
     flow: CallFlow,
     sip_flow: Flow,
-    offer: sip_ua::MediaOffer,
+    /// The caller's offer; `None` for a late offer (ours goes in the 2xx).
+    offer: Option<sip_ua::MediaOffer>,
     rtp_port: Option<u16>,
-    /// Answer at this time (ringing until then).
-    answer_at: Option<Instant>,
+    stage: Stage,
     /// The flow's transfer request in flight.
     transfer: Option<RequestId>,
 }
 
+/// Where a call is, as far as its flow goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Ringing; answer at this time.
+    Ringing { answer_at: Instant },
+    /// Late offer answered: the flow starts when the ACK brings the caller's answer.
+    AwaitingAnswer,
+    /// Answered, and its flow is running.
+    Up,
+}
+
 struct Daemon {
     config: Config,
+    /// Repeated warnings (port exhaustion under a flood), once per reason per 10 s.
+    log: LogLimiter,
     codecs: Vec<AudioCodec>,
     sip: Endpoint,
     udp: Arc<UdpSocket>,
@@ -125,7 +141,14 @@ async fn serve(
             .map_err(|e| anyhow::anyhow!("SIP UDP {listen}: {e}"))?,
     );
     let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel();
-    let tcp = TcpConnections::listen(listen, tcp_tx).await?;
+    let t = &config.sip.tcp;
+    let limits = TcpLimits {
+        idle: Duration::from_secs(t.idle_s),
+        message: Duration::from_secs(t.message_s),
+        per_source: t.per_source,
+        max_connections: t.max_connections,
+    };
+    let tcp = TcpConnections::listen(listen, limits, tcp_tx).await?;
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<MediaReport>();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let media = MediaWorkers::start(workers, report_tx)?;
@@ -161,13 +184,17 @@ async fn serve(
         sip: Endpoint::new(SipConfig {
             t1: config.t1(),
             seed,
+            codecs: config.codecs().map_err(anyhow::Error::msg)?,
+            admission: config.sip.admission.to_admission(),
             ..SipConfig::default()
         }),
         ports: PortPool::new(
             config.sip.listen.ip(),
             config.rtp.port_min,
             config.rtp.port_max,
+            clock::secure_random(),
         ),
+        log: LogLimiter::default(),
         config,
         udp: udp.clone(),
         tcp,
@@ -194,6 +221,10 @@ async fn serve(
                     let flow = d.flow(Transport::Tcp, remote);
                     d.sip.handle_input(clock::now(), Input::Datagram { flow, data: &data });
                 }
+                TcpEvent::Oversized { remote, head } => {
+                    let flow = d.flow(Transport::Tcp, remote);
+                    d.sip.handle_input(clock::now(), Input::Oversized { flow, head: &head });
+                }
                 other => d.tcp.handle_event(other),
             },
             Some(report) = report_rx.recv() => d.handle_media(report),
@@ -215,7 +246,7 @@ impl Daemon {
     fn next_deadline(&self) -> Option<Instant> {
         self.calls
             .values()
-            .filter_map(|c| c.answer_at.into_iter().chain(c.flow.poll_timeout()).min())
+            .filter_map(|c| c.answer_at().into_iter().chain(c.flow.poll_timeout()).min())
             .chain(self.sip.poll_timeout())
             .min()
     }
@@ -245,16 +276,13 @@ impl Daemon {
         let answer: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| c.answer_at.is_some_and(|d| d <= now))
+            .filter(|(_, c)| c.answer_at().is_some_and(|d| d <= now))
             .map(|(id, _)| *id)
             .collect();
         for call in answer {
-            if let Some(c) = self.calls.get_mut(&call) {
-                c.answer_at = None;
-            }
             match self.answer(now, call) {
-                Ok(true) => self.drive(call, flow_engine::Input::Answered),
-                Ok(false) => {}
+                Ok(Stage::Up) => self.drive(call, flow_engine::Input::Answered),
+                Ok(_) => {}
                 Err(e) => warn!(%call, error = %e, "answer failed"),
             }
         }
@@ -284,37 +312,42 @@ impl Daemon {
             }
             MediaEvent::Inactive => {
                 warn!(call_id = %c.sip_call_id, "no RTP from the caller: hanging up");
+                self.drive(report.call, flow_engine::Input::Dropped(DropCause::NoMedia));
                 if let Err(e) = self.sip.handle_command(now, report.call, Command::HangUp) {
                     warn!(call = %report.call, error = %e, "hang-up failed");
                 }
-                flow_engine::Input::HungUp
+                return;
             }
             _ => return,
         };
         self.drive(report.call, input);
     }
 
-    /// Answers the call; `Ok(false)` when it was rejected instead (no codec, no port).
-    fn answer(&mut self, now: Instant, call: CallId) -> Result<bool, sip_ua::SipError> {
+    /// Answers the call; says where that leaves it (`Up`: start the flow; `AwaitingAnswer`:
+    /// a late offer, the flow starts with the ACK's answer; `Ringing`: rejected instead, for
+    /// want of a port).
+    fn answer(&mut self, now: Instant, call: CallId) -> Result<Stage, sip_ua::SipError> {
         let Some(c) = self.calls.get_mut(&call) else {
             return Err(sip_ua::SipError::NoSuchCall);
         };
-        let negotiated = match c.offer.negotiate(&self.codecs) {
-            Ok(n) => n,
-            Err(e) => {
+        // The endpoint refused offers with none of our codecs before they rang.
+        let negotiated = match c.offer.as_ref().map(|o| o.negotiate(&self.codecs)) {
+            Some(Ok(n)) => Some(n),
+            None => None,
+            Some(Err(e)) => {
                 warn!(call_id = %c.sip_call_id, error = %e, "no usable codec");
-                return self
-                    .sip
-                    .handle_command(now, call, Command::Reject { status: 488 })
-                    .map(|()| false);
+                self.sip
+                    .handle_command(now, call, Command::Reject { status: 488 })?;
+                return Ok(c.stage);
             }
         };
         let Some((port, socket)) = self.ports.allocate() else {
-            error!(call_id = %c.sip_call_id, "RTP port range exhausted");
-            return self
-                .sip
-                .handle_command(now, call, Command::Reject { status: 503 })
-                .map(|()| false);
+            if let Some(skipped) = self.log.hit(now, "RTP ports exhausted") {
+                error!(call_id = %c.sip_call_id, skipped, "RTP port range exhausted: 503");
+            }
+            self.sip
+                .handle_command(now, call, Command::Reject { status: 503 })?;
+            return Ok(c.stage);
         };
         c.rtp_port = Some(port);
         self.seed = self
@@ -327,13 +360,14 @@ impl Daemon {
             session_id: r & 0xffff_ffff,
             version: 1,
         };
+        // A late offer starts with our first codec; the ACK's answer may change it.
+        let codec = negotiated.map_or(self.codecs[0], |n| n.codec);
         let config = CallMediaConfig {
-            law: match negotiated.codec {
-                AudioCodec::Pcmu => Law::Ulaw,
-                AudioCodec::Pcma => Law::Alaw,
-            },
-            audio_payload_type: negotiated.codec.payload_type(),
-            telephone_event: negotiated.telephone_event,
+            remote: negotiated.map(|n| n.remote),
+            accept_from: self.config.rtp.accept_from.into(),
+            law: media_worker::law(codec),
+            audio_payload_type: codec.payload_type(),
+            telephone_event: negotiated.map_or(Some(TELEPHONE_EVENT), |n| n.telephone_event),
             ssrc: (r >> 8) as u32,
             first_sequence: r as u16,
             first_timestamp: (r >> 24) as u32,
@@ -345,13 +379,25 @@ impl Daemon {
             call,
             sip_call_id: c.sip_call_id.clone(),
             socket,
-            remote: negotiated.remote,
             config,
         });
-        info!(call_id = %c.sip_call_id, codec = ?negotiated.codec, telephone_event = ?negotiated.telephone_event, rtp_port = port, "answering");
-        self.sip
-            .handle_command(now, call, Command::Answer { local, negotiated })
-            .map(|()| true)
+        let (command, stage) = match negotiated {
+            Some(negotiated) => {
+                info!(call_id = %c.sip_call_id, codec = ?negotiated.codec, telephone_event = ?negotiated.telephone_event, rtp_port = port, "answering");
+                (Command::Answer { local, negotiated }, Stage::Up)
+            }
+            None => {
+                info!(call_id = %c.sip_call_id, rtp_port = port, "answering a late offer with ours");
+                let command = Command::AnswerWithOffer {
+                    local,
+                    telephone_event: TELEPHONE_EVENT,
+                };
+                (command, Stage::AwaitingAnswer)
+            }
+        };
+        c.stage = stage;
+        self.sip.handle_command(now, call, command)?;
+        Ok(stage)
     }
 
     async fn drain(&mut self) {
@@ -400,9 +446,10 @@ impl Daemon {
                         sip_flow: incoming.flow,
                         offer: incoming.offer,
                         rtp_port: None,
-                        answer_at: Some(
-                            now + Duration::from_millis(self.config.call.answer_after_ms),
-                        ),
+                        stage: Stage::Ringing {
+                            answer_at: now
+                                + Duration::from_millis(self.config.call.answer_after_ms),
+                        },
                         transfer: None,
                     },
                 );
@@ -414,17 +461,34 @@ impl Daemon {
             Event::Dtmf(d) => self
                 .media
                 .send(MediaCommand::InfoDigit { call, key: d.digit }),
-            Event::MediaUpdated(n) => {
-                if let Some(c) = self.calls.get(&call) {
-                    info!(call_id = %c.sip_call_id, remote = %n.remote, direction = ?n.direction, "media updated by re-INVITE");
+            Event::MediaUpdated(negotiated) => {
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                info!(call_id = %c.sip_call_id, remote = %negotiated.remote, codec = ?negotiated.codec, direction = ?negotiated.direction, "media updated");
+                self.media.send(MediaCommand::Update { call, negotiated });
+                if c.stage == Stage::AwaitingAnswer {
+                    c.stage = Stage::Up;
+                    self.drive(call, flow_engine::Input::Answered);
                 }
-                self.media.send(MediaCommand::Remote {
-                    call,
-                    remote: n.remote,
-                });
             }
             Event::Ended(reason) => {
-                self.drive(call, flow_engine::Input::HungUp);
+                // A call whose flow never started (rejected, cancelled, a late offer never
+                // answered) has no flow to finish; a running one learns why it ended.
+                let input = match reason {
+                    EndReason::CallerHungUp | EndReason::Cancelled => {
+                        Some(flow_engine::Input::HungUp)
+                    }
+                    EndReason::AckTimeout => Some(flow_engine::Input::Dropped(DropCause::NoAck)),
+                    EndReason::NoUsableAnswer => {
+                        Some(flow_engine::Input::Dropped(DropCause::NoAnswer))
+                    }
+                    EndReason::HungUp | EndReason::Rejected(_) => None,
+                };
+                let up = self.calls.get(&call).is_some_and(|c| c.stage == Stage::Up);
+                if let (true, Some(input)) = (up, input) {
+                    self.drive(call, input);
+                }
                 if let Some(c) = self.calls.remove(&call) {
                     info!(call_id = %c.sip_call_id, ?reason, "call ended");
                     if let Some(port) = c.rtp_port {
@@ -443,6 +507,15 @@ impl Daemon {
             }
             Event::Acked | Event::TransferAccepted => {}
             other => info!(%call, event = ?other, "call event"),
+        }
+    }
+}
+
+impl CallState {
+    fn answer_at(&self) -> Option<Instant> {
+        match self.stage {
+            Stage::Ringing { answer_at } => Some(answer_at),
+            _ => None,
         }
     }
 }

@@ -1,15 +1,24 @@
 //! SIP over TCP: one reader and one writer task per connection (not per message or call). The
-//! reader cuts messages with `StreamFramer` and hands them to the SIP loop; a framing error
-//! closes the connection.
+//! reader cuts messages with `StreamFramer` and hands them to the SIP loop.
+//!
+//! Limits ([`TcpLimits`], from `[sip.tcp]`): connections per source address and in all (a
+//! connection over either is closed at once); an idle timeout (no byte for `idle`); a message
+//! timeout (a message begun must be complete within `message`, against slow-header attacks). A
+//! message over the framer's size limit is answered 513 by the endpoint, and its body skipped;
+//! a framing error closes the connection.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use sip_ua::StreamFramer;
+use sip_ua::{Framed, LogLimiter, StreamFramer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tracing::{info, warn};
+
+use crate::clock;
 
 pub(crate) enum TcpEvent {
     Opened {
@@ -20,9 +29,31 @@ pub(crate) enum TcpEvent {
         remote: SocketAddr,
         data: Vec<u8>,
     },
+    /// A message over the size limit: the start of its header section, for a 513.
+    Oversized {
+        remote: SocketAddr,
+        head: Vec<u8>,
+    },
     Closed {
         remote: SocketAddr,
     },
+}
+
+/// `[sip.tcp]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TcpLimits {
+    pub(crate) idle: Duration,
+    pub(crate) message: Duration,
+    pub(crate) per_source: usize,
+    pub(crate) max_connections: usize,
+}
+
+/// Open connections by source address, shared by the accept loop and the readers (which give
+/// their slot back when they end).
+#[derive(Default)]
+struct Counts {
+    by_source: HashMap<IpAddr, usize>,
+    total: usize,
 }
 
 /// Writers of open connections, by peer address.
@@ -33,59 +64,45 @@ pub(crate) struct TcpConnections {
 impl TcpConnections {
     pub(crate) async fn listen(
         addr: SocketAddr,
+        limits: TcpLimits,
         events: UnboundedSender<TcpEvent>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("SIP TCP {addr}: {e}"))?;
+        let counts = Arc::new(Mutex::new(Counts::default()));
         tokio::spawn(async move {
+            let mut log = LogLimiter::default();
             loop {
-                match listener.accept().await {
-                    Ok((stream, remote)) => {
-                        let _ = stream.set_nodelay(true);
-                        let (mut read, mut write) = stream.into_split();
-                        let (tx, mut rx) = unbounded_channel::<Vec<u8>>();
-                        if events
-                            .send(TcpEvent::Opened { remote, writer: tx })
-                            .is_err()
-                        {
-                            return;
+                let (stream, remote) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        if let Some(skipped) = log.hit(clock::now(), "accept failed") {
+                            warn!(error = %e, skipped, "SIP TCP accept failed");
                         }
-                        tokio::spawn(async move {
-                            while let Some(data) = rx.recv().await {
-                                if write.write_all(&data).await.is_err() {
-                                    break;
-                                }
-                            }
-                        });
-                        let events = events.clone();
-                        tokio::spawn(async move {
-                            let mut framer = StreamFramer::new();
-                            let mut buf = vec![0u8; 16_384];
-                            'read: loop {
-                                let n = match read.read(&mut buf).await {
-                                    Ok(0) | Err(_) => break,
-                                    Ok(n) => n,
-                                };
-                                framer.handle_bytes(&buf[..n]);
-                                loop {
-                                    match framer.poll_message() {
-                                        Ok(Some(data)) => {
-                                            let _ = events.send(TcpEvent::Message { remote, data });
-                                        }
-                                        Ok(None) => break,
-                                        Err(e) => {
-                                            warn!(%remote, error = %e, "closing SIP TCP connection");
-                                            break 'read;
-                                        }
-                                    }
-                                }
-                            }
-                            let _ = events.send(TcpEvent::Closed { remote });
-                        });
+                        continue;
                     }
-                    Err(e) => warn!(error = %e, "SIP TCP accept failed"),
+                };
+                if !take_slot(&counts, remote.ip(), limits) {
+                    if let Some(skipped) = log.hit(clock::now(), "connection limit") {
+                        warn!(%remote, skipped, "SIP TCP connection refused: over the connection limit");
+                    }
+                    drop(stream);
+                    continue;
                 }
+                let (tx, rx) = unbounded_channel::<Vec<u8>>();
+                if events
+                    .send(TcpEvent::Opened { remote, writer: tx })
+                    .is_err()
+                {
+                    return;
+                }
+                let (events, counts) = (events.clone(), counts.clone());
+                tokio::spawn(async move {
+                    serve_connection(stream, remote, limits, rx, &events).await;
+                    give_slot(&counts, remote.ip());
+                    let _ = events.send(TcpEvent::Closed { remote });
+                });
             }
         });
         Ok(Self {
@@ -103,7 +120,7 @@ impl TcpConnections {
                 info!(%remote, "SIP TCP connection closed");
                 self.writers.remove(&remote);
             }
-            TcpEvent::Message { .. } => {}
+            TcpEvent::Message { .. } | TcpEvent::Oversized { .. } => {}
         }
     }
 
@@ -113,4 +130,86 @@ impl TcpConnections {
             _ => warn!(%remote, "no open TCP connection to send on; message dropped"),
         }
     }
+}
+
+fn take_slot(counts: &Mutex<Counts>, ip: IpAddr, limits: TcpLimits) -> bool {
+    let Ok(mut c) = counts.lock() else {
+        return false;
+    };
+    let mine = c.by_source.get(&ip).copied().unwrap_or(0);
+    if c.total >= limits.max_connections || mine >= limits.per_source {
+        return false;
+    }
+    c.total += 1;
+    c.by_source.insert(ip, mine + 1);
+    true
+}
+
+fn give_slot(counts: &Mutex<Counts>, ip: IpAddr) {
+    let Ok(mut c) = counts.lock() else {
+        return;
+    };
+    c.total = c.total.saturating_sub(1);
+    if let Some(n) = c.by_source.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            c.by_source.remove(&ip);
+        }
+    }
+}
+
+/// Reads and writes one connection until it closes, breaks or times out.
+async fn serve_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    limits: TcpLimits,
+    mut outgoing: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    events: &UnboundedSender<TcpEvent>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut read, mut write) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        while let Some(data) = outgoing.recv().await {
+            if write.write_all(&data).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut framer = StreamFramer::new();
+    let mut buf = vec![0u8; 16_384];
+    // When the message now being read must be complete.
+    let mut message_deadline = None;
+    'read: loop {
+        let deadline = message_deadline.unwrap_or_else(|| clock::now() + limits.idle);
+        let n = match tokio::time::timeout_at(deadline.into(), read.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                let why = match message_deadline {
+                    Some(_) => "message not complete in time",
+                    None => "idle",
+                };
+                info!(%remote, why, "closing SIP TCP connection");
+                break;
+            }
+        };
+        framer.handle_bytes(&buf[..n]);
+        loop {
+            let event = match framer.poll_message() {
+                Ok(Some(Framed::Message(data))) => TcpEvent::Message { remote, data },
+                Ok(Some(Framed::Oversized(head))) => TcpEvent::Oversized { remote, head },
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(%remote, error = %e, "closing SIP TCP connection");
+                    break 'read;
+                }
+            };
+            let _ = events.send(event);
+        }
+        message_deadline = match framer.is_mid_message() {
+            true => message_deadline.or_else(|| Some(clock::now() + limits.message)),
+            false => None,
+        };
+    }
+    writer.abort();
 }

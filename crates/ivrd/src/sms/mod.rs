@@ -12,6 +12,7 @@ mod provider;
 mod smpp;
 pub(crate) mod store;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use sms_gateway::coupon::{self, Coupon};
@@ -35,7 +36,13 @@ enum Command {
     Receipt(Receipt, oneshot::Sender<Result<(), String>>),
     Inbound(Inbound, oneshot::Sender<Result<Option<Keyword>, String>>),
     Consent(ConsentRequest, oneshot::Sender<Result<(), String>>),
+    /// A coupon drawn for a call: written with the first write of the SMS that carries its
+    /// serial, in one transaction, or never.
+    HoldCoupon(Coupon),
 }
+
+/// How long a drawn coupon waits for its SMS before it is forgotten (never issued).
+const COUPON_HOLD_MS: u64 = 3_600_000;
 
 /// A caller's consent answer from a flow.
 pub(crate) struct ConsentRequest {
@@ -103,6 +110,7 @@ impl Sms {
             provider,
         };
         let worker = Worker {
+            coupons: HashMap::new(),
             outbox,
             home,
             sms: sms.clone(),
@@ -151,7 +159,9 @@ impl Sms {
         self.ask(|tx| Command::Consent(request, tx)).await
     }
 
-    /// Issues a coupon: a fresh random serial, stored with the call, campaign and expiry.
+    /// Draws a coupon: a fresh random serial for the call, campaign and expiry. It is issued
+    /// (stored) only with the SMS that carries it, in the same transaction: a crash between
+    /// the two can no longer leave a coupon issued and never sent.
     pub(crate) async fn issue_coupon(
         &self,
         call_id: String,
@@ -169,7 +179,11 @@ impl Sms {
                 redeemed: None,
             };
             let serial = c.serial.clone();
-            if self.store.call(move |s| s.insert_coupon(&c)).await? {
+            let taken = serial.clone();
+            if !self.store.call(move |s| s.coupon_exists(&taken)).await? {
+                self.commands
+                    .send(Command::HoldCoupon(c))
+                    .map_err(|_| anyhow::anyhow!("SMS outbox is not running"))?;
                 return Ok(serial);
             }
         }
@@ -239,6 +253,8 @@ impl Reply {
 
 struct Worker {
     outbox: Outbox,
+    /// Coupons drawn and waiting for their SMS, by serial.
+    coupons: HashMap<String, Coupon>,
     /// National numbers are this country's.
     home: Country,
     sms: Sms,
@@ -277,6 +293,11 @@ impl Worker {
     fn handle(&mut self, command: Command, replies: &mut Vec<Reply>) {
         let now = now_ms();
         match command {
+            Command::HoldCoupon(coupon) => {
+                self.coupons
+                    .retain(|_, c| now.saturating_sub(c.issued_ms) < COUPON_HOLD_MS);
+                self.coupons.insert(coupon.serial.clone(), coupon);
+            }
             Command::Enqueue(message, reply) => {
                 let key = message.key.clone();
                 let result = self.outbox.enqueue(now, message).map_err(|e| e.to_string());
@@ -345,7 +366,11 @@ impl Worker {
         while let Some(output) = self.outbox.poll_output() {
             match output {
                 Output::Persist(m) => {
-                    self.sms.store.call(move |s| s.save_message(&m)).await?;
+                    let coupon = m.coupon.as_ref().and_then(|c| self.coupons.remove(c));
+                    self.sms
+                        .store
+                        .call(move |s| s.save_message(&m, coupon.as_ref()))
+                        .await?;
                 }
                 Output::Submit(sub) => {
                     let (provider, client, callback) = (

@@ -49,7 +49,10 @@ pub(crate) struct CampaignStats {
 
 /// What the SMS subsystem keeps.
 pub(crate) trait Store: Send {
-    fn save_message(&mut self, m: &Message) -> anyhow::Result<()>;
+    /// Writes a message; `coupon` (its serial's record, on the message's first write) goes in
+    /// the same transaction, so a coupon is never issued without its SMS. A serial that exists
+    /// already fails the write.
+    fn save_message(&mut self, m: &Message, coupon: Option<&Coupon>) -> anyhow::Result<()>;
     /// Messages created at or after `since_ms`, and every unfinished one.
     fn load_messages(&mut self, since_ms: u64) -> anyhow::Result<Vec<Message>>;
     fn save_receipt(&mut self, id: Option<MessageId>, raw: &str, at_ms: u64) -> anyhow::Result<()>;
@@ -64,8 +67,8 @@ pub(crate) trait Store: Send {
     /// Stores an inbound message, matched to the latest call that messaged its sender.
     fn save_inbound(&mut self, m: StoredInbound) -> anyhow::Result<StoredInbound>;
     fn inbound_for_call(&mut self, call_id: &str) -> anyhow::Result<Vec<StoredInbound>>;
-    /// Inserts a coupon; false if the serial exists (the caller draws another).
-    fn insert_coupon(&mut self, c: &Coupon) -> anyhow::Result<bool>;
+    /// Whether a coupon serial has been issued (the caller draws another).
+    fn coupon_exists(&mut self, serial: &str) -> anyhow::Result<bool>;
     /// Redeems once, atomically.
     fn redeem(
         &mut self,
@@ -150,9 +153,14 @@ fn inbound_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredInbound> {
 }
 
 impl Store for Sqlite {
-    fn save_message(&mut self, m: &Message) -> anyhow::Result<()> {
+    fn save_message(&mut self, m: &Message, coupon: Option<&Coupon>) -> anyhow::Result<()> {
         let record = serde_json::to_string(m)?;
         let tx = self.db.transaction()?;
+        if let Some(c) = coupon
+            && !insert_coupon(&tx, c)?
+        {
+            anyhow::bail!("coupon serial {} was issued before", c.serial);
+        }
         tx.execute(
             "INSERT INTO messages (id, key, recipient, state, coupon, call_id, created_ms, updated_ms, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -315,19 +323,13 @@ impl Store for Sqlite {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn insert_coupon(&mut self, c: &Coupon) -> anyhow::Result<bool> {
-        let n = self.db.execute(
-            "INSERT OR IGNORE INTO coupons (serial, campaign, call_id, issued_ms, expires_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                c.serial,
-                c.campaign,
-                c.call_id,
-                c.issued_ms as i64,
-                c.expires_ms as i64
-            ],
+    fn coupon_exists(&mut self, serial: &str) -> anyhow::Result<bool> {
+        let n: i64 = self.db.query_row(
+            "SELECT COUNT(*) FROM coupons WHERE serial = ?1",
+            params![serial],
+            |r| r.get(0),
         )?;
-        Ok(n == 1)
+        Ok(n > 0)
     }
 
     fn redeem(
@@ -418,6 +420,22 @@ impl StoreThread {
     }
 }
 
+/// Inserts a coupon; false if the serial exists.
+fn insert_coupon(db: &rusqlite::Connection, c: &Coupon) -> rusqlite::Result<bool> {
+    let n = db.execute(
+        "INSERT OR IGNORE INTO coupons (serial, campaign, call_id, issued_ms, expires_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            c.serial,
+            c.campaign,
+            c.call_id,
+            c.issued_ms as i64,
+            c.expires_ms as i64
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,17 +451,57 @@ mod tests {
         }
     }
 
+    /// The coupon row and its SMS used to be two writes: a crash between them left a coupon
+    /// issued and never sent. Now the coupon is written with the message's first write, in one
+    /// transaction; a serial already issued fails the whole write.
+    #[test]
+    fn a_coupon_is_written_with_its_sms_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("ivrd-store-tx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut db = Sqlite::open(&dir.join("t.sqlite")).expect("open");
+        let message = |id: u64| Message {
+            id: MessageId(id),
+            key: format!("call-{id}/send_coupon/coupon"),
+            to: "+15551234567".into(),
+            text: "Your coupon code: A".into(),
+            encoding: sms_gateway::text::Encoding::Gsm7,
+            segments: 1,
+            call_id: Some(format!("call-{id}")),
+            purpose: "coupon".into(),
+            coupon: Some("A".into()),
+            attempts: 0,
+            maybe_duplicate: false,
+            state: sms_gateway::State::Queued { next_attempt_ms: 0 },
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        assert!(
+            !db.coupon_exists("A").expect("query"),
+            "drawn is not issued"
+        );
+        db.save_message(&message(1), Some(&coupon("A", 1_000)))
+            .expect("message and coupon");
+        assert!(db.coupon_exists("A").expect("query"));
+        assert!(
+            db.save_message(&message(2), Some(&coupon("A", 1_000)))
+                .is_err()
+        );
+        let messages = db.load_messages(0).expect("load");
+        assert_eq!(messages.len(), 1, "the failed write left no message behind");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn coupons_redeem_once_and_expire() {
         let dir = std::env::temp_dir().join(format!("ivrd-store-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut db = Sqlite::open(&dir.join("t.sqlite")).expect("open");
-        assert!(db.insert_coupon(&coupon("A", 1_000)).expect("insert"));
+        assert!(insert_coupon(&db.db, &coupon("A", 1_000)).expect("insert"));
         assert!(
-            !db.insert_coupon(&coupon("A", 1_000)).expect("insert"),
+            !insert_coupon(&db.db, &coupon("A", 1_000)).expect("insert"),
             "serials are unique"
         );
-        assert!(db.insert_coupon(&coupon("B", 1_000)).expect("insert"));
+        assert!(insert_coupon(&db.db, &coupon("B", 1_000)).expect("insert"));
         assert!(db.redeem("A", "shop", &[], 10).expect("store").is_ok());
         assert!(matches!(
             db.redeem("A", "shop", &[], 11).expect("store"),

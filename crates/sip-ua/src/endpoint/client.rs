@@ -27,6 +27,9 @@ impl Endpoint {
             debug!(call_id = %resp.common.call_id, status = resp.status, "stray response dropped");
             return;
         };
+        if let Some(c) = self.calls.get_mut(&tsx.call) {
+            c.requests.retain(|b| b != branch);
+        }
         if tsx.method == Method::Refer {
             let outcome = if resp.status < 300 {
                 Event::TransferAccepted
@@ -44,6 +47,9 @@ impl Endpoint {
         if now >= tsx.give_up {
             let tsx = self.clients.remove(&branch);
             if let Some(tsx) = tsx {
+                if let Some(c) = self.calls.get_mut(&tsx.call) {
+                    c.requests.retain(|b| *b != branch);
+                }
                 warn!(method = ?tsx.method, "request timed out (Timer F)");
                 if tsx.method == Method::Refer {
                     self.out.push_back(Output::Event(
@@ -106,6 +112,7 @@ impl Endpoint {
             headers,
             body,
         );
+        c.requests.push(branch.clone());
         let flow = c.flow;
         let t1 = self.config.t1;
         let udp = flow.transport == Transport::Udp;

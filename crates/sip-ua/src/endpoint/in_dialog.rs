@@ -7,9 +7,11 @@ use tracing::{debug, warn};
 use super::{Endpoint, TimerRef};
 use crate::build::Extra;
 use crate::call::{CallState, Retransmit};
-use crate::message::Request;
-use crate::sdp::{self, MediaOffer};
-use crate::{EndReason, Event, Flow, Output, TransferOutcome, Transport, dtmf_info};
+use crate::message::{Method, Request};
+use crate::sdp::{self, LocalMedia, MediaOffer};
+use crate::{
+    CallId, EndReason, Event, Flow, Output, SipError, TransferOutcome, Transport, dtmf_info,
+};
 
 impl Endpoint {
     pub(super) fn handle_reinvite(&mut self, now: Instant, flow: Flow, req: Request) {
@@ -51,7 +53,7 @@ impl Endpoint {
         local.version += 1;
         c.media = Some((local, negotiated));
         let extra = Extra::sdp(
-            c.flow.local,
+            c.flow,
             sdp::answer_offer(&req.common.body, &local, &negotiated),
         );
         // RFC 3261 §14.2: the re-INVITE's 2xx is retransmitted like the first until its ACK,
@@ -72,7 +74,7 @@ impl Endpoint {
             .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
     }
 
-    pub(super) fn handle_ack(&mut self, req: Request) {
+    pub(super) fn handle_ack(&mut self, now: Instant, req: Request) {
         let call = match self.dialog_of(&req) {
             Some(call) => Some(call),
             // ACK to a non-2xx final carries the INVITE's branch.
@@ -88,10 +90,39 @@ impl Endpoint {
         match c.state {
             CallState::Answering { .. } => {
                 c.state = CallState::Confirmed;
+                let offered = c.offered.take();
                 self.out.push_back(Output::Event(call, Event::Acked));
+                self.leave_setup(call);
+                if let Some(local) = offered {
+                    self.take_answer(now, call, local, &req);
+                }
             }
             CallState::Rejected { .. } => self.remove(call),
             _ => {}
+        }
+    }
+
+    /// Late offer: the ACK carries the answer to the offer in our 2xx (RFC 3261 §13.2.1). An
+    /// ACK without one, or with none of our codecs, leaves the call without media: BYE.
+    fn take_answer(&mut self, now: Instant, call: CallId, local: LocalMedia, ack: &Request) {
+        let answer = match ack.common.body.is_empty() {
+            true => Err(SipError::NotAcceptable("the ACK has no SDP answer".into())),
+            false => MediaOffer::parse(&ack.common.body)
+                .and_then(|answer| answer.accept_answer(&self.config.codecs)),
+        };
+        match answer {
+            Ok(negotiated) => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.media = Some((local, negotiated));
+                }
+                self.out
+                    .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
+            }
+            Err(error) => {
+                warn!(call_id = %ack.common.call_id, %error, "late offer not answered: hanging up");
+                self.send_in_dialog(now, call, Method::Bye, &[], None);
+                self.end(call, EndReason::NoUsableAnswer);
+            }
         }
     }
 
