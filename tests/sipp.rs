@@ -105,6 +105,31 @@ fn check_rtp(packets: &[Arrival], min_packets: usize, what: &str) {
     );
 }
 
+/// On hold (our answer `recvonly`) ivrd sends nothing: one silence of about the 2 s hold
+/// between packets, then the prompt again until the BYE.
+fn check_hold(packets: &[Arrival], resumed_ms: u32, what: &str) {
+    assert!(packets.len() > 40, "{what}: {} RTP packets", packets.len());
+    let gaps: Vec<(usize, Duration)> = packets
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (i, w[1].0 - w[0].0))
+        .filter(|(_, gap)| *gap > Duration::from_millis(500))
+        .collect();
+    let [(at, gap)] = gaps[..] else {
+        panic!("{what}: wanted one silence on hold, got gaps {gaps:?}");
+    };
+    assert!(
+        (Duration::from_millis(1800)..Duration::from_millis(2500)).contains(&gap),
+        "{what}: silence on hold lasted {gap:?}"
+    );
+    let after = packets.len() - at - 1;
+    let min = (resumed_ms as usize / 20) * 8 / 10;
+    assert!(
+        after >= min,
+        "{what}: {after} packets after resume, wanted ≥ {min}"
+    );
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -130,7 +155,27 @@ fn sipp_scenarios_against_ivrd_serve() {
     std::fs::write(&config, "[rtp]\naccept_from = \"sdp_host\"\n").expect("config");
     let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
     let mut failures = Vec::new();
-    let cases: [(Run<'_>, &str, Option<&str>); 8] = [
+    let cases: [(Run<'_>, &str, Option<&str>); 10] = [
+        // An INVITE without SDP: ivrd offers in the 200, SIPp answers in the ACK.
+        (
+            Run {
+                scenario: "late-offer",
+                hold_ms: 2000,
+                tcp: false,
+            },
+            "",
+            Some("CallerHungUp"),
+        ),
+        // 1 s of prompt, 2 s on hold (nothing may arrive), resumed for 1.5 s.
+        (
+            Run {
+                scenario: "hold",
+                hold_ms: 1500,
+                tcp: false,
+            },
+            "",
+            Some("CallerHungUp"),
+        ),
         (
             Run {
                 scenario: "basic",
@@ -244,7 +289,13 @@ fn sipp_scenarios_against_ivrd_serve() {
                 ));
             }
         }
-        if run.scenario == "basic" {
+        if run.scenario == "hold" {
+            let result = std::panic::catch_unwind(|| check_hold(&packets, run.hold_ms, &label));
+            if result.is_err() {
+                failures.push(format!("{label}: hold check failed (see above)"));
+            }
+        }
+        if run.scenario == "basic" || run.scenario == "late-offer" {
             // The prompt plays from the answer until the BYE: hold_ms of 20 ms packets.
             let min = (run.hold_ms as usize / 20) * 9 / 10;
             let result = std::panic::catch_unwind(|| check_rtp(&packets, min, &label));

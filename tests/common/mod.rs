@@ -42,7 +42,10 @@ impl Ivrd {
     /// Starts `ivrd serve` with extra arguments and environment variables.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_udp_port();
-        let base = 42_000 + (std::process::id() % 200) as u16 * 100;
+        // Each instance its own 100 RTP ports: by process, and by instance within a process.
+        static INSTANCES: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
+        let base = 42_000 + ((std::process::id() % 50) as u16 * 4 + instance) * 100;
         let log = std::env::temp_dir().join(format!("ivrd-sipp-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log file");
         let var = match extra.iter().position(|a| *a == "--var") {

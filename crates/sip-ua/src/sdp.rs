@@ -317,7 +317,7 @@ pub fn answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
     if let Some(te) = negotiated.telephone_event {
         let _ = write!(
             sdp,
-            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-15\r\n"
         );
     }
     let _ = write!(

@@ -170,10 +170,13 @@ impl Default for AdmissionSection {
 }
 
 impl AdmissionSection {
-    pub(crate) fn to_admission(&self) -> sip_ua::Admission {
+    /// The limits, held within the RTP ports: calls in setup may take at most half of them,
+    /// and one source a quarter, so that a flood of unacknowledged calls never leaves callers
+    /// from elsewhere without a port.
+    pub(crate) fn to_admission(&self, rtp_ports: usize) -> sip_ua::Admission {
         sip_ua::Admission {
-            max_setup: self.max_setup,
-            per_source_setup: self.per_source_setup,
+            max_setup: self.max_setup.min(rtp_ports / 2).max(1),
+            per_source_setup: self.per_source_setup.min(rtp_ports / 4).max(1),
             per_source_rate: self.per_source_rate,
             per_source_burst: self.per_source_burst,
             retry_after: Duration::from_secs(self.retry_after_s),
@@ -304,6 +307,12 @@ impl Config {
             return Err("media.codecs is empty".into());
         }
         Ok(codecs)
+    }
+
+    /// How many RTP ports the range holds (even ports).
+    pub(crate) fn rtp_ports(&self) -> usize {
+        let first = self.rtp.port_min + self.rtp.port_min % 2;
+        usize::from(self.rtp.port_max.saturating_sub(first) / 2 + 1)
     }
 
     pub(crate) fn t1(&self) -> Duration {

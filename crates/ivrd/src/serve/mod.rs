@@ -185,7 +185,7 @@ async fn serve(
             t1: config.t1(),
             seed,
             codecs: config.codecs().map_err(anyhow::Error::msg)?,
-            admission: config.sip.admission.to_admission(),
+            admission: config.sip.admission.to_admission(config.rtp_ports()),
             ..SipConfig::default()
         }),
         ports: PortPool::new(

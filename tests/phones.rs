@@ -1,0 +1,1 @@
+//! Real SIP phones (baresip, linphone-daemon, twinkle-console) calling `ivrd serve`.
