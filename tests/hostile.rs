@@ -246,3 +246,121 @@ fn rtp_from_strangers_and_junk_events_make_no_digit() {
         .expect("media ended line");
     assert!(ended.contains(" foreign=14"), "{ended}");
 }
+
+/// A config file in a fresh temp dir; its path.
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ivrd-hostile-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("ivrd.toml");
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+/// Whether the peer has closed `stream` (read gives EOF or an error) within `within`.
+fn closed_within(stream: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).expect("read timeout");
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// SIP over TCP had no limits: a connection could sit idle or dribble a header forever, one
+/// host could open any number, and a message over the size limit was met with a silent close.
+#[test]
+fn tcp_connections_are_capped_timed_out_and_oversized_messages_get_513() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let config = config_file(
+        "tcp",
+        "[sip.tcp]\nidle_s = 2\nmessage_s = 1\nper_source = 3\n",
+    );
+    let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+    let addr = ("127.0.0.1", ivrd.port);
+    // Per source: the fourth connection from one host is closed at once; another host's is not.
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = TcpStream::connect(addr).expect("connect");
+    assert!(
+        closed_within(&mut fourth, Duration::from_secs(1)),
+        "a fourth connection from 127.0.0.1"
+    );
+    let other = socket2_from("127.0.0.2", ivrd.port);
+    let mut other = other.expect("connect from 127.0.0.2");
+    // A header begun and never finished: closed after message_s (1 s), before idle_s (2 s).
+    other
+        .write_all(b"OPTIONS sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.2")
+        .expect("write");
+    let start = Instant::now();
+    assert!(
+        closed_within(&mut other, Duration::from_secs(4)),
+        "a slow header"
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(1900),
+        "closed after {:?}",
+        start.elapsed()
+    );
+    // Idle: closed after idle_s.
+    let idle = &mut held[0];
+    assert!(
+        closed_within(idle, Duration::from_secs(4)),
+        "an idle connection"
+    );
+    // Over the size limit: 513, and the connection goes on.
+    let mut big = socket2_from("127.0.0.3", ivrd.port).expect("connect from 127.0.0.3");
+    let head = format!(
+        "MESSAGE sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.3:5099;branch=z9hG4bK-big\r\n\
+         From: <sip:a@127.0.0.3>;tag=1\r\nTo: <sip:ivr@127.0.0.1>\r\nCall-ID: big@127.0.0.3\r\n\
+         CSeq: 1 MESSAGE\r\nContent-Length: {}\r\n\r\n",
+        200_000
+    );
+    big.write_all(head.as_bytes()).expect("write");
+    big.write_all(&vec![b'x'; 200_000]).expect("write");
+    let options = "OPTIONS sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.3:5099;branch=z9hG4bK-o\r\n\
+        From: <sip:a@127.0.0.3>;tag=1\r\nTo: <sip:ivr@127.0.0.1>\r\nCall-ID: o@127.0.0.3\r\n\
+        CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    big.write_all(options.as_bytes()).expect("write");
+    big.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while !got.contains("CSeq: 1 OPTIONS") {
+        match big.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(got.starts_with("SIP/2.0 513 Message Too Large"), "{got}");
+    assert!(
+        got.contains("SIP/2.0 200 OK"),
+        "the stream goes on after the 513: {got}"
+    );
+}
+
+/// A TCP connection from another loopback address (a second host, as far as ivrd can tell):
+/// std cannot bind a stream's source before connecting, socket2 can.
+fn socket2_from(ip: &str, port: u16) -> std::io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let source: std::net::SocketAddr = format!("{ip}:0").parse().expect("addr");
+    socket.bind(&source.into())?;
+    let target: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    socket.connect(&target.into())?;
+    Ok(socket.into())
+}

@@ -311,3 +311,34 @@ fn sipp_scenarios_against_ivrd_serve() {
         ivrd.log_text()
     );
 }
+
+/// A call whose RTP stopped was hung up as it should be, but its flow finished as
+/// `CallerHungUp`, which hid dead lines among ordinary hang-ups. SIPp's basic call sends no
+/// RTP: with a 2 s inactivity limit, ivrd hangs up and the flow says the line was dropped.
+#[test]
+fn a_call_without_rtp_is_dropped_not_hung_up_by_the_caller() {
+    if Command::new("sipp").arg("-v").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "sipp not found");
+        eprintln!("\n*** sipp not found: the RTP timeout test did NOT run. ***\n");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ivrd-sipp-dead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("ivrd.toml");
+    std::fs::write(&config, "[rtp]\ninactivity_s = 2\n").expect("config");
+    let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+    let tap = RtpTap::start();
+    let run = Run {
+        scenario: "basic",
+        hold_ms: 5000,
+        tcp: false,
+    };
+    let (_, _, call_id) = sipp(&ivrd, &run, &tap);
+    let _ = tap.finish();
+    let lines = ivrd.call_lines(&call_id).join("\n");
+    assert!(
+        lines.contains("disposition=Dropped(NoMedia)"),
+        "no Dropped(NoMedia) in:\n{lines}"
+    );
+    assert!(!lines.contains("CallerHungUp"), "{lines}");
+}
