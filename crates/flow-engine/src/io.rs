@@ -98,8 +98,6 @@ pub enum DropCause {
     NoMedia,
     /// Our 2xx was never acknowledged.
     NoAck,
-    /// A late offer got no usable answer.
-    NoAnswer,
 }
 
 impl DropCause {
@@ -108,7 +106,6 @@ impl DropCause {
         match self {
             Self::NoMedia => "no_media",
             Self::NoAck => "no_ack",
-            Self::NoAnswer => "no_answer",
         }
     }
 }

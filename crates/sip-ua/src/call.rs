@@ -26,6 +26,42 @@ pub(crate) enum CallState {
         response: Vec<u8>,
         retransmit: Retransmit,
     },
+    /// We placed the call: our INVITE waits for a final response (RFC 3261 §17.1.1).
+    Inviting(Box<Inviting>),
+    /// Our INVITE was refused: the ACK is resent to retransmissions of the final response
+    /// until Timer D.
+    Refused { ack: Vec<u8>, until: Instant },
+}
+
+/// Whether we have asked to cancel our INVITE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cancel {
+    NotAsked,
+    /// Asked before any provisional response: CANCEL goes out with the first (§9.1).
+    OnProvisional,
+    Sent,
+}
+
+/// Our INVITE in flight.
+#[derive(Clone, Debug)]
+pub(crate) struct Inviting {
+    pub(crate) data: Vec<u8>,
+    pub(crate) branch: String,
+    /// Timer A (UDP, until a provisional response); `give_up` alone is Timer B.
+    pub(crate) retransmit: Option<Retransmit>,
+    pub(crate) give_up: Instant,
+    /// A provisional response has arrived (the transaction is Proceeding).
+    pub(crate) proceeding: bool,
+    pub(crate) cancel: Cancel,
+    pub(crate) credentials: Option<crate::Credentials>,
+    /// Challenges answered so far (an endless loop of them ends the call).
+    pub(crate) challenges: u8,
+}
+
+impl Inviting {
+    pub(crate) fn next_deadline(&self) -> Instant {
+        self.retransmit.map_or(self.give_up, |r| r.next_deadline())
+    }
 }
 
 /// A retransmission schedule: first after T1, doubling up to a cap, until `give_up`.
@@ -91,6 +127,8 @@ pub(crate) struct Call {
     /// Branches of our requests in this dialog still waiting for a final response; they end
     /// with the dialog (except BYE).
     pub(crate) requests: Vec<String>,
+    /// A call we placed: the ACK for its 2xx, resent to retransmissions of the 2xx.
+    pub(crate) ack: Option<Vec<u8>>,
     pub(crate) state: CallState,
     /// `Ended` has been reported.
     pub(crate) ended: bool,
@@ -128,6 +166,7 @@ impl Call {
             offered: None,
             setup_source: Some(flow.remote.ip()),
             requests: Vec::new(),
+            ack: None,
             state: CallState::Offered,
             ended: false,
         }

@@ -46,6 +46,7 @@ struct ClientTsx {
 mod checks;
 mod client;
 mod in_dialog;
+mod outbound;
 
 use checks::ALLOW;
 
@@ -226,7 +227,8 @@ impl Endpoint {
                     self.send_in_dialog(now, call, Method::Bye, &[], None);
                     self.end(call, EndReason::HungUp);
                 }
-                CallState::Rejected { .. } => {
+                CallState::Inviting(_) => self.cancel_invite(now, call),
+                CallState::Rejected { .. } | CallState::Refused { .. } => {
                     return Err(SipError::Misuse("hang up: the call has already ended"));
                 }
             },
@@ -269,7 +271,7 @@ impl Endpoint {
         }
         match message::parse(data) {
             Ok(Message::Request(req)) => self.handle_request(now, flow, req),
-            Ok(Message::Response(resp)) => self.handle_response(resp),
+            Ok(Message::Response(resp)) => self.handle_response(now, resp),
             Err(error) => self.reject_unparsable(now, flow, data, &error),
         }
     }
@@ -472,6 +474,10 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        if matches!(c.state, CallState::Inviting(_) | CallState::Refused { .. }) {
+            self.outbound_timer(now, call);
+            return;
+        }
         let flow = c.flow;
         let (response, retransmit, answering) = match &mut c.state {
             CallState::Answering {
@@ -540,7 +546,10 @@ impl Endpoint {
             self.out
                 .push_back(Output::Event(call, Event::Ended(reason)));
         }
-        if !matches!(c.state, CallState::Rejected { .. }) {
+        if !matches!(
+            c.state,
+            CallState::Rejected { .. } | CallState::Refused { .. }
+        ) {
             self.remove(call);
         }
     }

@@ -62,6 +62,7 @@
 mod admission;
 mod build;
 mod call;
+mod digest;
 mod dtmf_info;
 mod endpoint;
 mod error;
@@ -224,6 +225,36 @@ pub enum Command {
     },
 }
 
+/// A call we place ([`Endpoint::dial`]): our INVITE carries our offer; the answer arrives as
+/// [`Event::Answered`].
+#[derive(Clone, Debug)]
+pub struct Dial {
+    /// The Request-URI, e.g. `sip:agent@192.0.2.20` or `sip:+15551234567@trunk.example`.
+    pub target: String,
+    /// Our From URI (the caller ID presented), e.g. `sip:+15550001111@ivrd.example`.
+    pub from: String,
+    /// Where the INVITE goes (the target's host, or the trunk's outbound proxy), over which
+    /// transport, and our address on that flow.
+    pub flow: Flow,
+    /// Route headers to send it with (an outbound proxy as `<sip:proxy;lr>`), in order.
+    pub route: Vec<String>,
+    /// Our RTP address and SDP ids for the offer.
+    pub local: LocalMedia,
+    /// Telephone-event payload type to offer.
+    pub telephone_event: u8,
+    /// Answers for a 401 or 407 challenge.
+    pub credentials: Option<Credentials>,
+}
+
+/// A digest username and password (RFC 7616; MD5 or SHA-256).
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
 /// A new call.
 #[derive(Clone, Debug)]
 pub struct IncomingCall {
@@ -270,8 +301,13 @@ pub enum EndReason {
     Rejected(u16),
     /// Our 2xx was never acknowledged (64·T1); we sent BYE.
     AckTimeout,
-    /// Late offer: the ACK brought no answer we can use; we sent BYE.
+    /// Late offer: the ACK brought no answer we can use; we sent BYE. Or a call we placed was
+    /// answered without an answer we can use; we sent ACK and BYE.
     NoUsableAnswer,
+    /// A call we placed was refused with this final status (486 busy, 404, 503 …).
+    Refused(u16),
+    /// A call we placed got no final response (Timer B, 64·T1).
+    NoResponse,
 }
 
 /// Something that happened to a call.
@@ -280,6 +316,11 @@ pub enum EndReason {
 pub enum Event {
     /// A new INVITE; answer, ring or reject it.
     Incoming(Box<IncomingCall>),
+    /// A call we placed is ringing (180, or 183 without SDP) or has early media (183 with an
+    /// answer).
+    Progress(Option<Negotiated>),
+    /// A call we placed was answered (2xx, ACKed); its media.
+    Answered(Negotiated),
     /// The ACK for our 2xx arrived.
     Acked,
     /// A key press sent by SIP INFO.

@@ -283,7 +283,7 @@ pub fn offer(local: &LocalMedia, codecs: &[AudioCodec], telephone_event: u8) -> 
     format!(
         "v=0\r\no=ivrd {} {} IN {net} {ip}\r\ns=ivrd\r\nc=IN {net} {ip}\r\nt=0 0\r\n\
          m=audio {} RTP/AVP {fmts}{telephone_event}\r\n{maps}\
-         a=rtpmap:{telephone_event} telephone-event/8000\r\na=fmtp:{telephone_event} 0-16\r\n\
+         a=rtpmap:{telephone_event} telephone-event/8000\r\na=fmtp:{telephone_event} 0-15\r\n\
          a=ptime:20\r\na=sendrecv\r\n",
         local.session_id,
         local.version,

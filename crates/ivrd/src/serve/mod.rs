@@ -473,17 +473,13 @@ impl Daemon {
                 }
             }
             Event::Ended(reason) => {
-                // A call whose flow never started (rejected, cancelled, a late offer never
-                // answered) has no flow to finish; a running one learns why it ended.
+                // A call whose flow never started (rejected, cancelled, a late offer without
+                // an answer) has no flow to finish; a running one learns why it ended.
                 let input = match reason {
-                    EndReason::CallerHungUp | EndReason::Cancelled => {
-                        Some(flow_engine::Input::HungUp)
-                    }
+                    EndReason::CallerHungUp => Some(flow_engine::Input::HungUp),
                     EndReason::AckTimeout => Some(flow_engine::Input::Dropped(DropCause::NoAck)),
-                    EndReason::NoUsableAnswer => {
-                        Some(flow_engine::Input::Dropped(DropCause::NoAnswer))
-                    }
-                    EndReason::HungUp | EndReason::Rejected(_) => None,
+                    // The rest end calls whose flow never started, or that the flow ended.
+                    _ => None,
                 };
                 let up = self.calls.get(&call).is_some_and(|c| c.stage == Stage::Up);
                 if let (true, Some(input)) = (up, input) {

@@ -12,8 +12,15 @@ use crate::message::{Method, Response};
 use crate::{CallId, Event, Output, TransferOutcome, Transport};
 
 impl Endpoint {
-    pub(super) fn handle_response(&mut self, resp: Response) {
+    pub(super) fn handle_response(&mut self, now: Instant, resp: Response) {
         let branch = &resp.common.branch;
+        if resp.common.cseq_method.eq_ignore_ascii_case("INVITE")
+            && let Some(&call) = self.by_branch.get(branch)
+            && self.calls.get(&call).is_some_and(crate::call::Call::placed)
+        {
+            self.handle_invite_response(now, call, resp);
+            return;
+        }
         if resp.status < 200 {
             // Provisional: stop retransmitting on unreliable transport (Timer E goes to T2).
             if let Some(tsx) = self.clients.get_mut(branch)
