@@ -316,11 +316,49 @@ fn tcp_connections_are_capped_timed_out_and_oversized_messages_get_513() {
         "closed after {:?}",
         start.elapsed()
     );
-    // Idle: closed after idle_s.
-    let idle = &mut held[0];
+    // A connection that never brings a message is closed as fast as a slow header.
     assert!(
-        closed_within(idle, Duration::from_secs(4)),
+        closed_within(&mut held[0], Duration::from_secs(2)),
+        "a connection that never speaks"
+    );
+    // Once SIP has flowed: closed after idle_s (2 s) without a byte, not before.
+    let mut idle = socket2_from("127.0.0.4", ivrd.port).expect("connect from 127.0.0.4");
+    let options = |ip: &str, branch: &str| {
+        format!(
+            "OPTIONS sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {ip}:5099;branch=z9hG4bK-{branch}\r\n\
+             From: <sip:a@{ip}>;tag=1\r\nTo: <sip:ivr@127.0.0.1>\r\nCall-ID: {branch}@{ip}\r\n\
+             CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    idle.write_all(options("127.0.0.4", "idle").as_bytes())
+        .expect("write");
+    let start = Instant::now();
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)),
         "an idle connection"
+    );
+    assert!(
+        start.elapsed() > Duration::from_millis(1500),
+        "closed after {:?}",
+        start.elapsed()
+    );
+    // A header section over the limit: 513 before the connection closes.
+    let mut endless = socket2_from("127.0.0.5", ivrd.port).expect("connect from 127.0.0.5");
+    let start_of = options("127.0.0.5", "endless");
+    let head = start_of.trim_end_matches("Content-Length: 0\r\n\r\n");
+    endless.write_all(head.as_bytes()).expect("write");
+    let filler = format!("X-Filler: {}\r\n", "y".repeat(1000));
+    for _ in 0..70 {
+        let _ = endless.write_all(filler.as_bytes());
+    }
+    endless
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let mut reply = String::new();
+    let _ = endless.read_to_string(&mut reply);
+    assert!(
+        reply.starts_with("SIP/2.0 513 Message Too Large"),
+        "{reply:?}"
     );
     // Over the size limit: 513, and the connection goes on.
     let mut big = socket2_from("127.0.0.3", ivrd.port).expect("connect from 127.0.0.3");

@@ -25,10 +25,15 @@ pub enum AcceptFrom {
     Sdp,
     /// Any port of the SDP's address (a peer that sends from another port than it receives on).
     SdpHost,
-    /// Latch: the first source of valid RTP, which is also where we then send (callers behind
-    /// NAT, whose SDP names a private address).
+    /// Latch (symmetric RTP for callers behind NAT, whose SDP names a private address): the
+    /// SDP's address if RTP comes from there, else the first source to send
+    /// [`LATCH_PACKETS`] valid packets in a row on one SSRC. Until then nothing is heard; after,
+    /// only that source, which is also where our RTP goes.
     FirstSource,
 }
+
+/// Packets in a row from one source and SSRC that latch [`AcceptFrom::FirstSource`].
+pub const LATCH_PACKETS: u8 = 3;
 
 /// Which way media flows, from our side: what our SDP answer said.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -111,8 +116,9 @@ pub struct CallMedia {
     last_rtp: MediaTime,
     /// Where RTP goes, and what is accepted from where.
     remote: Option<SocketAddr>,
-    /// [`AcceptFrom::FirstSource`]: the source latched on.
+    /// [`AcceptFrom::FirstSource`]: the source latched on, and the one on probation.
     latched: Option<SocketAddr>,
+    candidate: Option<(SocketAddr, u32, u8)>,
     direction: MediaDirection,
     sent_any: bool,
     inactive_reported: bool,
@@ -135,6 +141,7 @@ impl CallMedia {
             last_rtp: MediaTime(0),
             remote: config.remote,
             latched: None,
+            candidate: None,
             direction: MediaDirection::SendRecv,
             sent_any: false,
             inactive_reported: false,
@@ -145,19 +152,15 @@ impl CallMedia {
     /// An incoming RTP datagram from `from`. Garbage and unknown payload types are counted and
     /// dropped, and so is anything from a source the call does not accept.
     pub fn handle_rtp(&mut self, from: SocketAddr, data: &[u8]) {
-        if !self.accepts(from) {
+        let parsed = rtp::parse(data);
+        if !self.accepts(from, parsed.as_ref().ok().map(|(h, _)| h)) {
             self.reorder.count_foreign();
             return;
         }
-        let Ok((header, payload)) = rtp::parse(data) else {
+        let Ok((header, payload)) = parsed else {
             self.reorder.count_invalid();
             return;
         };
-        let negotiated = Some(header.payload_type) == self.config.telephone_event
-            || header.payload_type == self.config.audio_payload_type;
-        if negotiated && self.config.accept_from == AcceptFrom::FirstSource {
-            self.latched.get_or_insert(from);
-        }
         if Some(header.payload_type) == self.config.telephone_event {
             self.last_rtp = self.now;
             self.reorder.take_other(&header);
@@ -184,14 +187,38 @@ impl CallMedia {
         }
     }
 
-    fn accepts(&self, from: SocketAddr) -> bool {
-        match (self.config.accept_from, self.remote, self.latched) {
-            (AcceptFrom::FirstSource, _, Some(latched)) => from == latched,
-            (AcceptFrom::FirstSource, _, None) => true,
-            (AcceptFrom::Sdp, Some(remote), _) => from == remote,
-            (AcceptFrom::SdpHost, Some(remote), _) => from.ip() == remote.ip(),
-            (_, None, _) => false,
+    fn accepts(&mut self, from: SocketAddr, header: Option<&rtp::RtpHeader>) -> bool {
+        match (self.config.accept_from, self.remote) {
+            (AcceptFrom::FirstSource, _) => self.latch(from, header),
+            (AcceptFrom::Sdp, Some(remote)) => from == remote,
+            (AcceptFrom::SdpHost, Some(remote)) => from.ip() == remote.ip(),
+            (_, None) => false,
         }
+    }
+
+    /// [`AcceptFrom::FirstSource`]: whether `from` is (or now becomes) the latched source.
+    fn latch(&mut self, from: SocketAddr, header: Option<&rtp::RtpHeader>) -> bool {
+        if let Some(latched) = self.latched {
+            return from == latched;
+        }
+        let Some(header) = header.filter(|h| {
+            h.payload_type == self.config.audio_payload_type
+                || Some(h.payload_type) == self.config.telephone_event
+        }) else {
+            return false;
+        };
+        let in_a_row = match self.candidate {
+            _ if Some(from) == self.remote => LATCH_PACKETS,
+            Some((source, ssrc, n)) if source == from && ssrc == header.ssrc => n + 1,
+            _ => 1,
+        };
+        if in_a_row < LATCH_PACKETS {
+            self.candidate = Some((from, header.ssrc, in_a_row));
+            return false;
+        }
+        self.latched = Some(from);
+        self.candidate = None;
+        true
     }
 
     /// Where our RTP goes: the latched source, else the SDP's address.
@@ -200,7 +227,8 @@ impl CallMedia {
     }
 
     /// New media parameters from a re-INVITE or a late offer's answer: address, codec,
-    /// telephone-event. A latched source is forgotten (the peer may have moved).
+    /// telephone-event. A latched source is forgotten when the address changes (the peer has
+    /// moved); a re-INVITE that keeps it (hold, a session refresh) keeps the latch.
     pub fn renegotiate(
         &mut self,
         remote: SocketAddr,
@@ -208,8 +236,11 @@ impl CallMedia {
         audio_payload_type: u8,
         telephone_event: Option<u8>,
     ) {
+        if self.remote != Some(remote) {
+            self.latched = None;
+            self.candidate = None;
+        }
         self.remote = Some(remote);
-        self.latched = None;
         self.config.law = law;
         self.config.audio_payload_type = audio_payload_type;
         self.config.telephone_event = telephone_event;

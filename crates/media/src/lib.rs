@@ -27,7 +27,7 @@ mod player;
 pub mod rfc4733;
 pub mod rtp;
 
-pub use call::{AcceptFrom, CallMedia, CallMediaConfig, MediaDirection, MediaEvent};
+pub use call::{AcceptFrom, CallMedia, CallMediaConfig, LATCH_PACKETS, MediaDirection, MediaEvent};
 pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
 pub use error::MediaError;
 pub use g711::Law;

@@ -163,8 +163,9 @@ fn digits_from_a_stranger_are_not_heard() {
     assert_eq!(digits(&mut call), "6");
 }
 
-/// Symmetric RTP for callers behind NAT: the first source of valid RTP is latched, where our
-/// RTP then goes, and nobody else is heard.
+/// Symmetric RTP for callers behind NAT: the first source to send three valid packets in a row
+/// is latched, where our RTP then goes, and nobody else is heard; a stranger's odd packet
+/// during probation latches nothing.
 #[test]
 fn latching_takes_the_first_source_and_only_it() {
     let mut call = CallMedia::new(CallMediaConfig {
@@ -179,6 +180,8 @@ fn latching_takes_the_first_source_and_only_it() {
         "the SDP's until latched"
     );
     call.handle_rtp(nat, b"not rtp");
+    let stranger: SocketAddr = "203.0.113.9:4000".parse().expect("addr");
+    call.handle_rtp(stranger, &press('9', 7, 800)[0]);
     for packet in press('1', 9, 1600) {
         call.handle_rtp(nat, &packet);
     }

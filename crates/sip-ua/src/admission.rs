@@ -73,7 +73,8 @@ struct Source {
     setup: usize,
 }
 
-/// Most sources remembered; past this, idle ones (full bucket, nothing in setup) are forgotten.
+/// Most sources remembered; past this, idle ones (full bucket, nothing in setup) are forgotten,
+/// at most once a second; while none can be, new sources are refused (a spoofed flood).
 const MAX_SOURCES: usize = 16_384;
 
 /// The admission state: per-source buckets and setup counts.
@@ -82,6 +83,8 @@ pub(crate) struct Gate {
     limits: Admission,
     sources: HashMap<IpAddr, Source>,
     setup: usize,
+    /// When idle sources were last forgotten.
+    swept: Option<Instant>,
 }
 
 impl Gate {
@@ -90,6 +93,7 @@ impl Gate {
             limits,
             sources: HashMap::new(),
             setup: 0,
+            swept: None,
         }
     }
 
@@ -103,7 +107,16 @@ impl Gate {
             return Ok(());
         }
         if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&ip) {
-            self.forget_idle(now);
+            if self
+                .swept
+                .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1))
+            {
+                self.swept = Some(now);
+                self.forget_idle(now);
+            }
+            if self.sources.len() >= MAX_SOURCES {
+                return Err(Refusal::Busy);
+            }
         }
         let burst = f64::from(self.limits.per_source_burst.max(1));
         let rate = f64::from(self.limits.per_source_rate);

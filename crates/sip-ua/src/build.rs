@@ -187,17 +187,14 @@ pub(crate) fn request(
     }
     let _ = write!(
         out,
-        "From: <{}>;tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\nContact: {}\r\n\
-         User-Agent: {}\r\n",
-        d.local_uri,
-        d.local_tag,
-        d.remote,
-        d.call_id,
-        d.cseq,
-        d.method,
-        contact(d.transport, d.local),
-        d.user_agent
+        "From: <{}>;tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\n",
+        d.local_uri, d.local_tag, d.remote, d.call_id, d.cseq, d.method,
     );
+    // RFC 3261 Table 3: Contact is not applicable to BYE and CANCEL.
+    if !matches!(d.method, "BYE" | "CANCEL") {
+        let _ = write!(out, "Contact: {}\r\n", contact(d.transport, d.local));
+    }
+    let _ = write!(out, "User-Agent: {}\r\n", d.user_agent);
     for (name, value) in headers {
         let _ = write!(out, "{name}: {value}\r\n");
     }

@@ -417,7 +417,8 @@ impl Endpoint {
                 if let Some(skipped) = self.log.hit(now, "no usable offer") {
                     warn!(call_id = %req.common.call_id, %error, skipped, "rejecting INVITE: 488");
                 }
-                let warning = format!("{code} ivrd \"{}\"", error.replace('"', "'"));
+                let text: String = error.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+                let warning = format!("{code} ivrd \"{text}\"");
                 let extra = Extra {
                     headers: vec![("Warning", warning)],
                     body: None,

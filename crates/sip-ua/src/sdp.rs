@@ -153,6 +153,12 @@ impl MediaOffer {
             }
         }
         let direction = match (audio.direction, sdp.direction) {
+            // RFC 3264 §8.4: `c=0.0.0.0` is the RFC 2543 way of holding (send me nothing).
+            (ezk_sdp_types::Direction::SendRecv, ezk_sdp_types::Direction::SendRecv)
+                if ip.is_unspecified() =>
+            {
+                ezk_sdp_types::Direction::SendOnly
+            }
             (ezk_sdp_types::Direction::SendRecv, session) => session,
             (media, _) => media,
         };
@@ -358,6 +364,17 @@ mod tests {
         assert!(text.contains("a=rtpmap:96 telephone-event/8000\r\n"));
         let back = MediaOffer::parse(text.as_bytes()).expect("our answer parses");
         assert_eq!(back.telephone_event, Some(96));
+    }
+
+    /// RFC 2543 phones hold with `c=0.0.0.0` and no direction attribute; we answered
+    /// `sendrecv` and kept sending to 0.0.0.0 until the RTP timeout ended the call.
+    #[test]
+    fn hold_with_a_zero_address_is_sendonly() {
+        let held = SIPP_OFFER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
+        let offer = MediaOffer::parse(held.as_bytes()).expect("valid offer");
+        assert_eq!(offer.direction, Direction::SendOnly);
+        let n = offer.negotiate(&[AudioCodec::Pcmu]).expect("codec");
+        assert_eq!(n.direction, Direction::RecvOnly, "we send nothing");
     }
 
     #[test]

@@ -56,7 +56,8 @@ pub(crate) struct AdmissionSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct TcpSection {
-    /// Close a connection after this long without a byte.
+    /// Close a connection after this long without a byte (once SIP has flowed on it; a dialog
+    /// may be silent for as long as a call lasts).
     pub(crate) idle_s: u64,
     /// A message begun must be complete within this long (slow-header attacks).
     pub(crate) message_s: u64,
@@ -188,7 +189,7 @@ impl AdmissionSection {
 impl Default for TcpSection {
     fn default() -> Self {
         Self {
-            idle_s: 300,
+            idle_s: 3_600,
             message_s: 10,
             per_source: 64,
             max_connections: 4_096,
@@ -284,8 +285,9 @@ impl Config {
         if t.idle_s == 0 || t.message_s == 0 || t.per_source == 0 || t.max_connections == 0 {
             return Err("sip.tcp: every limit must be positive".into());
         }
-        if self.sip.admission.max_setup == 0 || self.sip.admission.per_source_setup == 0 {
-            return Err("sip.admission: setup limits must be positive".into());
+        let a = &self.sip.admission;
+        if a.max_setup == 0 || a.per_source_setup == 0 || a.per_source_rate == 0 {
+            return Err("sip.admission: setup limits and the rate must be positive".into());
         }
         Ok(())
     }

@@ -104,6 +104,8 @@ enum Stage {
     Ringing { answer_at: Instant },
     /// Late offer answered: the flow starts when the ACK brings the caller's answer.
     AwaitingAnswer,
+    /// We refused it (no port, no codec); its end is on the way.
+    Refused,
     /// Answered, and its flow is running.
     Up,
 }
@@ -324,7 +326,7 @@ impl Daemon {
     }
 
     /// Answers the call; says where that leaves it (`Up`: start the flow; `AwaitingAnswer`:
-    /// a late offer, the flow starts with the ACK's answer; `Ringing`: rejected instead, for
+    /// a late offer, the flow starts with the ACK's answer; `Refused`: rejected instead, for
     /// want of a port).
     fn answer(&mut self, now: Instant, call: CallId) -> Result<Stage, sip_ua::SipError> {
         let Some(c) = self.calls.get_mut(&call) else {
@@ -336,18 +338,20 @@ impl Daemon {
             None => None,
             Some(Err(e)) => {
                 warn!(call_id = %c.sip_call_id, error = %e, "no usable codec");
+                c.stage = Stage::Refused;
                 self.sip
                     .handle_command(now, call, Command::Reject { status: 488 })?;
-                return Ok(c.stage);
+                return Ok(Stage::Refused);
             }
         };
         let Some((port, socket)) = self.ports.allocate() else {
             if let Some(skipped) = self.log.hit(now, "RTP ports exhausted") {
                 error!(call_id = %c.sip_call_id, skipped, "RTP port range exhausted: 503");
             }
+            c.stage = Stage::Refused;
             self.sip
                 .handle_command(now, call, Command::Reject { status: 503 })?;
-            return Ok(c.stage);
+            return Ok(Stage::Refused);
         };
         c.rtp_port = Some(port);
         self.seed = self

@@ -2,10 +2,12 @@
 //! reader cuts messages with `StreamFramer` and hands them to the SIP loop.
 //!
 //! Limits ([`TcpLimits`], from `[sip.tcp]`): connections per source address and in all (a
-//! connection over either is closed at once); an idle timeout (no byte for `idle`); a message
-//! timeout (a message begun must be complete within `message`, against slow-header attacks). A
-//! message over the framer's size limit is answered 513 by the endpoint, and its body skipped;
-//! a framing error closes the connection.
+//! connection over either is closed at once); a message timeout (a message begun must be
+//! complete within `message`, against slow-header attacks; a new connection must bring its
+//! first message as fast); an idle timeout once SIP has flowed (no byte for `idle`: long, as a
+//! call's dialog may be silent for minutes). A message over the framer's size limit is answered
+//! 513 by the endpoint, and its body skipped; a framing error closes the connection (after what
+//! was already queued to it has been written).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -168,7 +170,9 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let (mut read, mut write) = stream.into_split();
-    let writer = tokio::spawn(async move {
+    // The writer ends when the SIP loop drops its sender (on `Closed`), so that a reply queued
+    // before the reader stopped, such as a 513, still goes out.
+    tokio::spawn(async move {
         while let Some(data) = outgoing.recv().await {
             if write.write_all(&data).await.is_err() {
                 break;
@@ -177,8 +181,8 @@ async fn serve_connection(
     });
     let mut framer = StreamFramer::new();
     let mut buf = vec![0u8; 16_384];
-    // When the message now being read must be complete.
-    let mut message_deadline = None;
+    // When the message now being read must be complete; a new connection's first message too.
+    let mut message_deadline = Some(clock::now() + limits.message);
     'read: loop {
         let deadline = message_deadline.unwrap_or_else(|| clock::now() + limits.idle);
         let n = match tokio::time::timeout_at(deadline.into(), read.read(&mut buf)).await {
@@ -204,6 +208,8 @@ async fn serve_connection(
                     break 'read;
                 }
             };
+            // A whole message: the next one's clock starts when its first byte is here.
+            message_deadline = None;
             let _ = events.send(event);
         }
         message_deadline = match framer.is_mid_message() {
@@ -211,5 +217,4 @@ async fn serve_connection(
             false => None,
         };
     }
-    writer.abort();
 }

@@ -13,6 +13,9 @@ use crate::{
     CallId, EndReason, Event, Flow, Output, SipError, TransferOutcome, Transport, dtmf_info,
 };
 
+/// Telephone-event payload type we offer when the call had none.
+const TELEPHONE_EVENT: u8 = 101;
+
 impl Endpoint {
     pub(super) fn handle_reinvite(&mut self, now: Instant, flow: Flow, req: Request) {
         let Some(call) = self.dialog_of(&req) else {
@@ -33,14 +36,16 @@ impl Endpoint {
             self.answer_request(now, flow, &req, 491, Extra::default());
             return;
         };
-        let negotiated = if req.common.body.is_empty() {
-            Ok(current)
-        } else {
-            MediaOffer::parse(&req.common.body).and_then(|offer| {
+        // RFC 3261 §14.2: a re-INVITE without SDP asks us to offer (a resume from hold often
+        // comes so); the answer comes in the ACK, as for a late offer.
+        let late = req.common.body.is_empty();
+        let negotiated = match late {
+            true => Ok(current),
+            false => MediaOffer::parse(&req.common.body).and_then(|offer| {
                 let mut n = offer.negotiate(&[current.codec])?;
                 n.telephone_event = offer.telephone_event;
                 Ok(n)
-            })
+            }),
         };
         let negotiated = match negotiated {
             Ok(n) => n,
@@ -52,10 +57,15 @@ impl Endpoint {
         };
         local.version += 1;
         c.media = Some((local, negotiated));
-        let extra = Extra::sdp(
-            c.flow,
-            sdp::answer_offer(&req.common.body, &local, &negotiated),
-        );
+        let sdp = match late {
+            true => {
+                c.offered = Some(local);
+                let te = current.telephone_event.unwrap_or(TELEPHONE_EVENT);
+                sdp::offer(&local, &self.config.codecs, te)
+            }
+            false => sdp::answer_offer(&req.common.body, &local, &negotiated),
+        };
+        let extra = Extra::sdp(c.flow, sdp);
         // RFC 3261 §14.2: the re-INVITE's 2xx is retransmitted like the first until its ACK,
         // and a retransmitted re-INVITE gets the same 2xx again.
         let data = self.response_for(flow, &req, 200, &extra);
@@ -70,8 +80,10 @@ impl Endpoint {
             };
         }
         self.arm(retransmit.next_deadline(), TimerRef::Call(call));
-        self.out
-            .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
+        if !late {
+            self.out
+                .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
+        }
     }
 
     pub(super) fn handle_ack(&mut self, now: Instant, req: Request) {
@@ -117,6 +129,10 @@ impl Endpoint {
                 }
                 self.out
                     .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
+            }
+            // After a re-INVITE the media we had goes on.
+            Err(error) if self.calls.get(&call).is_some_and(|c| c.media.is_some()) => {
+                warn!(call_id = %ack.common.call_id, %error, "our re-offer not answered: media unchanged");
             }
             Err(error) => {
                 warn!(call_id = %ack.common.call_id, %error, "late offer not answered: hanging up");
