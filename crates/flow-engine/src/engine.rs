@@ -64,6 +64,8 @@ pub struct CallFlow {
     info: CallInfo,
     started: Instant,
     step: Step,
+    /// On hold since then: listening deadlines wait.
+    held: Option<Instant>,
     next_id: u64,
     out: VecDeque<Output>,
     trace: Vec<TraceStep>,
@@ -98,6 +100,7 @@ impl CallFlow {
             info,
             started: now,
             step: Step::Idle,
+            held: None,
             next_id: 0,
             out: VecDeque::new(),
             trace: Vec::new(),
@@ -130,6 +133,7 @@ impl CallFlow {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.step {
             Step::Waiting { deadline, .. } => Some(*deadline),
+            Step::Gathering(_) if self.held.is_some() => None,
             Step::Gathering(g) => g.deadline(),
             _ => None,
         }
@@ -149,6 +153,19 @@ impl CallFlow {
             self.record(now, cause.name());
             self.finish(Disposition::Dropped(cause));
             return;
+        }
+        match input {
+            Input::Held => {
+                self.held.get_or_insert(now);
+                return;
+            }
+            Input::Resumed => {
+                if let (Some(since), Step::Gathering(g)) = (self.held.take(), &mut self.step) {
+                    g.postpone(now.saturating_duration_since(since));
+                }
+                return;
+            }
+            _ => {}
         }
         let step = std::mem::replace(&mut self.step, Step::Finished);
         self.step = match (step, input) {

@@ -85,6 +85,11 @@ pub enum Input {
         /// Whether the call reached the target.
         ok: bool,
     },
+    /// The call went on hold (either side): the prompt waits, and so do the deadlines of the
+    /// menu or collect node listening for keys.
+    Held,
+    /// The call came off hold: listening deadlines go on with the time they had left.
+    Resumed,
     /// The caller hung up.
     HungUp,
     /// The line failed under the call: ivrd ended it for a reason that is nobody's choice.

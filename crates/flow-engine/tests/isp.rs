@@ -161,6 +161,27 @@ fn rotary_callers_who_press_nothing_reach_the_operator() {
     assert_eq!(sim.transfers, ["sip:operator@127.0.0.1:5080"]);
 }
 
+/// A caller who put ivrd on hold while the menu listened for a key came back to "no input":
+/// the menu's deadline ran on through the hold. Now it waits, and after the resume the caller
+/// has the time that was left.
+#[test]
+fn time_on_hold_does_not_count_against_the_menu() {
+    let mut sim = at_menu(STRANGER);
+    sim.play_out();
+    let deadline = sim.call.poll_timeout().expect("listening");
+    sim.now += std::time::Duration::from_secs(1);
+    sim.input(flow_engine::Input::Held);
+    assert_eq!(sim.call.poll_timeout(), None, "no deadline on hold");
+    sim.now += std::time::Duration::from_secs(60);
+    sim.input(flow_engine::Input::Resumed);
+    assert_eq!(
+        sim.call.poll_timeout(),
+        Some(deadline + std::time::Duration::from_secs(60))
+    );
+    sim.press("1");
+    assert_eq!(sim.last_played(), "en:transferring");
+}
+
 #[test]
 fn three_invalid_keys_reach_the_operator_and_a_failed_transfer_ends_politely() {
     let mut sim = at_menu(STRANGER);

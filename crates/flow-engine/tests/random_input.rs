@@ -19,6 +19,7 @@ enum Op {
     Coupon(u8, bool),
     Sms(u8, bool),
     Transfer(u8, bool),
+    Hold(bool),
     HangUp,
 }
 
@@ -33,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => ((0u8..8), any::<bool>()).prop_map(|(i, b)| Op::Coupon(i, b)),
         1 => ((0u8..8), any::<bool>()).prop_map(|(i, b)| Op::Sms(i, b)),
         1 => ((0u8..8), any::<bool>()).prop_map(|(i, b)| Op::Transfer(i, b)),
+        1 => any::<bool>().prop_map(Op::Hold),
         1 => Just(Op::HangUp),
     ]
 }
@@ -69,6 +71,8 @@ proptest! {
                 Op::Coupon(i, ok) => Input::CouponIssued { id: r(i), serial: ok.then(|| "S".into()) },
                 Op::Sms(i, ok) => Input::SmsResult { id: r(i), outcome: if ok { Ok(()) } else { Err("no".into()) } },
                 Op::Transfer(i, ok) => Input::TransferResult { id: r(i), ok },
+                Op::Hold(true) => Input::Held,
+                Op::Hold(false) => Input::Resumed,
                 Op::HangUp => Input::HungUp,
             };
             // The daemon's contract: a due deadline fires before anything else is fed.

@@ -30,6 +30,13 @@ enum Phase {
 }
 
 impl Gather {
+    /// Moves a listening deadline later by `by` (the time spent on hold).
+    pub(super) fn postpone(&mut self, by: std::time::Duration) {
+        if let Phase::Listening(at) = &mut self.phase {
+            *at += by;
+        }
+    }
+
     pub(super) fn deadline(&self) -> Option<Instant> {
         match self.phase {
             Phase::Listening(at) => Some(at),

@@ -471,9 +471,20 @@ impl Daemon {
                 };
                 info!(call_id = %c.sip_call_id, remote = %negotiated.remote, codec = ?negotiated.codec, direction = ?negotiated.direction, "media updated");
                 self.media.send(MediaCommand::Update { call, negotiated });
-                if c.stage == Stage::AwaitingAnswer {
-                    c.stage = Stage::Up;
-                    self.drive(call, flow_engine::Input::Answered);
+                match c.stage {
+                    Stage::AwaitingAnswer => {
+                        c.stage = Stage::Up;
+                        self.drive(call, flow_engine::Input::Answered);
+                    }
+                    // The prompt waits on hold (media); so do the flow's listening deadlines.
+                    Stage::Up => {
+                        let input = match negotiated.direction {
+                            sip_ua::sdp::Direction::SendRecv => flow_engine::Input::Resumed,
+                            _ => flow_engine::Input::Held,
+                        };
+                        self.drive(call, input);
+                    }
+                    Stage::Ringing { .. } | Stage::Refused => {}
                 }
             }
             Event::Ended(reason) => {
