@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 
 use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
 
+use crate::bridge::{EventSender, JitterBuffer, Pcm};
 use crate::digits::{DigitMerger, DigitSource};
 use crate::player::{Frame, PlayItem, Played, Player};
 use crate::rfc4733::EventDecoder;
@@ -120,6 +121,10 @@ pub struct CallMedia {
     latched: Option<SocketAddr>,
     candidate: Option<(SocketAddr, u32, u8)>,
     direction: MediaDirection,
+    /// Bridged to another leg: what we heard for it, and what it heard for us to send.
+    bridge: Option<Bridged>,
+    /// Key presses to send as RFC 4733 events.
+    events_out: EventSender,
     sent_any: bool,
     inactive_reported: bool,
     pcm: Vec<i16>,
@@ -143,6 +148,8 @@ impl CallMedia {
             latched: None,
             candidate: None,
             direction: MediaDirection::SendRecv,
+            bridge: None,
+            events_out: EventSender::default(),
             sent_any: false,
             inactive_reported: false,
             pcm: Vec::with_capacity(FRAME * 2),
@@ -257,12 +264,53 @@ impl CallMedia {
         self.pcm.clear();
         self.pcm
             .extend(audio.iter().map(|&c| self.config.law.decode(c)));
+        if let Some(bridge) = &mut self.bridge {
+            bridge.heard.push(&self.pcm);
+        }
         self.detector.handle_samples(&self.pcm);
         while let Some(event) = self.detector.poll_event() {
             if let DtmfEvent::Pressed { digit, .. } = event {
                 self.digit(digit.to_char(), DigitSource::InBand);
             }
         }
+    }
+
+    /// Joins a bridge: from now on what this leg hears is kept for the other leg
+    /// ([`take_heard`](Self::take_heard)), and what it is given ([`send_heard`](Self::send_heard))
+    /// is sent when no prompt plays.
+    pub fn bridge(&mut self) {
+        self.bridge.get_or_insert_with(Bridged::default);
+    }
+
+    /// Leaves the bridge: back to prompts and silence.
+    pub fn unbridge(&mut self) {
+        self.bridge = None;
+    }
+
+    /// The next frame this leg heard, for the other leg; `None` while the jitter buffer fills
+    /// or has run dry (the other leg then sends silence).
+    pub fn take_heard(&mut self) -> Option<Pcm> {
+        self.bridge.as_mut()?.heard.pop()
+    }
+
+    /// The frame the other leg heard, to send on this leg's next tick (in this leg's law).
+    pub fn send_heard(&mut self, pcm: Option<Pcm>) {
+        if let Some(bridge) = &mut self.bridge {
+            bridge.to_send = pcm;
+        }
+    }
+
+    /// Sends `key` as an RFC 4733 event at this leg's telephone-event payload type (a key the
+    /// other leg pressed). False when this leg has no telephone-event or `key` is no DTMF key.
+    pub fn send_digit(&mut self, key: char) -> bool {
+        self.config.telephone_event.is_some() && self.events_out.push(key)
+    }
+
+    /// Jitter buffer counters of a bridged leg: frames dropped as too many, ticks with none.
+    pub fn bridge_stats(&self) -> Option<(u64, u64)> {
+        self.bridge
+            .as_ref()
+            .map(|b| (b.heard.overflow, b.heard.underflow))
     }
 
     /// A key press from SIP INFO.
@@ -310,8 +358,26 @@ impl CallMedia {
             self.sent_any = false;
             return None;
         };
+        if let Some(te) = self.config.telephone_event
+            && let Some((event, start, marker)) = self.events_out.next(self.sender.timestamp())
+        {
+            // RFC 4733 §2.5.1: the event's packets take the place of audio while it lasts.
+            let sent = self
+                .sender
+                .packet(te, marker, &event.to_bytes(), Some(start), out)
+                .is_ok();
+            self.sender.advance(FRAME as u32);
+            return sent.then_some(remote);
+        }
         let mut frame: Frame = [0; FRAME];
-        let played = self.player.next_frame(self.config.law, &mut frame);
+        let bridged = self.bridge.as_mut().and_then(|b| b.to_send.take());
+        let played = match bridged {
+            Some(pcm) if !self.player.is_playing() => {
+                self.config.law.encode_into(&pcm, &mut frame);
+                Played::Audio
+            }
+            _ => self.player.next_frame(self.config.law, &mut frame),
+        };
         if self.player.take_finished() {
             self.events.push_back(MediaEvent::PlaybackFinished);
         }
@@ -346,4 +412,11 @@ impl CallMedia {
     pub fn now(&self) -> MediaTime {
         self.now
     }
+}
+
+/// A bridged leg's side of the bridge.
+#[derive(Clone, Debug, Default)]
+struct Bridged {
+    heard: JitterBuffer,
+    to_send: Option<Pcm>,
 }

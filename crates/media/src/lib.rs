@@ -19,6 +19,7 @@
 //! }
 //! ```
 
+mod bridge;
 mod call;
 mod digits;
 mod error;
@@ -27,6 +28,7 @@ mod player;
 pub mod rfc4733;
 pub mod rtp;
 
+pub use bridge::{JITTER_DEPTH, JITTER_MAX, Pcm};
 pub use call::{AcceptFrom, CallMedia, CallMediaConfig, LATCH_PACKETS, MediaDirection, MediaEvent};
 pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
 pub use error::MediaError;
