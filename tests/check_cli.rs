@@ -46,7 +46,7 @@ fn broken_flows_report_every_error() {
             "missing {e:?} in\n{out}"
         );
     }
-    assert_eq!(out.lines().count(), 15, "{out}");
+    assert_eq!(out.lines().count(), 19, "{out}");
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn serve_refuses_to_start_on_a_broken_flow() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("refusing to start: 15 errors in the flows"),
+        stderr.contains("refusing to start: 19 errors in the flows"),
         "{stderr}"
     );
     assert!(

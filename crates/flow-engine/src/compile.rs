@@ -3,11 +3,12 @@
 mod fields;
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use crate::error::{ConfigError, Problem};
 use crate::graph::{
-    Collect, Confirm, Consent, ConsentAnswer, Flow, FlowId, FlowSet, Http, HttpMethod, Kind, Menu,
-    Node, NodeId, Sms,
+    Collect, Confirm, Consent, ConsentAnswer, Dial, DialMode, Flow, FlowId, FlowSet, Http,
+    HttpMethod, Kind, Menu, Node, NodeId, Sms,
 };
 use crate::raw;
 use crate::say::{self, Currency};
@@ -286,6 +287,7 @@ impl Compiler<'_> {
             raw::Node::Http(h) => Kind::Http(Box::new(self.http(h))),
             raw::Node::Sms(s) => Kind::Sms(Box::new(self.sms(s))),
             raw::Node::Consent(c) => Kind::Consent(Box::new(self.consent(c))),
+            raw::Node::Dial(d) => Kind::Dial(Box::new(self.dial(d))),
             raw::Node::Transfer { target, on_failure } => Kind::Transfer {
                 target: self.template("target", target),
                 on_failure: on_failure.as_ref().map(|t| self.target("on_failure", t)),
@@ -508,6 +510,48 @@ impl Compiler<'_> {
             timeout: self.millis("timeout_ms", s.timeout_ms, 100, 60_000),
             next: self.target("next", &s.next),
             on_failure: self.target("on_failure", &s.on_failure),
+        }
+    }
+
+    fn dial(&mut self, d: &raw::Dial) -> Dial {
+        if d.to.is_empty() {
+            self.error("to", Problem::Invalid("a dial node needs a target".into()));
+        }
+        for (i, target) in d.to.iter().enumerate() {
+            let uri = target.trim();
+            if !(uri.starts_with("sip:") || uri.starts_with("sips:") || uri.starts_with('{')) {
+                self.error(
+                    format!("to[{i}]"),
+                    Problem::Invalid(format!("`{uri}` is not a sip: URI")),
+                );
+            }
+        }
+        let mode = match d.mode.as_deref() {
+            None | Some("sequential") => DialMode::Sequential,
+            Some("simultaneous") => DialMode::Simultaneous,
+            Some(other) => {
+                self.error(
+                    "mode",
+                    Problem::Invalid(format!("`{other}`: use sequential or simultaneous")),
+                );
+                DialMode::Sequential
+            }
+        };
+        let seconds = self.count("ring_timeout_s", d.ring_timeout_s, 1, 300);
+        Dial {
+            to: d
+                .to
+                .iter()
+                .enumerate()
+                .map(|(i, t)| self.template(&format!("to[{i}]"), t))
+                .collect(),
+            mode,
+            ring_timeout: Duration::from_secs(u64::from(seconds)),
+            caller_id: d.caller_id.as_ref().map(|c| self.template("caller_id", c)),
+            after: d.after.as_ref().map(|a| self.target("after", a)),
+            busy: self.target("busy", &d.busy),
+            no_answer: self.target("no_answer", &d.no_answer),
+            failed: self.target("failed", &d.failed),
         }
     }
 

@@ -6,10 +6,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::graph::{FlowId, FlowSet, HttpMethod, Kind, LocalTime, NodeId, SayItem};
+use crate::graph::{DialMode, FlowId, FlowSet, HttpMethod, Kind, LocalTime, NodeId, SayItem};
 use crate::io::{
-    CallInfo, CallSummary, Disposition, FlowEvent, HttpOutcome, Input, Output, Playable, RequestId,
-    SmsRequest, TraceStep,
+    CallInfo, CallSummary, DialOutcome, Disposition, FlowEvent, HttpOutcome, Input, Output,
+    Playable, RequestId, SmsRequest, TraceStep,
 };
 use crate::say::{self, Language};
 use crate::vars::Vars;
@@ -22,6 +22,8 @@ const MAX_IMMEDIATE_STEPS: usize = 256;
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A transfer with no result after this long has failed (a REFER transaction lasts 64·T1).
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(40);
+/// A dial node waits this much beyond its rings for the daemon's answer.
+const DIAL_MARGIN: Duration = Duration::from_secs(10);
 
 /// Where the call is.
 #[derive(Debug)]
@@ -32,6 +34,8 @@ enum Step {
     Playing { play: RequestId },
     /// A menu or a collect node.
     Gathering(Gather),
+    /// A dial node's call answered: the caller is bridged to it.
+    Bridged { id: RequestId },
     /// Waiting for an answer from the daemon.
     Waiting {
         id: RequestId,
@@ -49,6 +53,7 @@ enum Wait {
     Coupon,
     Sms,
     Consent,
+    Dial,
     Transfer,
 }
 
@@ -220,6 +225,22 @@ impl CallFlow {
                 }
                 Step::Waiting { id, wait, deadline }
             }
+            (Step::Bridged { id }, Input::BridgeEnded { id: got }) if got == id => {
+                self.record(now, "bridge_ended");
+                let set = Arc::clone(&self.set);
+                let after = match &set.flow(self.flow).node(self.node).kind {
+                    Kind::Dial(d) => d.after,
+                    _ => None,
+                };
+                match after {
+                    Some(next) => self.goto(now, next),
+                    None => {
+                        self.out.push_back(Output::HangUp);
+                        self.finish(Disposition::Completed);
+                    }
+                }
+                return;
+            }
             (step, _) => step,
         };
     }
@@ -358,6 +379,24 @@ impl CallFlow {
                         answer: c.answer,
                     });
                     self.wait(now, id, Wait::Consent, c.timeout);
+                    return;
+                }
+                Kind::Dial(d) => {
+                    let id = self.id();
+                    let targets: Vec<String> = d.to.iter().map(|t| t.render(&self.vars)).collect();
+                    let rings = match d.mode {
+                        DialMode::Sequential => targets.len() as u32,
+                        DialMode::Simultaneous => 1,
+                    };
+                    self.out.push_back(Output::Dial {
+                        id,
+                        targets,
+                        mode: d.mode,
+                        ring_timeout: d.ring_timeout,
+                        caller_id: d.caller_id.as_ref().map(|c| c.render(&self.vars)),
+                    });
+                    // The daemon answers within the rings; the margin covers call setup.
+                    self.wait(now, id, Wait::Dial, d.ring_timeout * rings + DIAL_MARGIN);
                     return;
                 }
                 Kind::Transfer { target, .. } => {
@@ -507,6 +546,27 @@ impl CallFlow {
                     }
                 }
             }
+            (Wait::Dial, Input::DialResult { id: got, outcome }, Kind::Dial(d)) if got == id => {
+                match outcome {
+                    DialOutcome::Answered(target) => {
+                        self.record(now, format!("answered {target}"));
+                        self.step = Step::Bridged { id };
+                        return true;
+                    }
+                    DialOutcome::Busy => {
+                        self.record(now, "busy");
+                        d.busy
+                    }
+                    DialOutcome::NoAnswer => {
+                        self.record(now, "no_answer");
+                        d.no_answer
+                    }
+                    DialOutcome::Failed(reason) => {
+                        self.record(now, format!("failed {reason}"));
+                        d.failed
+                    }
+                }
+            }
             (
                 Wait::Transfer,
                 Input::TransferResult { id: got, ok },
@@ -543,6 +603,7 @@ impl CallFlow {
             (Wait::Http, Kind::Http(h)) => h.on_timeout,
             (Wait::Coupon | Wait::Sms, Kind::Sms(s)) => s.on_failure,
             (Wait::Consent, Kind::Consent(c)) => c.on_failure,
+            (Wait::Dial, Kind::Dial(d)) => d.no_answer,
             (
                 Wait::Transfer,
                 Kind::Transfer {

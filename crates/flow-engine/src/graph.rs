@@ -92,6 +92,7 @@ pub(crate) enum Kind {
     Http(Box<Http>),
     Sms(Box<Sms>),
     Consent(Box<Consent>),
+    Dial(Box<Dial>),
     Transfer {
         target: Template,
         on_failure: Option<NodeId>,
@@ -197,6 +198,27 @@ pub(crate) struct Sms {
     pub(crate) timeout: Duration,
     pub(crate) next: NodeId,
     pub(crate) on_failure: NodeId,
+}
+
+#[derive(Debug)]
+pub(crate) struct Dial {
+    pub(crate) to: Vec<Template>,
+    pub(crate) mode: DialMode,
+    pub(crate) ring_timeout: Duration,
+    pub(crate) caller_id: Option<Template>,
+    pub(crate) after: Option<NodeId>,
+    pub(crate) busy: NodeId,
+    pub(crate) no_answer: NodeId,
+    pub(crate) failed: NodeId,
+}
+
+/// How a dial node's targets are tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialMode {
+    /// One after another, each for the ring timeout.
+    Sequential,
+    /// All at once; the first to answer wins, the others are cancelled.
+    Simultaneous,
 }
 
 #[derive(Debug)]

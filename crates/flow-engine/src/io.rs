@@ -78,6 +78,19 @@ pub enum Input {
         /// Recorded, or why not.
         outcome: Result<(), String>,
     },
+    /// Answer to [`Output::Dial`]: how the dialling ended. After `Answered` the caller is
+    /// bridged until [`Input::BridgeEnded`] (or the caller hangs up).
+    DialResult {
+        /// The request.
+        id: RequestId,
+        /// What happened.
+        outcome: DialOutcome,
+    },
+    /// The bridged call of [`Output::Dial`] ended from the far side; the caller is still here.
+    BridgeEnded {
+        /// The request.
+        id: RequestId,
+    },
     /// Answer to [`Output::Transfer`]: the transfer target answered (true) or it failed.
     TransferResult {
         /// The request.
@@ -201,6 +214,20 @@ pub enum Output {
         /// The answer.
         answer: ConsentAnswer,
     },
+    /// Place a call to `targets` and bridge the caller to the first that answers; answer with
+    /// [`Input::DialResult`], and [`Input::BridgeEnded`] when the far side hangs up.
+    Dial {
+        /// The request.
+        id: RequestId,
+        /// SIP URIs, in order.
+        targets: Vec<String>,
+        /// In turn or all at once.
+        mode: crate::DialMode,
+        /// How long each target (or all at once) rings.
+        ring_timeout: Duration,
+        /// Caller ID to present; the caller's own when `None`.
+        caller_id: Option<String>,
+    },
     /// Transfer the call (REFER).
     Transfer {
         /// The request.
@@ -244,6 +271,19 @@ pub struct FlowEvent {
     pub at: Duration,
     /// Fields.
     pub fields: Vec<(String, String)>,
+}
+
+/// How a dial node's call attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialOutcome {
+    /// This target answered; the caller is bridged to it.
+    Answered(String),
+    /// Every target was busy.
+    Busy,
+    /// Nobody answered within the ring timeout.
+    NoAnswer,
+    /// Refused otherwise, unreachable, or answered without usable media; why.
+    Failed(String),
 }
 
 /// How a call's flow ended.

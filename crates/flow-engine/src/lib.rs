@@ -51,10 +51,10 @@ mod vars;
 pub use compile::{Catalog, SourceFile, load};
 pub use engine::CallFlow;
 pub use error::{ConfigError, Problem};
-pub use graph::{FlowId, FlowSet};
+pub use graph::{DialMode, FlowId, FlowSet};
 pub use io::{
-    CallInfo, CallSummary, ConsentAnswer, Disposition, DropCause, FlowEvent, HttpMethod,
-    HttpOutcome, Input, Output, Playable, RequestId, SmsRequest, TraceStep,
+    CallInfo, CallSummary, ConsentAnswer, DialOutcome, Disposition, DropCause, FlowEvent,
+    HttpMethod, HttpOutcome, Input, Output, Playable, RequestId, SmsRequest, TraceStep,
 };
 pub use vars::{BUILTINS, Vars};
 

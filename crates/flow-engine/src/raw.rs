@@ -98,6 +98,8 @@ pub enum Node {
     Sms(Sms),
     /// Record the caller's answer to an SMS consent question, or an opt-out / opt-in.
     Consent(Consent),
+    /// Bridge the caller to a SIP URI, or to a list of them in turn or all at once.
+    Dial(Dial),
     /// Transfer the call.
     Transfer {
         /// SIP URI template.
@@ -347,6 +349,34 @@ pub struct Sms {
     pub next: String,
     /// Refused (opted out, invalid number, rate limit) or no answer.
     pub on_failure: String,
+}
+
+/// Dial node: place a call and bridge the caller to whoever answers first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dial {
+    /// SIP URI templates, dialled in turn (`sequential`) or all at once (`simultaneous`).
+    pub to: Vec<String>,
+    /// `sequential` (default) or `simultaneous`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// How long each target rings (all of them, at once, in `simultaneous`), seconds.
+    #[serde(default = "default_ring_timeout_s")]
+    pub ring_timeout_s: u32,
+    /// Caller ID to present (template); the caller's own number when absent.
+    pub caller_id: Option<String>,
+    /// Where the flow goes when the bridged call ends from the far side; hang up when absent.
+    pub after: Option<String>,
+    /// Every target busy (486, 600).
+    pub busy: String,
+    /// Nobody answered in time.
+    pub no_answer: String,
+    /// Refused otherwise, unreachable, or no usable answer.
+    pub failed: String,
+}
+
+fn default_ring_timeout_s() -> u32 {
+    30
 }
 
 /// Consent node.

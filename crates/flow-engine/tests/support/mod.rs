@@ -117,6 +117,12 @@ pub struct Sim {
     /// Consent answers recorded, as `number purpose answer`.
     pub consents: Vec<String>,
     pub transfers: Vec<String>,
+    /// Dial requests, as `mode targets… timeout caller_id`.
+    pub dials: Vec<String>,
+    /// How the next dial ends; `None`: never answered (the engine's deadline fires).
+    pub dial_plan: Option<flow_engine::DialOutcome>,
+    /// The dial request of the bridged call, to end it with `BridgeEnded`.
+    pub dialled: Option<RequestId>,
     pub events: Vec<String>,
     pub summary: Option<CallSummary>,
     pub hung_up: bool,
@@ -168,6 +174,11 @@ impl Sim {
             http_urls: Vec::new(),
             sms: Vec::new(),
             transfers: Vec::new(),
+            dials: Vec::new(),
+            dial_plan: Some(flow_engine::DialOutcome::Answered(
+                "sip:sales@127.0.0.1:5080".into(),
+            )),
+            dialled: None,
             events: Vec::new(),
             summary: None,
             hung_up: false,
@@ -269,6 +280,24 @@ impl Sim {
                         id,
                         ok: self.transfer_ok,
                     });
+                }
+                Output::Dial {
+                    id,
+                    targets,
+                    mode,
+                    ring_timeout,
+                    caller_id,
+                } => {
+                    self.dials.push(format!(
+                        "{mode:?} {} {}s {}",
+                        targets.join(" "),
+                        ring_timeout.as_secs(),
+                        caller_id.unwrap_or_default()
+                    ));
+                    self.dialled = Some(id);
+                    if let Some(outcome) = self.dial_plan.clone() {
+                        answers.push(Input::DialResult { id, outcome });
+                    }
                 }
                 Output::HangUp => self.hung_up = true,
                 Output::Event(e) => self.events.push(e.name),

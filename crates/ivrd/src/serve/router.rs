@@ -183,6 +183,15 @@ impl Daemon {
                 });
                 None
             }
+            FlowOutput::Dial { id, targets, .. } => {
+                // Bridging in `ivrd serve` comes with the call-control core (issue 16); until
+                // then a dial node takes its `failed` branch at once.
+                warn!(%call_id, targets = %targets.join(" "), "dial: bridging is not wired into ivrd serve yet");
+                Some(FlowInput::DialResult {
+                    id,
+                    outcome: flow_engine::DialOutcome::Failed("not wired yet".into()),
+                })
+            }
             FlowOutput::Transfer { id, target } => {
                 info!(%call_id, %target, "transfer");
                 if let Some(c) = self.calls.get_mut(&call) {
