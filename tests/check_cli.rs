@@ -22,7 +22,7 @@ fn shipped_flows_pass() {
     let (ok, out) = check(&[]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("4 flows OK: coupon, deflection, demo, isp"),
+        out.contains("5 flows OK: coupon, deflection, demo, dial, isp"),
         "{out}"
     );
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the in-band DTMF stream for inband.xml: digits 1, 5, 9, each 120 ms of tone
+# Regenerates the in-band DTMF streams for dtmf-inband.xml and agent.xml: digits 1, 5, 9, each 120 ms of tone
 # (-10 dBm0 per tone) and 120 ms of silence, headerless µ-law at 8 kHz (SIPp rtp_stream input;
 # the length is a multiple of 160 bytes).
 set -eu
@@ -19,4 +19,6 @@ with wave.open('/tmp/ivrd-inband.wav', 'wb') as w:
     w.writeframes(struct.pack('<%dh' % len(samples), *samples))
 PY
 sox /tmp/ivrd-inband.wav -e mu-law -t raw dtmf-159.ulaw
+# The same digits in A-law, for agent.xml (an agent whose PCMA is transcoded for a PCMU caller).
+sox /tmp/ivrd-inband.wav -e a-law -t raw dtmf-159.alaw
 rm -f /tmp/ivrd-inband.wav

@@ -94,6 +94,11 @@ impl Endpoint {
         self.calls.len()
     }
 
+    /// A call's SIP Call-ID (for logs).
+    pub fn sip_call_id(&self, call: CallId) -> Option<&str> {
+        self.calls.get(&call).map(|c| c.sip_call_id.as_str())
+    }
+
     /// Feeds one input.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {

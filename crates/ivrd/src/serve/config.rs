@@ -228,7 +228,12 @@ impl Default for CallSection {
 
 impl Default for FlowsSection {
     fn default() -> Self {
-        let routes = [("100", "deflection"), ("200", "coupon"), ("300", "isp")];
+        let routes = [
+            ("100", "deflection"),
+            ("200", "coupon"),
+            ("300", "isp"),
+            ("400", "dial"),
+        ];
         Self {
             dir: PathBuf::from("config/flows"),
             default: "demo".into(),

@@ -1,8 +1,14 @@
 //! Media workers: plain threads, each owning a share of the calls and their RTP sockets. Every
-//! 20 ms a worker drains each call's socket (non-blocking), feeds the packets to its
-//! `CallMedia`, takes one tick and sends the packet out: one timer per worker, none per call or
-//! packet. Calls are spread over the workers by id.
+//! 20 ms a worker drains each call's socket (non-blocking) and feeds the packets to its
+//! `CallMedia`; then each bridge passes what one leg heard to the other; then every call takes
+//! one tick and sends its packet out: one timer per worker, none per call or packet.
+//!
+//! Calls are spread over the workers by a home call: its own id, or for a leg we placed, its
+//! caller's, so that both legs of a bridge live on one worker. Within a worker calls are found
+//! by id (a map), not by a scan.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::UdpSocket;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Duration;
@@ -47,6 +53,16 @@ pub(crate) enum MediaCommand {
     End {
         call: CallId,
     },
+    /// Join two legs (both started on this worker).
+    Bridge {
+        a: CallId,
+        b: CallId,
+    },
+    /// Part them.
+    Unbridge {
+        a: CallId,
+        b: CallId,
+    },
 }
 
 impl MediaCommand {
@@ -58,6 +74,7 @@ impl MediaCommand {
             | Self::InfoDigit { call, .. }
             | Self::Update { call, .. }
             | Self::End { call } => *call,
+            Self::Bridge { a, .. } | Self::Unbridge { a, .. } => *a,
         }
     }
 }
@@ -71,11 +88,12 @@ pub(crate) struct MediaReport {
 }
 
 struct Live {
-    call: CallId,
     sip_call_id: String,
     socket: UdpSocket,
     media: CallMedia,
     tag: u64,
+    /// The other leg, while bridged.
+    bridged: Option<CallId>,
 }
 
 /// Handles to the workers.
@@ -100,27 +118,27 @@ impl MediaWorkers {
         Ok(Self { senders })
     }
 
+    /// Sends a command to the worker of the call it names.
     pub(crate) fn send(&self, command: MediaCommand) {
-        let i = command.call_index() % self.senders.len();
+        self.send_home(command.call(), command);
+    }
+
+    /// Sends a command to `home`'s worker (a placed leg lives with its caller).
+    pub(crate) fn send_home(&self, home: CallId, command: MediaCommand) {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        home.hash(&mut h);
+        let i = (h.finish() % self.senders.len() as u64) as usize;
         if self.senders[i].send(command).is_err() {
             warn!("media worker {i} has stopped");
         }
     }
 }
 
-impl MediaCommand {
-    fn call_index(&self) -> usize {
-        let id = self.call().to_string();
-        id.bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        })
-    }
-}
-
 fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>) {
-    let mut calls: Vec<Live> = Vec::new();
+    let mut calls: HashMap<CallId, Live> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     let mut packet = Vec::with_capacity(256);
+    let mut relays: Vec<(CallId, char)> = Vec::new();
     let mut next = clock::now();
     loop {
         loop {
@@ -130,21 +148,11 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        for live in &mut calls {
-            loop {
-                match live.socket.recv_from(&mut buf) {
-                    Ok((n, from)) => live.media.handle_rtp(from, &buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        // ICMP port unreachable surfaces here on Linux: the peer's socket is
-                        // gone; inactivity will end the call.
-                        if e.kind() != std::io::ErrorKind::ConnectionRefused {
-                            warn!(call_id = %live.sip_call_id, error = %e, "RTP receive failed");
-                        }
-                        break;
-                    }
-                }
-            }
+        for live in calls.values_mut() {
+            receive(live, &mut buf);
+        }
+        exchange(&mut calls);
+        for (&call, live) in &mut calls {
             if let Some(to) = live.media.handle_tick(&mut packet)
                 && let Err(e) = live.socket.send_to(&packet, to)
                 && e.kind() != std::io::ErrorKind::ConnectionRefused
@@ -152,11 +160,23 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                 warn!(call_id = %live.sip_call_id, error = %e, "RTP send failed");
             }
             while let Some(event) = live.media.poll_event() {
+                // A key pressed on one leg of a bridge is sent on the other as RFC 4733;
+                // in-band tones pass in the audio itself.
+                if let (MediaEvent::Digit { key, source }, Some(other)) = (event, live.bridged)
+                    && source != media::DigitSource::InBand
+                {
+                    relays.push((other, key));
+                }
                 let _ = reports.send(MediaReport {
-                    call: live.call,
+                    call,
                     event,
                     tag: live.tag,
                 });
+            }
+        }
+        for (call, key) in relays.drain(..) {
+            if let Some(live) = calls.get_mut(&call) {
+                live.media.send_digit(key);
             }
         }
         next += TICK;
@@ -172,8 +192,41 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
     }
 }
 
-fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
-    let find = |calls: &mut Vec<Live>, call: CallId| calls.iter().position(|l| l.call == call);
+/// Drains a call's socket.
+fn receive(live: &mut Live, buf: &mut [u8]) {
+    loop {
+        match live.socket.recv_from(buf) {
+            Ok((n, from)) => live.media.handle_rtp(from, &buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                // ICMP port unreachable surfaces here on Linux: the peer's socket is gone;
+                // inactivity will end the call.
+                if e.kind() != std::io::ErrorKind::ConnectionRefused {
+                    warn!(call_id = %live.sip_call_id, error = %e, "RTP receive failed");
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Each bridge: what one leg heard goes to the other (each pair once, from its lower id).
+fn exchange(calls: &mut HashMap<CallId, Live>) {
+    let pairs: Vec<(CallId, CallId)> = calls
+        .iter()
+        .filter_map(|(&a, live)| live.bridged.filter(|&b| a < b).map(|b| (a, b)))
+        .collect();
+    for (a, b) in pairs {
+        let [Some(la), Some(lb)] = calls.get_disjoint_mut([&a, &b]) else {
+            continue;
+        };
+        let (heard_a, heard_b) = (la.media.take_heard(), lb.media.take_heard());
+        lb.media.send_heard(heard_a);
+        la.media.send_heard(heard_b);
+    }
+}
+
+fn apply(calls: &mut HashMap<CallId, Live>, command: MediaCommand) {
     match command {
         MediaCommand::Start {
             call,
@@ -185,13 +238,16 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
                 warn!(call_id = %sip_call_id, error = %e, "RTP socket setup failed");
                 return;
             }
-            calls.push(Live {
+            calls.insert(
                 call,
-                sip_call_id,
-                socket,
-                media: CallMedia::new(config),
-                tag: 0,
-            });
+                Live {
+                    sip_call_id,
+                    socket,
+                    media: CallMedia::new(config),
+                    tag: 0,
+                    bridged: None,
+                },
+            );
         }
         MediaCommand::Play {
             call,
@@ -199,25 +255,25 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
             barge_in,
             tag,
         } => {
-            if let Some(i) = find(calls, call) {
-                calls[i].tag = tag;
-                calls[i].media.play(items, barge_in);
+            if let Some(live) = calls.get_mut(&call) {
+                live.tag = tag;
+                live.media.play(items, barge_in);
             }
         }
         MediaCommand::Stop { call } => {
-            if let Some(i) = find(calls, call) {
-                calls[i].media.stop();
+            if let Some(live) = calls.get_mut(&call) {
+                live.media.stop();
             }
         }
         MediaCommand::InfoDigit { call, key } => {
-            if let Some(i) = find(calls, call) {
-                calls[i].media.handle_info_digit(key);
+            if let Some(live) = calls.get_mut(&call) {
+                live.media.handle_info_digit(key);
             }
         }
         MediaCommand::Update { call, negotiated } => {
-            if let Some(i) = find(calls, call) {
+            if let Some(live) = calls.get_mut(&call) {
                 let n = negotiated;
-                let media = &mut calls[i].media;
+                let media = &mut live.media;
                 media.renegotiate(
                     n.remote,
                     law(n.codec),
@@ -227,17 +283,41 @@ fn apply(calls: &mut Vec<Live>, command: MediaCommand) {
                 media.set_direction(direction(n.direction));
             }
         }
-        MediaCommand::End { call } => {
-            if let Some(i) = find(calls, call) {
-                let live = calls.swap_remove(i);
-                let s = live.media.stats();
-                info!(
-                    call_id = %live.sip_call_id,
-                    delivered = s.delivered, late = s.late, duplicate = s.duplicate,
-                    lost = s.lost, invalid = s.invalid, foreign = s.foreign,
-                    "media ended"
-                );
+        MediaCommand::Bridge { a, b } => {
+            if !(calls.contains_key(&a) && calls.contains_key(&b)) {
+                warn!(%a, %b, "bridge: a leg is not on this worker");
+                return;
             }
+            for (this, other) in [(a, b), (b, a)] {
+                if let Some(live) = calls.get_mut(&this) {
+                    live.bridged = Some(other);
+                    live.media.bridge();
+                }
+            }
+        }
+        MediaCommand::Unbridge { a, b } => {
+            for call in [a, b] {
+                if let Some(live) = calls.get_mut(&call) {
+                    live.bridged = None;
+                    live.media.unbridge();
+                }
+            }
+        }
+        MediaCommand::End { call } => {
+            let Some(live) = calls.remove(&call) else {
+                return;
+            };
+            if let Some(other) = live.bridged.and_then(|o| calls.get_mut(&o)) {
+                other.bridged = None;
+                other.media.unbridge();
+            }
+            let s = live.media.stats();
+            info!(
+                call_id = %live.sip_call_id,
+                delivered = s.delivered, late = s.late, duplicate = s.duplicate,
+                lost = s.lost, invalid = s.invalid, foreign = s.foreign,
+                "media ended"
+            );
         }
     }
 }

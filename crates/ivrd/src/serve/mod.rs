@@ -3,6 +3,7 @@
 //! through channels only, and the router turns flow outputs into media, SIP and HTTP work.
 
 mod config;
+mod legs;
 mod media_worker;
 mod ports;
 mod prompts;
@@ -112,6 +113,9 @@ enum Stage {
 
 struct Daemon {
     config: Config,
+    /// Legs placed for dial nodes and their bridges (the call-control core).
+    switch: call_control::Switch,
+    placed: HashMap<CallId, legs::PlacedLeg>,
     /// Repeated warnings (port exhaustion under a flood), once per reason per 10 s.
     log: LogLimiter,
     codecs: Vec<AudioCodec>,
@@ -197,6 +201,8 @@ async fn serve(
             clock::secure_random(),
         ),
         log: LogLimiter::default(),
+        switch: call_control::Switch::new(),
+        placed: HashMap::new(),
         config,
         udp: udp.clone(),
         tcp,
@@ -250,6 +256,7 @@ impl Daemon {
             .values()
             .filter_map(|c| c.answer_at().into_iter().chain(c.flow.poll_timeout()).min())
             .chain(self.sip.poll_timeout())
+            .chain(self.switch.poll_timeout())
             .min()
     }
 
@@ -275,6 +282,9 @@ impl Daemon {
     fn handle_timeouts(&mut self) {
         let now = clock::now();
         self.sip.handle_input(now, Input::Timeout);
+        if self.switch.poll_timeout().is_some_and(|at| at <= now) {
+            self.switch(now, call_control::Input::Timeout);
+        }
         let answer: Vec<CallId> = self
             .calls
             .iter()
@@ -301,6 +311,9 @@ impl Daemon {
 
     fn handle_media(&mut self, report: MediaReport) {
         let now = clock::now();
+        if self.handle_leg_media(report.call, report.event) {
+            return;
+        }
         let Some(c) = self.calls.get_mut(&report.call) else {
             return;
         };
@@ -422,6 +435,9 @@ impl Daemon {
 
     fn handle_sip_event(&mut self, call: CallId, event: Event) {
         let now = clock::now();
+        if self.handle_leg_event(call, &event) {
+            return;
+        }
         match event {
             Event::Incoming(incoming) => {
                 let flows = &self.config.flows;
@@ -500,6 +516,8 @@ impl Daemon {
                 if let (true, Some(input)) = (up, input) {
                     self.drive(call, input);
                 }
+                // Legs placed for it, or bridged to it, go too.
+                self.switch(now, call_control::Input::Sip(call, Event::Ended(reason)));
                 if let Some(c) = self.calls.remove(&call) {
                     info!(call_id = %c.sip_call_id, ?reason, "call ended");
                     if let Some(port) = c.rtp_port {

@@ -183,14 +183,31 @@ impl Daemon {
                 });
                 None
             }
-            FlowOutput::Dial { id, targets, .. } => {
-                // Bridging in `ivrd serve` comes with the call-control core (issue 16); until
-                // then a dial node takes its `failed` branch at once.
-                warn!(%call_id, targets = %targets.join(" "), "dial: bridging is not wired into ivrd serve yet");
-                Some(FlowInput::DialResult {
-                    id,
-                    outcome: flow_engine::DialOutcome::Failed("not wired yet".into()),
-                })
+            FlowOutput::Dial {
+                id,
+                targets,
+                mode,
+                ring_timeout,
+                caller_id,
+            } => {
+                info!(%call_id, targets = %targets.join(" "), ?mode, "dial");
+                let caller_id = caller_id.unwrap_or_else(|| {
+                    self.calls
+                        .get(&call)
+                        .and_then(|c| c.flow.vars().get("ani"))
+                        .unwrap_or_default()
+                        .to_string()
+                });
+                let request = call_control::DialRequest {
+                    caller: call,
+                    request: id,
+                    targets,
+                    mode,
+                    ring_timeout,
+                    caller_id,
+                };
+                self.switch(now, call_control::Input::Dial(request));
+                None
             }
             FlowOutput::Transfer { id, target } => {
                 info!(%call_id, %target, "transfer");

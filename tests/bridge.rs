@@ -1,0 +1,211 @@
+//! A caller bridged to an agent through ivrd, end to end: SIPp calls the shipped `dial` flow
+//! (number 400, PCMU) and a second SIPp stands in for the agent (PCMA), playing in-band digits.
+//! The agent's audio must reach the caller transcoded (the caller's recording decodes to the
+//! same digits), ivrd must hear the agent's digits on the agent's leg, and the caller's BYE
+//! must end the agent's call. The busy agent gets the flow's `unavailable` branch.
+//!
+//! Needs `sipp` (Debian `sip-tester`); without it the test says so loudly and passes, except
+//! under CI (`CI` set), where it fails. Real processes in real time.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Arrival, Ivrd, RtpTap, free_udp_port, root};
+use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
+
+fn have_sipp() -> bool {
+    if Command::new("sipp").arg("-v").output().is_ok() {
+        return true;
+    }
+    let msg =
+        "\n*** sipp not found: the bridge test did NOT run. Install Debian's sip-tester. ***\n";
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("{msg}");
+    false
+}
+
+/// SIPp from tests/sipp with common options and `args`.
+fn sipp(args: &[&str]) -> Command {
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(root().join("tests/sipp"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", "1", "-nostdin"])
+        .args(["-timeout", "40s", "-timeout_error"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits for `child` for up to `secs`; its success and output.
+fn finish(mut child: Child, secs: u64) -> (bool, String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("sipp output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The digits in what the caller received (PCMU).
+fn digits_heard(packets: &[Arrival]) -> String {
+    let mut detector = DtmfDetector::with_rate(SampleRate::Narrowband);
+    let mut digits = String::new();
+    for (_, p) in packets {
+        if p.len() <= 12 || p[1] & 0x7f != 0 {
+            continue;
+        }
+        let pcm: Vec<i16> = p[12..]
+            .iter()
+            .map(|&c| media::Law::Ulaw.decode(c))
+            .collect();
+        detector.handle_samples(&pcm);
+        while let Some(event) = detector.poll_event() {
+            if let DtmfEvent::Pressed { digit, .. } = event {
+                digits.push(digit.to_char());
+            }
+        }
+    }
+    digits
+}
+
+fn start_ivrd(agent_port: u16) -> Ivrd {
+    let dir = std::env::temp_dir().join(format!("ivrd-bridge-{}-{agent_port}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("ivrd.toml");
+    std::fs::write(
+        &config,
+        format!("[flows.vars]\nagent = \"sip:agent@127.0.0.1:{agent_port}\"\n"),
+    )
+    .expect("config");
+    Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")])
+}
+
+#[test]
+fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
+    if !have_sipp() {
+        return;
+    }
+    let agent_port = free_udp_port();
+    let ivrd = start_ivrd(agent_port);
+    let agent = sipp(&[
+        "-sf",
+        "agent.xml",
+        "-p",
+        &agent_port.to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+    ])
+    .spawn()
+    .expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let tap = RtpTap::start();
+    let call_id = format!("bridge-{}@127.0.0.1", std::process::id());
+    let caller = sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        "basic.xml",
+        "-s",
+        "400",
+        "-p",
+        &free_udp_port().to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-d",
+        "6000",
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &tap.port.to_string(),
+        "-cid_str",
+        &call_id,
+    ])
+    .output()
+    .expect("run the caller's sipp");
+    let caller_text = String::from_utf8_lossy(&caller.stdout).into_owned();
+    let (agent_ok, agent_text) = finish(agent, 20);
+    std::thread::sleep(Duration::from_millis(300));
+    let packets = tap.finish();
+    let log = ivrd.log_text();
+    assert!(caller.status.success(), "caller:\n{caller_text}\n{log}");
+    assert!(agent_ok, "the agent got ivrd's BYE:\n{agent_text}\n{log}");
+    assert!(log.contains(" bridged "), "{log}");
+    let heard = digits_heard(&packets);
+    assert!(
+        heard.contains("159"),
+        "the caller heard {heard:?} of the agent's 1 5 9 ({} packets)",
+        packets.len()
+    );
+    let far: String = log
+        .lines()
+        .filter(|l| l.contains("digit from the far side"))
+        .filter_map(|l| l.split(" key=").nth(1))
+        .filter_map(|k| k.chars().next())
+        .collect();
+    assert!(
+        far.starts_with("159"),
+        "ivrd heard {far:?} from the agent:\n{log}"
+    );
+    let trace = ivrd.call_lines(&call_id).join("\n");
+    assert!(trace.contains("answered sip:agent@127.0.0.1"), "{trace}");
+}
+
+/// A busy agent (486): the dial node's `busy` branch plays "transfer failed" and goodbye, and
+/// ivrd hangs up on the caller; the 486 is acknowledged.
+#[test]
+fn a_busy_agent_takes_the_busy_branch() {
+    if !have_sipp() {
+        return;
+    }
+    let agent_port = free_udp_port();
+    let ivrd = start_ivrd(agent_port);
+    let agent = sipp(&["-sf", "agent-busy.xml", "-p", &agent_port.to_string()])
+        .spawn()
+        .expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let tap = RtpTap::start();
+    let call_id = format!("busy-{}@127.0.0.1", std::process::id());
+    let caller = sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        "until-bye.xml",
+        "-s",
+        "400",
+        "-p",
+        &free_udp_port().to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &tap.port.to_string(),
+        "-cid_str",
+        &call_id,
+    ])
+    .output()
+    .expect("run the caller's sipp");
+    let (agent_ok, agent_text) = finish(agent, 20);
+    let _ = tap.finish();
+    let log = ivrd.log_text();
+    assert!(
+        caller.status.success(),
+        "caller:\n{}\n{log}",
+        String::from_utf8_lossy(&caller.stdout)
+    );
+    assert!(agent_ok, "agent:\n{agent_text}");
+    let trace = ivrd.call_lines(&call_id).join("\n");
+    assert!(trace.contains("dial/agent:busy"), "{trace}");
+    assert!(trace.contains("prompts=transfer-failed,goodbye"), "{trace}");
+}
