@@ -209,3 +209,129 @@ fn a_busy_agent_takes_the_busy_branch() {
     assert!(trace.contains("dial/agent:busy"), "{trace}");
     assert!(trace.contains("prompts=transfer-failed,goodbye"), "{trace}");
 }
+
+/// The agent hangs up first: the bridge ends, the flow goes on with the caller (goodbye), and
+/// ivrd hangs up on the caller.
+#[test]
+fn the_agent_hanging_up_returns_the_caller_to_the_flow() {
+    if !have_sipp() {
+        return;
+    }
+    let agent_port = free_udp_port();
+    let ivrd = start_ivrd(agent_port);
+    let agent = sipp(&[
+        "-sf",
+        "agent-hangs-up.xml",
+        "-p",
+        &agent_port.to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-d",
+        "2000",
+    ])
+    .spawn()
+    .expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let tap = RtpTap::start();
+    let call_id = format!("agent-bye-{}@127.0.0.1", std::process::id());
+    let caller = sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        "until-bye.xml",
+        "-s",
+        "400",
+        "-p",
+        &free_udp_port().to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &tap.port.to_string(),
+        "-cid_str",
+        &call_id,
+    ])
+    .output()
+    .expect("run the caller's sipp");
+    let (agent_ok, agent_text) = finish(agent, 20);
+    let _ = tap.finish();
+    let log = ivrd.log_text();
+    assert!(agent_ok, "agent:\n{agent_text}\n{log}");
+    assert!(
+        caller.status.success(),
+        "caller:\n{}\n{log}",
+        String::from_utf8_lossy(&caller.stdout)
+    );
+    let trace = ivrd.call_lines(&call_id).join("\n");
+    assert!(trace.contains("dial/agent:bridge_ended"), "{trace}");
+    assert!(trace.contains("prompts=goodbye"), "{trace}");
+    assert!(trace.contains("disposition=Completed"), "{trace}");
+}
+
+/// Nobody answers: at the ring timeout (2 s here) ivrd cancels the agent's call (the agent
+/// answers the CANCEL and 487s the INVITE), and the flow takes its `no_answer` branch.
+#[test]
+fn no_answer_is_cancelled_at_the_ring_timeout() {
+    if !have_sipp() {
+        return;
+    }
+    let agent_port = free_udp_port();
+    // The shipped flows, with the dial flow's ring timeout cut to 2 s.
+    let dir = std::env::temp_dir().join(format!("ivrd-noanswer-{}", std::process::id()));
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("temp dir");
+    for entry in std::fs::read_dir(root().join("config/flows")).expect("flows") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).expect("flow");
+            let text = text.replace("ring_timeout_s = 20", "ring_timeout_s = 2");
+            std::fs::write(flows.join(path.file_name().expect("name")), text).expect("copy");
+        }
+    }
+    let config = dir.join("ivrd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[flows]\ndir = \"{}\"\n\n[flows.vars]\nagent = \"sip:agent@127.0.0.1:{agent_port}\"\n",
+            flows.display()
+        ),
+    )
+    .expect("config");
+    let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+    let agent = sipp(&["-sf", "agent-no-answer.xml", "-p", &agent_port.to_string()])
+        .spawn()
+        .expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let tap = RtpTap::start();
+    let call_id = format!("noanswer-{}@127.0.0.1", std::process::id());
+    let caller = sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        "until-bye.xml",
+        "-s",
+        "400",
+        "-p",
+        &free_udp_port().to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &tap.port.to_string(),
+        "-cid_str",
+        &call_id,
+    ])
+    .output()
+    .expect("run the caller's sipp");
+    let (agent_ok, agent_text) = finish(agent, 20);
+    let _ = tap.finish();
+    let log = ivrd.log_text();
+    assert!(agent_ok, "agent:\n{agent_text}\n{log}");
+    assert!(caller.status.success(), "caller:\n{log}");
+    let trace = ivrd.call_lines(&call_id).join("\n");
+    assert!(trace.contains("dial/agent:no_answer"), "{trace}");
+}
