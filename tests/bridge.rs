@@ -77,6 +77,30 @@ fn digits_heard(packets: &[Arrival]) -> String {
     digits
 }
 
+/// A config whose flows are the shipped ones with `edits` made to their text, plus `extra`.
+fn flows_config(name: &str, edits: &[(&str, &str)], extra: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ivrd-{name}-{}", std::process::id()));
+    let flows = dir.join("flows");
+    std::fs::create_dir_all(&flows).expect("temp dir");
+    for entry in std::fs::read_dir(root().join("config/flows")).expect("flows") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let mut text = std::fs::read_to_string(&path).expect("flow");
+            for (from, to) in edits {
+                text = text.replace(from, to);
+            }
+            std::fs::write(flows.join(path.file_name().expect("name")), text).expect("copy");
+        }
+    }
+    let config = dir.join("ivrd.toml");
+    std::fs::write(
+        &config,
+        format!("[flows]\ndir = \"{}\"\n\n{extra}", flows.display()),
+    )
+    .expect("config");
+    config
+}
+
 fn start_ivrd(agent_port: u16) -> Ivrd {
     let dir = std::env::temp_dir().join(format!("ivrd-bridge-{}-{agent_port}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -278,27 +302,11 @@ fn no_answer_is_cancelled_at_the_ring_timeout() {
         return;
     }
     let agent_port = free_udp_port();
-    // The shipped flows, with the dial flow's ring timeout cut to 2 s.
-    let dir = std::env::temp_dir().join(format!("ivrd-noanswer-{}", std::process::id()));
-    let flows = dir.join("flows");
-    std::fs::create_dir_all(&flows).expect("temp dir");
-    for entry in std::fs::read_dir(root().join("config/flows")).expect("flows") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(&path).expect("flow");
-            let text = text.replace("ring_timeout_s = 20", "ring_timeout_s = 2");
-            std::fs::write(flows.join(path.file_name().expect("name")), text).expect("copy");
-        }
-    }
-    let config = dir.join("ivrd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[flows]\ndir = \"{}\"\n\n[flows.vars]\nagent = \"sip:agent@127.0.0.1:{agent_port}\"\n",
-            flows.display()
-        ),
-    )
-    .expect("config");
+    let config = flows_config(
+        "noanswer",
+        &[("ring_timeout_s = 20", "ring_timeout_s = 2")],
+        &format!("[flows.vars]\nagent = \"sip:agent@127.0.0.1:{agent_port}\"\n"),
+    );
     let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
     let agent = sipp(&["-sf", "agent-no-answer.xml", "-p", &agent_port.to_string()])
         .spawn()
@@ -334,4 +342,103 @@ fn no_answer_is_cancelled_at_the_ring_timeout() {
     assert!(caller.status.success(), "caller:\n{log}");
     let trace = ivrd.call_lines(&call_id).join("\n");
     assert!(trace.contains("dial/agent:no_answer"), "{trace}");
+}
+
+/// A trunk that challenges: ivrd answers with digest credentials (the trunk's username and
+/// the password from its environment variable) and the call goes through; an E.164 target is
+/// sent as `sip:+number@` the trunk. With 401 SIPp's own verifyauth checks the answer; with
+/// 407 (which verifyauth does not read) the test checks the response from SIPp's log, computed
+/// here by RFC 2617's formula.
+#[test]
+fn a_trunks_401_and_407_are_answered_with_digest_credentials() {
+    if !have_sipp() {
+        return;
+    }
+    for scenario in ["agent-auth.xml", "agent-proxy-auth.xml"] {
+        let trunk_port = free_udp_port();
+        let config = flows_config(
+            &format!("digest-{trunk_port}"),
+            &[(
+                "to = [\"{agent}\"]",
+                "to = [\"+15557654321\"]\ntrunk = \"pbx\"",
+            )],
+            &format!(
+                "[trunks.pbx]\nproxy = \"127.0.0.1:{trunk_port}\"\nusername = \"ivrd\"\n\
+                 password_env = \"IVRD_TEST_TRUNK_PASSWORD\"\n"
+            ),
+        );
+        let ivrd = Ivrd::start_with_env(
+            &["--config", config.to_str().expect("utf-8 path")],
+            &[("IVRD_TEST_TRUNK_PASSWORD", "secret")],
+        );
+        let log_file = std::env::temp_dir().join(format!("ivrd-trunk-{trunk_port}.log"));
+        let trunk = sipp(&[
+            "-sf",
+            scenario,
+            "-p",
+            &trunk_port.to_string(),
+            "-mp",
+            &(free_udp_port() & !1).to_string(),
+            "-trace_logs",
+            "-log_file",
+            log_file.to_str().expect("utf-8 path"),
+        ])
+        .spawn()
+        .expect("start the trunk's sipp");
+        std::thread::sleep(Duration::from_millis(300));
+        let tap = RtpTap::start();
+        let call_id = format!("digest-{trunk_port}@127.0.0.1");
+        let caller = sipp(&[
+            &format!("127.0.0.1:{}", ivrd.port),
+            "-sf",
+            "basic.xml",
+            "-s",
+            "400",
+            "-p",
+            &free_udp_port().to_string(),
+            "-mp",
+            &(free_udp_port() & !1).to_string(),
+            "-d",
+            "5000",
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &tap.port.to_string(),
+            "-cid_str",
+            &call_id,
+        ])
+        .output()
+        .expect("run the caller's sipp");
+        let (trunk_ok, trunk_text) = finish(trunk, 20);
+        let _ = tap.finish();
+        let log = ivrd.log_text();
+        assert!(trunk_ok, "{scenario}:\n{trunk_text}\n{log}");
+        assert!(caller.status.success(), "caller:\n{log}");
+        let trace = ivrd.call_lines(&call_id).join("\n");
+        assert!(trace.contains("answered +15557654321"), "{trace}");
+        if scenario == "agent-proxy-auth.xml" {
+            let logged = std::fs::read_to_string(&log_file).unwrap_or_default();
+            let field = |name: &str| {
+                logged
+                    .split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let hex = |s: String| {
+                use md5::{Digest, Md5};
+                Md5::digest(s.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            };
+            let ha1 = hex("ivrd:pbx.example:secret".into());
+            let ha2 = hex(format!("INVITE:{}", field("uri")));
+            let expected = hex(format!("{ha1}:ivrd-test-nonce-1:{ha2}"));
+            assert_eq!(field("response"), expected, "{logged}");
+        }
+    }
 }

@@ -33,6 +33,7 @@ enum Miss {
 pub(crate) struct Dialing {
     pub(crate) request: RequestId,
     targets: Vec<String>,
+    trunk: Option<String>,
     mode: DialMode,
     ring_timeout: std::time::Duration,
     caller_id: String,
@@ -112,6 +113,7 @@ impl Switch {
         let d = Dialing {
             request: r.request,
             targets: r.targets,
+            trunk: r.trunk,
             mode: r.mode,
             ring_timeout: r.ring_timeout,
             caller_id: r.caller_id,
@@ -143,6 +145,7 @@ impl Switch {
         };
         d.round += 1;
         let (round, at, caller_id) = (d.round, now + d.ring_timeout, d.caller_id.clone());
+        let trunk = d.trunk.clone();
         for (id, target) in ids.into_iter().zip(targets) {
             d.attempts.push((id, target.clone(), Attempt::Placing));
             self.attempts.insert(id, caller);
@@ -151,6 +154,7 @@ impl Switch {
                 attempt: id,
                 caller,
                 target,
+                trunk: trunk.clone(),
                 caller_id: caller_id.clone(),
             });
         }

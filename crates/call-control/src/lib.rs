@@ -27,7 +27,7 @@
 //! let (caller, request) = ids();
 //! switch.handle_input(now, Input::Dial(DialRequest {
 //!     caller, request,
-//!     targets: vec!["sip:agent@192.0.2.20".into()],
+//!     targets: vec!["sip:agent@192.0.2.20".into()], trunk: None,
 //!     mode: flow_engine::DialMode::Sequential,
 //!     ring_timeout: Duration::from_secs(20),
 //!     caller_id: "+15551234567".into(),
@@ -63,8 +63,10 @@ pub struct DialRequest {
     pub caller: CallId,
     /// The flow's request (answered with `DialResult`, ended with `BridgeEnded`).
     pub request: RequestId,
-    /// SIP URIs.
+    /// SIP URIs, or numbers for the trunk.
     pub targets: Vec<String>,
+    /// The trunk to place them through.
+    pub trunk: Option<String>,
     /// In turn or all at once.
     pub mode: DialMode,
     /// How long each target (or all of them at once) rings.
@@ -102,8 +104,10 @@ pub enum Output {
         attempt: AttemptId,
         /// The caller it is for (its media worker is the leg's).
         caller: CallId,
-        /// A SIP URI.
+        /// A SIP URI, or a number for the trunk.
         target: String,
+        /// The trunk to place it through.
+        trunk: Option<String>,
         /// The caller ID to present.
         caller_id: String,
     },

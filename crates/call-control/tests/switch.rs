@@ -74,6 +74,7 @@ impl Sim {
             caller,
             request: RequestId(7),
             targets: targets.iter().map(|t| t.to_string()).collect(),
+            trunk: None,
             mode,
             ring_timeout: Duration::from_secs(20),
             caller_id: "+15551234567".into(),

@@ -519,10 +519,19 @@ impl Compiler<'_> {
         }
         for (i, target) in d.to.iter().enumerate() {
             let uri = target.trim();
-            if !(uri.starts_with("sip:") || uri.starts_with("sips:") || uri.starts_with('{')) {
+            let number = uri.starts_with('+') && d.trunk.is_some();
+            if !(uri.starts_with("sip:")
+                || uri.starts_with("sips:")
+                || uri.starts_with('{')
+                || number)
+            {
+                let what = match d.trunk {
+                    Some(_) => "a sip: URI or an E.164 number",
+                    None => "a sip: URI (numbers need a trunk)",
+                };
                 self.error(
                     format!("to[{i}]"),
-                    Problem::Invalid(format!("`{uri}` is not a sip: URI")),
+                    Problem::Invalid(format!("`{uri}` is not {what}")),
                 );
             }
         }
@@ -545,6 +554,7 @@ impl Compiler<'_> {
                 .enumerate()
                 .map(|(i, t)| self.template(&format!("to[{i}]"), t))
                 .collect(),
+            trunk: d.trunk.clone(),
             mode,
             ring_timeout: Duration::from_secs(u64::from(seconds)),
             caller_id: d.caller_id.as_ref().map(|c| self.template("caller_id", c)),

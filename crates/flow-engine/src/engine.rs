@@ -391,6 +391,7 @@ impl CallFlow {
                     self.out.push_back(Output::Dial {
                         id,
                         targets,
+                        trunk: d.trunk.clone(),
                         mode: d.mode,
                         ring_timeout: d.ring_timeout,
                         caller_id: d.caller_id.as_ref().map(|c| c.render(&self.vars)),

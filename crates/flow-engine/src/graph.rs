@@ -203,6 +203,7 @@ pub(crate) struct Sms {
 #[derive(Debug)]
 pub(crate) struct Dial {
     pub(crate) to: Vec<Template>,
+    pub(crate) trunk: Option<String>,
     pub(crate) mode: DialMode,
     pub(crate) ring_timeout: Duration,
     pub(crate) caller_id: Option<Template>,

@@ -219,8 +219,10 @@ pub enum Output {
     Dial {
         /// The request.
         id: RequestId,
-        /// SIP URIs, in order.
+        /// SIP URIs (or E.164 numbers, with a trunk), in order.
         targets: Vec<String>,
+        /// The trunk to send them through; directly to the URI's host when `None`.
+        trunk: Option<String>,
         /// In turn or all at once.
         mode: crate::DialMode,
         /// How long each target (or all at once) rings.

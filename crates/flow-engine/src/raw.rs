@@ -355,8 +355,11 @@ pub struct Sms {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dial {
-    /// SIP URI templates, dialled in turn (`sequential`) or all at once (`simultaneous`).
+    /// SIP URI templates, dialled in turn (`sequential`) or all at once (`simultaneous`); with
+    /// a `trunk`, E.164 numbers (`+15551234567`) too.
     pub to: Vec<String>,
+    /// The trunk (`[trunks.NAME]` of the daemon config) to send the calls through.
+    pub trunk: Option<String>,
     /// `sequential` (default) or `simultaneous`.
     #[serde(default)]
     pub mode: Option<String>,

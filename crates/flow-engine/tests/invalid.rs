@@ -37,7 +37,7 @@ fn every_error_of_a_broken_flow_is_reported() {
         "broken.toml: node `find`: source: no data source named `crm`",
         "broken.toml: node `away`: flow: no flow named `nowhere`",
         "broken.toml: node `spin_b`: loops back to `spin_a` without playing or waiting for anything",
-        "broken.toml: node `agent`: to[0]: `tel:+15551234567` is not a sip: URI",
+        "broken.toml: node `agent`: to[0]: `tel:+15551234567` is not a sip: URI (numbers need a trunk)",
         "broken.toml: node `agent`: mode: `round_robin`: use sequential or simultaneous",
         "broken.toml: node `agent`: ring_timeout_s: 0 is outside 1..=300",
         "broken.toml: node `agent`: no_answer: no node named `nobody` in this flow",

@@ -287,6 +287,7 @@ impl Sim {
                     mode,
                     ring_timeout,
                     caller_id,
+                    ..
                 } => {
                     self.dials.push(format!(
                         "{mode:?} {} {}s {}",

@@ -21,6 +21,31 @@ pub(crate) struct Config {
     pub(crate) sms: crate::sms::config::SmsConfig,
     pub(crate) http: crate::sms::config::HttpSection,
     pub(crate) merchants: Vec<crate::sms::config::Merchant>,
+    /// SIP trunks that dial nodes place calls through, by name.
+    pub(crate) trunks: BTreeMap<String, Trunk>,
+}
+
+/// `[trunks.NAME]`: where calls placed through it go, and how they authenticate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Trunk {
+    /// The trunk's SBC or outbound proxy (an IP address and port; UDP).
+    pub(crate) proxy: SocketAddr,
+    /// Host of the Request-URI for numbers (`sip:+1555…@domain`); the proxy's address if unset.
+    pub(crate) domain: Option<String>,
+    /// Digest credentials for its 401/407 challenges: the username, and the environment
+    /// variable holding the password.
+    pub(crate) username: Option<String>,
+    pub(crate) password_env: Option<String>,
+    /// The caller ID to present when the dial node gives none.
+    pub(crate) caller_id: Option<String>,
+    /// Most calls placed through it at once.
+    #[serde(default = "default_max_calls")]
+    pub(crate) max_calls: usize,
+}
+
+fn default_max_calls() -> usize {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize)]

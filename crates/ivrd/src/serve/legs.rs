@@ -20,6 +20,8 @@ pub(super) struct PlacedLeg {
     pub(super) caller: CallId,
     pub(super) sip_call_id: String,
     pub(super) rtp_port: u16,
+    /// The trunk it went through (for the trunk's cap).
+    pub(super) trunk: Option<String>,
 }
 
 impl Daemon {
@@ -32,9 +34,13 @@ impl Daemon {
                     attempt,
                     caller,
                     target,
+                    trunk,
                     caller_id,
                 } => {
-                    let leg = self.place(now, attempt, caller, &target, &caller_id);
+                    let leg = self.place(now, attempt, caller, &target, trunk, &caller_id);
+                    if let Err(reason) = &leg {
+                        warn!(%caller, %target, %reason, "leg not placed");
+                    }
                     self.switch
                         .handle_input(now, SwitchInput::Placed { attempt, leg });
                 }
@@ -69,17 +75,65 @@ impl Daemon {
     }
 
     /// Places one leg: a port, its media on the caller's worker (no remote until the answer),
-    /// and the INVITE with our offer. Targets are `sip:` URIs with an IP address for now
-    /// (trunks and DNS come with the trunk configuration).
+    /// and the INVITE with our offer. Without a trunk the target is a `sip:` URI whose host is
+    /// an IP address; through a trunk it may be an E.164 number, the INVITE goes to the trunk's
+    /// proxy and its challenges are answered with the trunk's credentials.
     fn place(
         &mut self,
         now: Instant,
         attempt: AttemptId,
         caller: CallId,
         target: &str,
+        trunk: Option<String>,
         caller_id: &str,
     ) -> Result<CallId, String> {
-        let remote = target_address(target)?;
+        let (target, remote, credentials, trunk_caller_id) = match &trunk {
+            None => (target.to_string(), target_address(target)?, None, None),
+            Some(name) => {
+                let t = self
+                    .config
+                    .trunks
+                    .get(name)
+                    .ok_or_else(|| format!("no trunk named {name}"))?;
+                let busy = self
+                    .placed
+                    .values()
+                    .filter(|p| p.trunk.as_deref() == Some(name))
+                    .count();
+                if busy >= t.max_calls {
+                    return Err(format!("trunk {name} has {busy} calls, its cap"));
+                }
+                let uri = match target.starts_with("sip:") || target.starts_with("sips:") {
+                    true => target.to_string(),
+                    false => {
+                        let host = t.domain.clone().unwrap_or_else(|| t.proxy.to_string());
+                        format!("sip:{target}@{host}")
+                    }
+                };
+                let credentials = match (&t.username, &t.password_env) {
+                    (Some(username), Some(var)) => Some(sip_ua::Credentials {
+                        username: username.clone(),
+                        password: std::env::var(var)
+                            .map_err(|_| format!("trunk {name}: {var} is not set"))?,
+                    }),
+                    _ => None,
+                };
+                (uri, t.proxy, credentials, t.caller_id.clone())
+            }
+        };
+        let target = target.as_str();
+        // The dial node's caller ID, else the trunk's, else the caller's own number.
+        let ani = self
+            .calls
+            .get(&caller)
+            .and_then(|c| c.flow.vars().get("ani"))
+            .unwrap_or_default()
+            .to_string();
+        let caller_id = match (caller_id.is_empty(), trunk_caller_id) {
+            (false, _) => caller_id.to_string(),
+            (true, Some(id)) => id,
+            (true, None) => ani,
+        };
         let flow = self.flow(Transport::Udp, remote);
         let Some((port, socket)) = self.ports.allocate() else {
             return Err("RTP port range exhausted".into());
@@ -106,7 +160,7 @@ impl Daemon {
             route: Vec::new(),
             local,
             telephone_event: TELEPHONE_EVENT,
-            credentials: None,
+            credentials,
         };
         let leg = match self.sip.dial(now, dial) {
             Ok(leg) => leg,
@@ -146,6 +200,7 @@ impl Daemon {
                 caller,
                 sip_call_id,
                 rtp_port: port,
+                trunk,
             },
         );
         Ok(leg)

@@ -186,22 +186,19 @@ impl Daemon {
             FlowOutput::Dial {
                 id,
                 targets,
+                trunk,
                 mode,
                 ring_timeout,
                 caller_id,
             } => {
                 info!(%call_id, targets = %targets.join(" "), ?mode, "dial");
-                let caller_id = caller_id.unwrap_or_else(|| {
-                    self.calls
-                        .get(&call)
-                        .and_then(|c| c.flow.vars().get("ani"))
-                        .unwrap_or_default()
-                        .to_string()
-                });
+                // None: the trunk's caller ID, else the caller's own (chosen per leg).
+                let caller_id = caller_id.unwrap_or_default();
                 let request = call_control::DialRequest {
                     caller: call,
                     request: id,
                     targets,
+                    trunk,
                     mode,
                     ring_timeout,
                     caller_id,
