@@ -2,9 +2,11 @@
 //! RTP timestamp, which is the event's start), on its second packet; the end packets, sent three
 //! times, only close it. Encoding produces the packets for one key press.
 //!
-//! Every sender repeats an event's packets (updates every 50 ms or so, then three end packets,
-//! RFC 4733 §2.5.1), so a lone packet is not a key press: a burst of junk telephone-event
-//! packets once made 14–18 false digits in one call. A packet must also be plausible: a DTMF
+//! Every sender repeats an event's packets (updates every 50 ms or so with a growing duration,
+//! then three end packets, RFC 4733 §2.5.1), so a lone packet is not a key press: a burst of
+//! junk telephone-event packets once made 14–18 false digits in one call. An event is reported
+//! when a later packet of it (same timestamp and code) has a longer duration or the end bit,
+//! so a packet merely sent twice is not one either. A packet must also be plausible: a DTMF
 //! event code, and a duration no longer than [`MAX_DURATION`].
 
 /// The 4-byte event payload (RFC 4733 §2.3).
@@ -87,7 +89,9 @@ pub const MAX_DURATION: u16 = 64_000;
 struct Seen {
     timestamp: u32,
     event: u8,
-    /// Reported as a key press (on its second packet).
+    /// The duration of its first packet: a later one must be longer, or an end packet.
+    first_duration: u16,
+    /// Reported as a key press.
     reported: bool,
     ended: bool,
 }
@@ -136,6 +140,7 @@ impl EventDecoder {
             self.seen[self.next_slot] = Some(Seen {
                 timestamp,
                 event: p.event,
+                first_duration: p.duration,
                 reported: false,
                 ended: p.end,
             });
@@ -146,10 +151,11 @@ impl EventDecoder {
             // A marked start after the end: the same capture replayed, a new press.
             known.reported = false;
             known.ended = false;
+            known.first_duration = p.duration;
             return None;
         }
         known.ended |= p.end;
-        if known.reported {
+        if known.reported || !(p.end || p.duration > known.first_duration) {
             return None;
         }
         known.reported = true;
@@ -214,7 +220,7 @@ mod tests {
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].key, '1');
         // The same capture replayed: a marked start after the end is a second press, reported
-        // on its second packet.
+        // on its next packet.
         let start = EventPayload {
             event: 1,
             end: false,
@@ -222,8 +228,12 @@ mod tests {
             duration: 160,
         };
         assert_eq!(d.handle_packet(4000, true, &start.to_bytes()), None);
+        let update = EventPayload {
+            duration: 320,
+            ..start
+        };
         assert_eq!(
-            d.handle_packet(4000, false, &start.to_bytes())
+            d.handle_packet(4000, false, &update.to_bytes())
                 .map(|k| k.key),
             Some('1')
         );
@@ -270,6 +280,16 @@ mod tests {
             digits += usize::from(d.handle_packet(timestamp, b[0] & 1 == 1, &b[..4]).is_some());
         }
         assert_eq!(digits, 0);
+        // Junk sent twice over: the same duration again is no progress.
+        let twice = EventPayload {
+            event: 3,
+            end: false,
+            volume: 10,
+            duration: 320,
+        };
+        for _ in 0..4 {
+            assert_eq!(d.handle_packet(4242, false, &twice.to_bytes()), None);
+        }
         let too_long = EventPayload {
             event: 5,
             end: false,
