@@ -14,7 +14,9 @@ use crate::{AttemptId, DialRequest, Output, Session, Switch, Timer};
 enum Attempt {
     /// Asked the driver to place it.
     Placing,
-    /// Placed: ringing (or not yet).
+    /// Placed; no provisional response yet.
+    Placed(CallId),
+    /// It rings (a provisional response came).
     Ringing(CallId),
     /// Over without an answer.
     Over(Miss),
@@ -39,15 +41,16 @@ pub(crate) struct Dialing {
     caller_id: String,
     /// Attempts so far, with their targets.
     attempts: Vec<(AttemptId, String, Attempt)>,
-    /// The round of ringing (one per target in turn; one for all at once).
-    round: u32,
+    /// The round of ringing now (one per target in turn; one for all at once); numbered across
+    /// the switch, so a timer of an earlier dial never matches a later one.
+    round: u64,
 }
 
 impl Dialing {
     /// The legs placed and not over.
     pub(crate) fn live_legs(&self) -> impl Iterator<Item = CallId> + '_ {
         self.attempts.iter().filter_map(|(_, _, a)| match a {
-            Attempt::Ringing(leg) => Some(*leg),
+            Attempt::Placed(leg) | Attempt::Ringing(leg) => Some(*leg),
             _ => None,
         })
     }
@@ -56,8 +59,19 @@ impl Dialing {
     pub(crate) fn answered(&mut self, attempt: AttemptId) -> Option<String> {
         self.attempts
             .iter()
-            .find(|(id, _, a)| *id == attempt && matches!(a, Attempt::Ringing(_)))
+            .find(|(id, _, a)| {
+                *id == attempt && matches!(a, Attempt::Placed(_) | Attempt::Ringing(_))
+            })
             .map(|(_, target, _)| target.clone())
+    }
+
+    /// `attempt` had a provisional response: it rings.
+    pub(crate) fn ringing(&mut self, attempt: AttemptId) {
+        if let Some(a) = self.attempt_mut(attempt)
+            && let Attempt::Placed(leg) = *a
+        {
+            *a = Attempt::Ringing(leg);
+        }
     }
 
     fn live(&self) -> bool {
@@ -140,10 +154,12 @@ impl Switch {
             return;
         }
         let ids: Vec<AttemptId> = targets.iter().map(|_| self.attempt_id()).collect();
+        self.next_round += 1;
+        let next_round = self.next_round;
         let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) else {
             return;
         };
-        d.round += 1;
+        d.round = next_round;
         let (round, at, caller_id) = (d.round, now + d.ring_timeout, d.caller_id.clone());
         let trunk = d.trunk.clone();
         for (id, target) in ids.into_iter().zip(targets) {
@@ -171,7 +187,7 @@ impl Switch {
         };
         match (live, leg) {
             (Some(a @ Attempt::Placing), Ok(leg)) => {
-                *a = Attempt::Ringing(leg);
+                *a = Attempt::Placed(leg);
                 self.legs.insert(leg, (caller, attempt));
             }
             (Some(a @ Attempt::Placing), Err(reason)) => {
@@ -206,7 +222,8 @@ impl Switch {
                 ));
             }
             Some(Session::Dialing(d)) => {
-                let Some(a @ Attempt::Ringing(_)) = d.attempt_mut(attempt) else {
+                let Some(a @ (Attempt::Placed(_) | Attempt::Ringing(_))) = d.attempt_mut(attempt)
+                else {
                     return;
                 };
                 *a = Attempt::Over(match reason {
@@ -222,8 +239,9 @@ impl Switch {
         }
     }
 
-    /// A round rang out: its attempts still ringing are cancelled, and count as no answer.
-    pub(crate) fn rang_out(&mut self, now: Instant, caller: CallId, round: u32) {
+    /// A round rang out: its attempts still live are cancelled; one that rang counts as no
+    /// answer, one that never even rang (an unreachable host or trunk) as failed.
+    pub(crate) fn rang_out(&mut self, now: Instant, caller: CallId, round: u64) {
         let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) else {
             return;
         };
@@ -232,12 +250,19 @@ impl Switch {
         }
         let mut cancel = Vec::new();
         for (_, _, a) in &mut d.attempts {
-            match a {
-                Attempt::Ringing(leg) => cancel.push(*leg),
-                Attempt::Placing => {}
+            let miss = match a {
+                Attempt::Ringing(leg) => {
+                    cancel.push(*leg);
+                    Miss::NoAnswer
+                }
+                Attempt::Placed(leg) => {
+                    cancel.push(*leg);
+                    Miss::Failed("no response".into())
+                }
+                Attempt::Placing => Miss::Failed("not placed".into()),
                 Attempt::Over(_) => continue,
-            }
-            *a = Attempt::Over(Miss::NoAnswer);
+            };
+            *a = Attempt::Over(miss);
         }
         for leg in cancel {
             self.legs.remove(&leg);

@@ -135,7 +135,7 @@ pub enum Output {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// A round of ringing for a caller's dial: the round's number.
-    Ring(CallId, u32),
+    Ring(CallId, u64),
 }
 
 /// A caller's side of call control.
@@ -157,6 +157,7 @@ pub struct Switch {
     timers: BTreeSet<(Instant, Timer)>,
     out: VecDeque<Output>,
     next_attempt: u64,
+    next_round: u64,
 }
 
 impl Switch {
@@ -212,6 +213,11 @@ impl Switch {
     fn sip(&mut self, now: Instant, call: CallId, event: sip_ua::Event) {
         if let Some(&(caller, attempt)) = self.legs.get(&call) {
             match event {
+                sip_ua::Event::Progress(_) => {
+                    if let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) {
+                        d.ringing(attempt);
+                    }
+                }
                 sip_ua::Event::Answered(_) => self.answered(caller, attempt, call),
                 sip_ua::Event::Ended(reason) => {
                     self.legs.remove(&call);

@@ -251,12 +251,14 @@ fn no_answer_cancels_at_the_ring_timeout_and_moves_on() {
         DialMode::Sequential,
     );
     let a = sim.place_all()[0].2;
+    sim.input(Input::Sip(a, Event::Progress(None)));
     let start = sim.now;
     sim.run_until(start + Duration::from_secs(20));
     let out = sim.out.clone();
     assert!(out.contains(&Output::HangUp(a)), "CANCEL at 20 s: {out:?}");
     let b = sim.place_all();
     assert_eq!(b.len(), 1, "b is dialled next");
+    sim.input(Input::Sip(b[0].2, Event::Progress(None)));
     sim.input(Input::Sip(a, Event::Ended(EndReason::Cancelled)));
     sim.run_until(start + Duration::from_secs(40));
     assert_eq!(sim.dial_result(), Some(DialOutcome::NoAnswer));
@@ -306,6 +308,32 @@ fn an_unreachable_target_fails_with_its_reason() {
     sim.dial(&["sip:agent@192.0.2.20"], DialMode::Sequential);
     let leg = sim.place_all()[0].2;
     sim.input(Input::Sip(leg, Event::Ended(EndReason::NoResponse)));
+    assert_eq!(
+        sim.dial_result(),
+        Some(DialOutcome::Failed("no response".into()))
+    );
+}
+
+/// A target that never even rang (an unreachable host: no provisional response before the
+/// ring timeout) is a failure, not "no answer"; and a second dial by the same caller is not
+/// cut short by the first dial's ring timer.
+#[test]
+fn silence_until_the_ring_timeout_is_failed_and_old_timers_do_not_leak() {
+    let mut sim = Sim::new();
+    sim.dial(&["sip:agent@192.0.2.99"], DialMode::Sequential);
+    let a = sim.place_all()[0].2;
+    sim.input(Input::Sip(a, Event::Ended(EndReason::Refused(486))));
+    assert_eq!(sim.dial_result(), Some(DialOutcome::Busy));
+    sim.take();
+    // The flow dials again 5 s later; the first dial's timer (due at 20 s) must not touch it.
+    let start = sim.now;
+    sim.run_until(start + Duration::from_secs(5));
+    sim.dial(&["sip:agent@192.0.2.99"], DialMode::Sequential);
+    let b = sim.place_all()[0].2;
+    sim.run_until(start + Duration::from_secs(21));
+    assert!(sim.dial_result().is_none(), "cut short: {:?}", sim.out);
+    sim.run_until(start + Duration::from_secs(25));
+    assert!(sim.out.contains(&Output::HangUp(b)));
     assert_eq!(
         sim.dial_result(),
         Some(DialOutcome::Failed("no response".into()))

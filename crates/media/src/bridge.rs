@@ -32,6 +32,8 @@ pub const JITTER_MAX: usize = 6;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct JitterBuffer {
     frames: VecDeque<Pcm>,
+    /// Samples of a packet that did not fill a whole frame (30 ms packets), for the next one.
+    partial: Vec<i16>,
     /// Playing out (else filling up to [`JITTER_DEPTH`]).
     flowing: bool,
     /// Frames dropped because the buffer was full.
@@ -41,15 +43,19 @@ pub(crate) struct JitterBuffer {
 }
 
 impl JitterBuffer {
+    /// A packet's audio, cut into 20 ms frames (a 30 ms packet leaves 10 ms for the next).
     pub(crate) fn push(&mut self, pcm: &[i16]) {
-        let mut frame = [0; FRAME];
-        let n = pcm.len().min(FRAME);
-        frame[..n].copy_from_slice(&pcm[..n]);
-        if self.frames.len() == JITTER_MAX {
-            self.frames.pop_front();
-            self.overflow += 1;
+        self.partial.extend_from_slice(pcm);
+        while self.partial.len() >= FRAME {
+            let mut frame = [0; FRAME];
+            frame.copy_from_slice(&self.partial[..FRAME]);
+            self.partial.drain(..FRAME);
+            if self.frames.len() == JITTER_MAX {
+                self.frames.pop_front();
+                self.overflow += 1;
+            }
+            self.frames.push_back(frame);
         }
-        self.frames.push_back(frame);
     }
 
     /// The next frame for the other leg, or `None` while filling or dry.
@@ -139,6 +145,19 @@ mod tests {
         }
         assert_eq!(j.overflow, 5);
         assert_eq!(j.pop().map(|f| f[0]), Some(4), "the oldest were dropped");
+    }
+
+    /// A 30 ms peer's packets were cut to 20 ms, losing a third of its audio.
+    #[test]
+    fn thirty_millisecond_packets_lose_nothing() {
+        let mut j = JitterBuffer::default();
+        for i in 0..4 {
+            j.push(&[i; 240]);
+        }
+        let frames: Vec<Pcm> = std::iter::from_fn(|| j.pop()).collect();
+        assert_eq!(frames.len(), 6, "4 × 30 ms = 6 × 20 ms");
+        assert_eq!(frames[1][..80], [0; 80]);
+        assert_eq!(frames[1][80..], [1; 80]);
     }
 
     #[test]

@@ -343,8 +343,9 @@ impl CallMedia {
     /// `None` when nothing is to be sent this tick. On hold the playlist does not advance.
     pub fn handle_tick(&mut self, out: &mut Vec<u8>) -> Option<SocketAddr> {
         self.now = MediaTime(self.now.0 + FRAME as u64);
-        if self.direction != MediaDirection::SendRecv {
-            // A held peer may send nothing for as long as it likes.
+        if self.direction != MediaDirection::SendRecv || self.remote.is_none() {
+            // A held peer may send nothing for as long as it likes, and a leg still ringing
+            // (no answer, so no remote yet) has nobody to send.
             self.last_rtp = self.now;
         }
         let limit = u64::from(self.config.inactivity_ticks) * FRAME as u64;

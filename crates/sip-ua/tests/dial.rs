@@ -517,3 +517,34 @@ fn a_407_challenge_is_answered_with_digest_credentials() {
     p.collect();
     assert_eq!(p.caller_ended(), Some(EndReason::Refused(486)));
 }
+
+/// Timer B used to run on after the 180, so a call ringing for more than 32 s ended as "no
+/// response" without a CANCEL, and the agent's phone kept ringing. In Proceeding only our ring
+/// timeout (a CANCEL) ends it.
+#[test]
+fn a_ringing_call_outlives_timer_b_until_we_cancel() {
+    let mut p = Pair::new();
+    let call = p.caller.dial(p.now, dial()).expect("dial");
+    p.deliver();
+    p.ring();
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(60));
+    assert_eq!(p.caller_ended(), None, "still ringing after 60 s");
+    p.caller
+        .handle_command(p.now, call, Command::HangUp)
+        .expect("cancel");
+    p.deliver();
+    assert_eq!(p.caller_ended(), Some(EndReason::Cancelled));
+}
+
+/// A dial target comes from flow variables; one with a CRLF would have added headers to our
+/// INVITE. It is refused before anything is sent.
+#[test]
+fn a_target_with_a_crlf_is_refused() {
+    let mut p = Pair::new();
+    let mut d = dial();
+    d.target = "sip:agent@127.0.0.1:5062\r\nX-Injected: 1".into();
+    assert!(p.caller.dial(p.now, d).is_err());
+    p.collect();
+    assert!(p.log.is_empty());
+}

@@ -20,11 +20,24 @@ use crate::{CallId, Dial, EndReason, Event, Output, SipError, Transport};
 /// Most digest challenges answered for one call.
 const MAX_CHALLENGES: u8 = 2;
 
+/// How long a call may ring once it has had a provisional response (RFC 3261 §17.1.1.2 stops
+/// Timer B there; the application's ring timeout normally cancels it much sooner; 3 minutes is
+/// a proxy's Timer C).
+const PROCEEDING_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
 impl Endpoint {
     /// Places a call: sends the INVITE with our offer. Its progress, answer and end arrive as
     /// events for the returned call; [`Command::HangUp`](crate::Command::HangUp) cancels it
     /// while it rings and sends BYE once it is answered.
     pub fn dial(&mut self, now: Instant, dial: Dial) -> Result<CallId, SipError> {
+        // A target rendered from flow variables must not smuggle in headers (CRLF) or break
+        // the name-addr it is written into.
+        let unsafe_char = |c: char| c.is_control() || c.is_whitespace() || "<>\"".contains(c);
+        if dial.target.chars().any(unsafe_char) || dial.from.chars().any(unsafe_char) {
+            return Err(SipError::Misuse(
+                "dial: the target or From has characters a URI cannot",
+            ));
+        }
         let id = CallId(self.next_call);
         self.next_call += 1;
         let local_tag = self.token();
@@ -96,6 +109,12 @@ impl Endpoint {
         match (&mut c.state, resp.status) {
             (CallState::Inviting(inv), 100..=199) => {
                 inv.retransmit = None; // Proceeding: Timer A stops
+                if !inv.proceeding && inv.cancel != Cancel::Sent {
+                    // Timer B does not run in Proceeding; our ring timeout (or this limit) does.
+                    inv.give_up = now + PROCEEDING_LIMIT;
+                    self.timers
+                        .push(std::cmp::Reverse((inv.give_up, TimerRef::Call(call))));
+                }
                 inv.proceeding = true;
                 if inv.cancel == Cancel::OnProvisional {
                     self.send_cancel(now, call);
@@ -211,8 +230,11 @@ impl Endpoint {
             None,
         );
         let flow = c.flow;
+        let cancelled =
+            matches!(&c.state, CallState::Inviting(inv) if inv.cancel != Cancel::NotAsked);
         self.transmit(flow, ack.clone());
-        if matches!(resp.status, 401 | 407) && self.answer_challenge(now, call, resp) {
+        if matches!(resp.status, 401 | 407) && !cancelled && self.answer_challenge(now, call, resp)
+        {
             return;
         }
         let Some(c) = self.calls.get_mut(&call) else {
@@ -332,6 +354,9 @@ impl Endpoint {
             return;
         };
         inv.cancel = Cancel::Sent;
+        // §9.1: without a final response within 64·T1 of the CANCEL, the INVITE is given up.
+        inv.give_up = now + 64 * self.config.t1;
+        let give_up_invite = inv.give_up;
         // §9.1: Request-URI, Call-ID, To, From, CSeq number and the Via branch of the INVITE.
         let data = build::request(
             &DialogRequest {
@@ -352,6 +377,7 @@ impl Endpoint {
             None,
         );
         let (flow, branch) = (c.flow, inv.branch.clone());
+        self.arm(give_up_invite, TimerRef::Call(call));
         let t1 = self.config.t1;
         let udp = flow.transport == Transport::Udp;
         let retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));
