@@ -2,7 +2,10 @@
 # The SIPp load run against two ivrd builds, one after the other in one run, so that their
 # figures can be compared side by side on the same machine at the same time:
 #
-#   tests/sipp/load-compare.sh BASELINE_IVRD NEW_IVRD [CALLS] [RATE] [HOLD_MS]
+#   BASELINE_DIR=../old tests/sipp/load-compare.sh BASELINE_IVRD NEW_IVRD [CALLS] [RATE] [HOLD_MS]
+#
+# (BASELINE_DIR: a checkout of the baseline's commit, e.g. `git worktree add ../old c9f2189`,
+# since flows and prompts are read from the working directory.)
 #
 # Defaults: 2,000 calls at 200 calls/s, 10 s each (about 2,000 at once), RTP both ways
 # (load.xml). For each build: SIPp's successful and failed calls, ivrd's CPU time (user+system)
@@ -23,8 +26,12 @@ run() { # label binary sip-port media-port
   local log=$out/$label.log var=$out/$label-var
   # The baseline may predate keys of the shipped config: give both the embedded defaults.
   printf '' > "$out/empty.toml"
-  RUST_LOG=info "$bin" serve --config "$out/empty.toml" --listen "127.0.0.1:$port" \
-    --rtp-ports 20000-29999 --http 127.0.0.1:0 --var "$var" 2> "$log" &
+  # Each build runs in its own checkout (flows and prompts are read from the working
+  # directory): BASELINE_DIR for the baseline (a worktree of its commit), here for the new one.
+  local dir=.
+  if [ "$label" = baseline ] && [ -n "${BASELINE_DIR:-}" ]; then dir=$BASELINE_DIR; fi
+  (cd "$dir" && RUST_LOG=info exec "$bin" serve --config "$out/empty.toml" --listen "127.0.0.1:$port" \
+    --rtp-ports 20000-29999 --http 127.0.0.1:0 --var "$var" 2> "$log") &
   local pid=$!
   for _ in $(seq 100); do grep -q "listening for SIP" "$log" && break; sleep 0.1; done
   local rss0; rss0=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")

@@ -4,8 +4,8 @@
 //! one tick and sends its packet out: one timer per worker, none per call or packet.
 //!
 //! Calls are spread over the workers by a home call: its own id, or for a leg we placed, its
-//! caller's, so that both legs of a bridge live on one worker. Within a worker calls are found
-//! by id (a map), not by a scan.
+//! caller's, so that both legs of a bridge live on one worker. Within a worker calls sit side by
+//! side in a vector for the tick, and are found by id through an index, not by a scan.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -88,12 +88,67 @@ pub(crate) struct MediaReport {
 }
 
 struct Live {
+    call: CallId,
     sip_call_id: String,
     socket: UdpSocket,
     media: CallMedia,
     tag: u64,
     /// The other leg, while bridged.
     bridged: Option<CallId>,
+}
+
+/// A worker's calls: kept side by side for the 20 ms pass (no pointer chasing), found by id
+/// through an index.
+#[derive(Default)]
+struct Calls {
+    lives: Vec<Live>,
+    index: HashMap<CallId, usize>,
+}
+
+impl Calls {
+    fn insert(&mut self, live: Live) {
+        match self.index.get(&live.call) {
+            Some(&i) => self.lives[i] = live,
+            None => {
+                self.index.insert(live.call, self.lives.len());
+                self.lives.push(live);
+            }
+        }
+    }
+
+    fn get_mut(&mut self, call: &CallId) -> Option<&mut Live> {
+        let i = *self.index.get(call)?;
+        self.lives.get_mut(i)
+    }
+
+    fn contains_key(&self, call: &CallId) -> bool {
+        self.index.contains_key(call)
+    }
+
+    fn remove(&mut self, call: &CallId) -> Option<Live> {
+        let i = self.index.remove(call)?;
+        let live = self.lives.swap_remove(i);
+        if let Some(moved) = self.lives.get(i) {
+            self.index.insert(moved.call, i);
+        }
+        Some(live)
+    }
+
+    /// Both legs of a bridge, mutably.
+    fn pair_mut(&mut self, a: &CallId, b: &CallId) -> Option<(&mut Live, &mut Live)> {
+        let (i, j) = (*self.index.get(a)?, *self.index.get(b)?);
+        if i == j {
+            return None;
+        }
+        let (low, high) = (i.min(j), i.max(j));
+        let (left, right) = self.lives.split_at_mut(high);
+        let (first, second) = (&mut left[low], &mut right[0]);
+        Some(if i < j {
+            (first, second)
+        } else {
+            (second, first)
+        })
+    }
 }
 
 /// Handles to the workers.
@@ -135,7 +190,7 @@ impl MediaWorkers {
 }
 
 fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>) {
-    let mut calls: HashMap<CallId, Live> = HashMap::new();
+    let mut calls = Calls::default();
     let mut buf = vec![0u8; 2048];
     let mut packet = Vec::with_capacity(256);
     let mut relays: Vec<(CallId, char)> = Vec::new();
@@ -148,11 +203,12 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        for live in calls.values_mut() {
+        for live in &mut calls.lives {
             receive(live, &mut buf);
         }
         exchange(&mut calls);
-        for (&call, live) in &mut calls {
+        for live in &mut calls.lives {
+            let call = live.call;
             if let Some(to) = live.media.handle_tick(&mut packet)
                 && let Err(e) = live.socket.send_to(&packet, to)
                 && e.kind() != std::io::ErrorKind::ConnectionRefused
@@ -211,13 +267,18 @@ fn receive(live: &mut Live, buf: &mut [u8]) {
 }
 
 /// Each bridge: what one leg heard goes to the other (each pair once, from its lower id).
-fn exchange(calls: &mut HashMap<CallId, Live>) {
+fn exchange(calls: &mut Calls) {
     let pairs: Vec<(CallId, CallId)> = calls
+        .lives
         .iter()
-        .filter_map(|(&a, live)| live.bridged.filter(|&b| a < b).map(|b| (a, b)))
+        .filter_map(|live| {
+            live.bridged
+                .filter(|&b| live.call < b)
+                .map(|b| (live.call, b))
+        })
         .collect();
     for (a, b) in pairs {
-        let [Some(la), Some(lb)] = calls.get_disjoint_mut([&a, &b]) else {
+        let Some((la, lb)) = calls.pair_mut(&a, &b) else {
             continue;
         };
         let (heard_a, heard_b) = (la.media.take_heard(), lb.media.take_heard());
@@ -226,7 +287,7 @@ fn exchange(calls: &mut HashMap<CallId, Live>) {
     }
 }
 
-fn apply(calls: &mut HashMap<CallId, Live>, command: MediaCommand) {
+fn apply(calls: &mut Calls, command: MediaCommand) {
     match command {
         MediaCommand::Start {
             call,
@@ -238,16 +299,14 @@ fn apply(calls: &mut HashMap<CallId, Live>, command: MediaCommand) {
                 warn!(call_id = %sip_call_id, error = %e, "RTP socket setup failed");
                 return;
             }
-            calls.insert(
+            calls.insert(Live {
                 call,
-                Live {
-                    sip_call_id,
-                    socket,
-                    media: CallMedia::new(config),
-                    tag: 0,
-                    bridged: None,
-                },
-            );
+                sip_call_id,
+                socket,
+                media: CallMedia::new(config),
+                tag: 0,
+                bridged: None,
+            });
         }
         MediaCommand::Play {
             call,
@@ -335,5 +394,77 @@ fn direction(d: Direction) -> MediaDirection {
         Direction::SendOnly => MediaDirection::SendOnly,
         Direction::RecvOnly => MediaDirection::RecvOnly,
         Direction::Inactive => MediaDirection::Inactive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(call: CallId) -> Live {
+        Live {
+            call,
+            sip_call_id: format!("{call}"),
+            socket: UdpSocket::bind("127.0.0.1:0").expect("socket"),
+            media: CallMedia::new(CallMediaConfig {
+                remote: None,
+                accept_from: media::AcceptFrom::Sdp,
+                law: Law::Ulaw,
+                audio_payload_type: 0,
+                telephone_event: None,
+                ssrc: 1,
+                first_sequence: 0,
+                first_timestamp: 0,
+                send_silence: false,
+                inactivity_ticks: 0,
+                reorder_window: 3,
+            }),
+            tag: 0,
+            bridged: None,
+        }
+    }
+
+    #[test]
+    fn calls_are_found_by_id_after_removals_and_pairs_are_disjoint() {
+        #[allow(clippy::disallowed_methods)] // ids only
+        let now = std::time::Instant::now();
+        let mut sip = sip_ua::Endpoint::new(sip_ua::SipConfig::default());
+        let ids: Vec<CallId> = (0..4)
+            .map(|_| {
+                sip.dial(
+                    now,
+                    sip_ua::Dial {
+                        target: "sip:a@127.0.0.1".into(),
+                        from: "sip:b@127.0.0.1".into(),
+                        flow: sip_ua::Flow {
+                            transport: sip_ua::Transport::Udp,
+                            remote: "127.0.0.1:5070".parse().expect("addr"),
+                            local: "127.0.0.1:5060".parse().expect("addr"),
+                        },
+                        route: vec![],
+                        local: sip_ua::LocalMedia {
+                            rtp: "127.0.0.1:20000".parse().expect("addr"),
+                            session_id: 1,
+                            version: 1,
+                        },
+                        telephone_event: 101,
+                        credentials: None,
+                    },
+                )
+                .expect("id")
+            })
+            .collect();
+        let mut calls = Calls::default();
+        for &id in &ids {
+            calls.insert(live(id));
+        }
+        assert!(calls.remove(&ids[0]).is_some());
+        for &id in &ids[1..] {
+            assert_eq!(calls.get_mut(&id).map(|l| l.call), Some(id));
+        }
+        let (a, b) = calls.pair_mut(&ids[3], &ids[1]).expect("pair");
+        assert_eq!((a.call, b.call), (ids[3], ids[1]));
+        assert!(calls.pair_mut(&ids[2], &ids[2]).is_none());
+        assert!(!calls.contains_key(&ids[0]));
     }
 }
