@@ -55,6 +55,40 @@ fn finish(mut child: Child, secs: u64) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The caller: SIPp's `scenario` dialling number 400, ivrd's RTP recorded by `tap`, holding
+/// `hold_ms` where the scenario pauses.
+fn call_400(
+    ivrd: &Ivrd,
+    scenario: &str,
+    hold_ms: u32,
+    tap: &RtpTap,
+    call_id: &str,
+) -> std::process::Output {
+    sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        scenario,
+        "-s",
+        "400",
+        "-p",
+        &free_udp_port().to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-d",
+        &hold_ms.to_string(),
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &tap.port.to_string(),
+        "-cid_str",
+        call_id,
+    ])
+    .output()
+    .expect("run the caller's sipp")
+}
+
 /// The digits in what the caller received (PCMU).
 fn digits_heard(packets: &[Arrival]) -> String {
     let mut detector = DtmfDetector::with_rate(SampleRate::Narrowband);
@@ -133,29 +167,7 @@ fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
     std::thread::sleep(Duration::from_millis(300));
     let tap = RtpTap::start();
     let call_id = format!("bridge-{}@127.0.0.1", std::process::id());
-    let caller = sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
-        "basic.xml",
-        "-s",
-        "400",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-d",
-        "6000",
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &tap.port.to_string(),
-        "-cid_str",
-        &call_id,
-    ])
-    .output()
-    .expect("run the caller's sipp");
+    let caller = call_400(&ivrd, "basic.xml", 6000, &tap, &call_id);
     let caller_text = String::from_utf8_lossy(&caller.stdout).into_owned();
     let (agent_ok, agent_text) = finish(agent, 20);
     std::thread::sleep(Duration::from_millis(300));
@@ -199,27 +211,7 @@ fn a_busy_agent_takes_the_busy_branch() {
     std::thread::sleep(Duration::from_millis(300));
     let tap = RtpTap::start();
     let call_id = format!("busy-{}@127.0.0.1", std::process::id());
-    let caller = sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
-        "until-bye.xml",
-        "-s",
-        "400",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &tap.port.to_string(),
-        "-cid_str",
-        &call_id,
-    ])
-    .output()
-    .expect("run the caller's sipp");
+    let caller = call_400(&ivrd, "until-bye.xml", 0, &tap, &call_id);
     let (agent_ok, agent_text) = finish(agent, 20);
     let _ = tap.finish();
     let log = ivrd.log_text();
@@ -258,27 +250,7 @@ fn the_agent_hanging_up_returns_the_caller_to_the_flow() {
     std::thread::sleep(Duration::from_millis(300));
     let tap = RtpTap::start();
     let call_id = format!("agent-bye-{}@127.0.0.1", std::process::id());
-    let caller = sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
-        "until-bye.xml",
-        "-s",
-        "400",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &tap.port.to_string(),
-        "-cid_str",
-        &call_id,
-    ])
-    .output()
-    .expect("run the caller's sipp");
+    let caller = call_400(&ivrd, "until-bye.xml", 0, &tap, &call_id);
     let (agent_ok, agent_text) = finish(agent, 20);
     let _ = tap.finish();
     let log = ivrd.log_text();
@@ -314,27 +286,7 @@ fn no_answer_is_cancelled_at_the_ring_timeout() {
     std::thread::sleep(Duration::from_millis(300));
     let tap = RtpTap::start();
     let call_id = format!("noanswer-{}@127.0.0.1", std::process::id());
-    let caller = sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
-        "until-bye.xml",
-        "-s",
-        "400",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &tap.port.to_string(),
-        "-cid_str",
-        &call_id,
-    ])
-    .output()
-    .expect("run the caller's sipp");
+    let caller = call_400(&ivrd, "until-bye.xml", 0, &tap, &call_id);
     let (agent_ok, agent_text) = finish(agent, 20);
     let _ = tap.finish();
     let log = ivrd.log_text();
@@ -388,29 +340,7 @@ fn a_trunks_401_and_407_are_answered_with_digest_credentials() {
         std::thread::sleep(Duration::from_millis(300));
         let tap = RtpTap::start();
         let call_id = format!("digest-{trunk_port}@127.0.0.1");
-        let caller = sipp(&[
-            &format!("127.0.0.1:{}", ivrd.port),
-            "-sf",
-            "basic.xml",
-            "-s",
-            "400",
-            "-p",
-            &free_udp_port().to_string(),
-            "-mp",
-            &(free_udp_port() & !1).to_string(),
-            "-d",
-            "5000",
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            &tap.port.to_string(),
-            "-cid_str",
-            &call_id,
-        ])
-        .output()
-        .expect("run the caller's sipp");
+        let caller = call_400(&ivrd, "basic.xml", 5000, &tap, &call_id);
         let (trunk_ok, trunk_text) = finish(trunk, 20);
         let _ = tap.finish();
         let log = ivrd.log_text();

@@ -23,40 +23,20 @@ impl Sim {
     // The simulation's epoch: read once, then only jumped forward.
     #[allow(clippy::disallowed_methods)]
     fn new() -> Self {
-        let mut sim = Self {
+        let now = Instant::now();
+        let mut sip = Endpoint::new(SipConfig::default());
+        let caller = mint(&mut sip, now);
+        Self {
             switch: Switch::new(),
-            now: Instant::now(),
-            sip: Endpoint::new(SipConfig::default()),
-            caller: placeholder(),
+            now,
+            sip,
+            caller,
             out: Vec::new(),
-        };
-        sim.caller = sim.mint();
-        sim
+        }
     }
 
     fn mint(&mut self) -> CallId {
-        self.sip
-            .dial(
-                self.now,
-                Dial {
-                    target: "sip:x@127.0.0.1".into(),
-                    from: "sip:ivrd@127.0.0.1".into(),
-                    flow: Flow {
-                        transport: Transport::Udp,
-                        remote: "127.0.0.1:5070".parse().expect("addr"),
-                        local: "127.0.0.1:5060".parse().expect("addr"),
-                    },
-                    route: vec![],
-                    local: LocalMedia {
-                        rtp: "127.0.0.1:20000".parse().expect("addr"),
-                        session_id: 1,
-                        version: 1,
-                    },
-                    telephone_event: 101,
-                    credentials: None,
-                },
-            )
-            .expect("an id")
+        mint(&mut self.sip, self.now)
     }
 
     fn input(&mut self, input: Input) {
@@ -130,14 +110,12 @@ impl Sim {
     }
 }
 
-fn placeholder() -> CallId {
-    #[allow(clippy::disallowed_methods)] // an id to replace at once
-    let now = Instant::now();
-    let mut sip = Endpoint::new(SipConfig::default());
+/// A fresh call id from `sip` (ids have no other source).
+fn mint(sip: &mut Endpoint, now: Instant) -> CallId {
     sip.dial(
         now,
         Dial {
-            target: "sip:p@127.0.0.1".into(),
+            target: "sip:x@127.0.0.1".into(),
             from: "sip:ivrd@127.0.0.1".into(),
             flow: Flow {
                 transport: Transport::Udp,
@@ -154,7 +132,7 @@ fn placeholder() -> CallId {
             credentials: None,
         },
     )
-    .expect("id")
+    .expect("an id")
 }
 
 fn media() -> Negotiated {
