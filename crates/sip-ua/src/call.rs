@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::Flow;
+use crate::build::DialogRequest;
 use crate::message::{Request, addr_uri};
 use crate::sdp::{LocalMedia, Negotiated};
 
@@ -135,6 +136,31 @@ pub(crate) struct Call {
 }
 
 impl Call {
+    /// A request in this call's dialog (or, before the dialog, of its INVITE transaction):
+    /// its target, route set, From, To and Call-ID, with `method`, `branch` and `cseq`.
+    pub(crate) fn request<'a>(
+        &'a self,
+        method: &'a str,
+        branch: &'a str,
+        cseq: u32,
+        user_agent: &'a str,
+    ) -> DialogRequest<'a> {
+        DialogRequest {
+            method,
+            target: &self.remote_target,
+            transport: self.flow.transport,
+            local: self.flow.local,
+            branch,
+            route_set: &self.route_set,
+            local_uri: &self.local_uri,
+            local_tag: &self.local_tag,
+            remote: &self.remote,
+            call_id: &self.sip_call_id,
+            cseq,
+            user_agent,
+        }
+    }
+
     pub(crate) fn new(flow: Flow, invite: &Request, local_tag: String) -> Self {
         let c = &invite.common;
         let remote_target = c

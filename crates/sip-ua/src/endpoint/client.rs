@@ -6,10 +6,10 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::{ClientTsx, Endpoint, TimerRef};
-use crate::build::{self, DialogRequest};
+use crate::build;
 use crate::call::Retransmit;
 use crate::message::{Method, Response};
-use crate::{CallId, Event, Output, TransferOutcome, Transport};
+use crate::{CallId, Event, Flow, Output, TransferOutcome, Transport};
 
 impl Endpoint {
     pub(super) fn handle_response(&mut self, now: Instant, resp: Response) {
@@ -102,25 +102,26 @@ impl Endpoint {
             _ => "INFO",
         };
         let data = build::request(
-            &DialogRequest {
-                method: name,
-                target: &c.remote_target,
-                transport: c.flow.transport,
-                local: c.flow.local,
-                branch: &branch,
-                route_set: &c.route_set,
-                local_uri: &c.local_uri,
-                local_tag: &c.local_tag,
-                remote: &c.remote,
-                call_id: &c.sip_call_id,
-                cseq: c.local_cseq,
-                user_agent: &self.config.user_agent,
-            },
+            &c.request(name, &branch, c.local_cseq, &self.config.user_agent),
             headers,
             body,
         );
         c.requests.push(branch.clone());
         let flow = c.flow;
+        self.start_client(now, call, method, branch, flow, data);
+    }
+
+    /// Sends a non-INVITE request and keeps it as a client transaction: retransmitted on UDP
+    /// (Timer E), given up at 64·T1 (Timer F).
+    pub(super) fn start_client(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        method: Method,
+        branch: String,
+        flow: Flow,
+        data: Vec<u8>,
+    ) {
         let t1 = self.config.t1;
         let udp = flow.transport == Transport::Udp;
         let retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tracing::{info, warn};
 
 use super::checks::ALLOW;
-use super::{ClientTsx, Endpoint, TimerRef};
+use super::{Endpoint, TimerRef};
 use crate::build::{self, DialogRequest};
 use crate::call::{Call, CallState, Cancel, Inviting, Retransmit};
 use crate::digest::Challenge;
@@ -206,25 +206,15 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        let CallState::Inviting(inv) = &mut c.state else {
+        let CallState::Inviting(inv) = &c.state else {
             return;
         };
         // RFC 3261 §17.1.1.3: the ACK of a non-2xx copies the INVITE's Request-URI, Via,
         // From, Call-ID and Route, takes To from the response, and has CSeq n ACK.
         let ack = build::request(
             &DialogRequest {
-                method: "ACK",
-                target: &c.remote_target,
-                transport: c.flow.transport,
-                local: c.flow.local,
-                branch: &inv.branch,
-                route_set: &c.route_set,
-                local_uri: &c.local_uri,
-                local_tag: &c.local_tag,
                 remote: &resp.common.to,
-                call_id: &c.sip_call_id,
-                cseq: c.local_cseq,
-                user_agent: &self.config.user_agent,
+                ..c.request("ACK", &inv.branch, c.local_cseq, &self.config.user_agent)
             },
             &[],
             None,
@@ -277,7 +267,7 @@ impl Endpoint {
         let CallState::Inviting(inv) = &mut c.state else {
             return false;
         };
-        let (Some(challenge), Some(credentials)) = (challenge, inv.credentials.as_ref()) else {
+        let (Some(challenge), Some(credentials)) = (challenge, inv.credentials.clone()) else {
             return false;
         };
         if inv.challenges >= MAX_CHALLENGES {
@@ -296,25 +286,15 @@ impl Endpoint {
         c.local_cseq += 1;
         let offer = String::from_utf8_lossy(&c.invite.common.body).into_owned();
         let data = build::request(
-            &DialogRequest {
-                method: "INVITE",
-                target: &c.remote_target,
-                transport: c.flow.transport,
-                local: c.flow.local,
-                branch: &branch,
-                route_set: &c.route_set,
-                local_uri: &c.local_uri,
-                local_tag: &c.local_tag,
-                remote: &c.remote,
-                call_id: &c.sip_call_id,
-                cseq: c.local_cseq,
-                user_agent: &self.config.user_agent,
-            },
+            &c.request("INVITE", &branch, c.local_cseq, &self.config.user_agent),
             &[("Allow", ALLOW.into()), (answer_header, authorization)],
             Some(("application/sdp", &offer)),
         );
         let t1 = self.config.t1;
         let udp = c.flow.transport == Transport::Udp;
+        let CallState::Inviting(inv) = &mut c.state else {
+            return false;
+        };
         let old = std::mem::replace(&mut inv.branch, branch.clone());
         inv.data = data.clone();
         inv.retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));
@@ -357,47 +337,16 @@ impl Endpoint {
         // §9.1: without a final response within 64·T1 of the CANCEL, the INVITE is given up.
         inv.give_up = now + 64 * self.config.t1;
         let give_up_invite = inv.give_up;
+        let branch = inv.branch.clone();
         // §9.1: Request-URI, Call-ID, To, From, CSeq number and the Via branch of the INVITE.
         let data = build::request(
-            &DialogRequest {
-                method: "CANCEL",
-                target: &c.remote_target,
-                transport: c.flow.transport,
-                local: c.flow.local,
-                branch: &inv.branch,
-                route_set: &c.route_set,
-                local_uri: &c.local_uri,
-                local_tag: &c.local_tag,
-                remote: &c.remote,
-                call_id: &c.sip_call_id,
-                cseq: c.local_cseq,
-                user_agent: &self.config.user_agent,
-            },
+            &c.request("CANCEL", &branch, c.local_cseq, &self.config.user_agent),
             &[],
             None,
         );
-        let (flow, branch) = (c.flow, inv.branch.clone());
+        let flow = c.flow;
         self.arm(give_up_invite, TimerRef::Call(call));
-        let t1 = self.config.t1;
-        let udp = flow.transport == Transport::Udp;
-        let retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));
-        let give_up = now + 64 * t1;
-        self.transmit(flow, data.clone());
-        self.clients.insert(
-            branch.clone(),
-            ClientTsx {
-                call,
-                method: Method::Cancel,
-                data,
-                flow,
-                retransmit,
-                give_up,
-            },
-        );
-        self.arm(
-            retransmit.map_or(give_up, |r| r.next),
-            TimerRef::Client(branch),
-        );
+        self.start_client(now, call, Method::Cancel, branch, flow, data);
     }
 
     /// Timers A, B and D of a call we placed.
@@ -438,20 +387,7 @@ impl Endpoint {
             return Vec::new();
         };
         build::request(
-            &DialogRequest {
-                method: "ACK",
-                target: &c.remote_target,
-                transport: c.flow.transport,
-                local: c.flow.local,
-                branch: &branch,
-                route_set: &c.route_set,
-                local_uri: &c.local_uri,
-                local_tag: &c.local_tag,
-                remote: &c.remote,
-                call_id: &c.sip_call_id,
-                cseq: c.local_cseq,
-                user_agent: &self.config.user_agent,
-            },
+            &c.request("ACK", &branch, c.local_cseq, &self.config.user_agent),
             &[],
             None,
         )
@@ -475,18 +411,10 @@ impl Endpoint {
         let request = |method, branch, cseq| {
             build::request(
                 &DialogRequest {
-                    method,
                     target: &target,
-                    transport: c.flow.transport,
-                    local: c.flow.local,
-                    branch,
                     route_set: &route,
-                    local_uri: &c.local_uri,
-                    local_tag: &c.local_tag,
                     remote: &resp.common.to,
-                    call_id: &c.sip_call_id,
-                    cseq,
-                    user_agent: &self.config.user_agent,
+                    ..c.request(method, branch, cseq, &self.config.user_agent)
                 },
                 &[],
                 None,
@@ -496,26 +424,7 @@ impl Endpoint {
         let bye = request("BYE", &bye_branch, c.local_cseq + 1);
         let flow = c.flow;
         self.transmit(flow, ack);
-        let t1 = self.config.t1;
-        let udp = flow.transport == Transport::Udp;
-        let retransmit = udp.then(|| Retransmit::start(now, t1, 64 * t1, true));
-        let give_up = now + 64 * t1;
-        self.transmit(flow, bye.clone());
-        self.clients.insert(
-            bye_branch.clone(),
-            ClientTsx {
-                call,
-                method: Method::Bye,
-                data: bye,
-                flow,
-                retransmit,
-                give_up,
-            },
-        );
-        self.arm(
-            retransmit.map_or(give_up, |r| r.next),
-            TimerRef::Client(bye_branch),
-        );
+        self.start_client(now, call, Method::Bye, bye_branch, flow, bye);
     }
 }
 
