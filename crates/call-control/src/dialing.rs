@@ -1,13 +1,51 @@
 //! A dial request in progress: its targets tried in turn or all at once, each attempt's end,
 //! and the outcome the flow hears when none answered.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use flow_engine::{DialMode, DialOutcome, RequestId};
-use sip_ua::{CallId, EndReason};
-use tracing::info;
+use media::MediaEvent;
+use sip_ua::{CallId, Command, EndReason, Event};
+use tracing::{info, warn};
 
-use crate::{AttemptId, DialRequest, Output, Session, Switch, Timer};
+use crate::{AttemptId, MediaOrder, Output, Switch, Timer};
+
+/// A caller's flow asks to be bridged to one of `targets`.
+#[derive(Clone, Debug)]
+pub(crate) struct DialRequest {
+    /// The caller's leg.
+    pub(crate) caller: CallId,
+    /// The flow's request (answered with `DialResult`, ended with `BridgeEnded`).
+    pub(crate) request: RequestId,
+    /// SIP URIs, or numbers for the trunk.
+    pub(crate) targets: Vec<String>,
+    /// The trunk to place them through.
+    pub(crate) trunk: Option<String>,
+    /// In turn or all at once.
+    pub(crate) mode: DialMode,
+    /// How long each target (or all of them at once) rings.
+    pub(crate) ring_timeout: Duration,
+    /// The node's caller ID; else the trunk's, else the caller's own (`ani`).
+    pub(crate) caller_id: Option<String>,
+    /// The caller's number.
+    pub(crate) ani: String,
+}
+
+/// A caller's side of call control.
+#[derive(Debug)]
+pub(crate) enum Session {
+    Dialing(Dialing),
+    Bridged { callee: CallId, request: RequestId },
+}
+
+/// A leg we placed: for whom (its media lives on the caller's worker), which attempt, and the
+/// trunk it went through (for the trunk's count).
+#[derive(Debug)]
+pub(crate) struct Placed {
+    caller: CallId,
+    attempt: AttemptId,
+    trunk: Option<String>,
+}
 
 /// How one attempt went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +75,7 @@ pub(crate) struct Dialing {
     targets: Vec<String>,
     trunk: Option<String>,
     mode: DialMode,
-    ring_timeout: std::time::Duration,
+    ring_timeout: Duration,
     caller_id: String,
     /// Attempts so far, with their targets.
     attempts: Vec<(AttemptId, String, Attempt)>,
@@ -115,22 +153,23 @@ impl Dialing {
 impl Switch {
     pub(crate) fn dial(&mut self, now: Instant, r: DialRequest) {
         if self.sessions.contains_key(&r.caller) {
-            self.out.push_back(Output::Flow(
-                r.caller,
-                flow_engine::Input::DialResult {
-                    id: r.request,
-                    outcome: DialOutcome::Failed("already dialling".into()),
-                },
-            ));
+            let outcome = DialOutcome::Failed("already dialling".into());
+            self.dial_result(now, r.caller, r.request, outcome);
             return;
         }
+        let trunk_id = r
+            .trunk
+            .as_ref()
+            .and_then(|t| self.config.trunks.get(t))
+            .and_then(|t| t.caller_id.clone());
+        let caller_id = r.caller_id.or(trunk_id).unwrap_or(r.ani);
         let d = Dialing {
             request: r.request,
             targets: r.targets,
             trunk: r.trunk,
             mode: r.mode,
             ring_timeout: r.ring_timeout,
-            caller_id: r.caller_id,
+            caller_id,
             attempts: Vec::new(),
             round: 0,
         };
@@ -150,31 +189,60 @@ impl Switch {
             DialMode::Simultaneous => Vec::new(),
         };
         if targets.is_empty() {
-            self.finish(caller);
+            self.finish(now, caller);
             return;
         }
-        let ids: Vec<AttemptId> = targets.iter().map(|_| self.attempt_id()).collect();
         self.next_round += 1;
-        let next_round = self.next_round;
+        let round = self.next_round;
+        let mut places = Vec::new();
+        for target in targets {
+            let attempt = self.attempt_id();
+            let (media, session) = self.media_config(None);
+            places.push((attempt, target, media, session));
+        }
+        let refusal = self.trunk_refusal(caller);
         let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) else {
             return;
         };
-        d.round = next_round;
-        let (round, at, caller_id) = (d.round, now + d.ring_timeout, d.caller_id.clone());
-        let trunk = d.trunk.clone();
-        for (id, target) in ids.into_iter().zip(targets) {
-            d.attempts.push((id, target.clone(), Attempt::Placing));
-            self.attempts.insert(id, caller);
-            info!(%caller, %target, %id, "dialling");
+        d.round = round;
+        let at = now + d.ring_timeout;
+        for (attempt, target, media, session) in places {
+            info!(%caller, %target, %attempt, "dialling");
+            if let Some(reason) = &refusal {
+                warn!(%caller, %target, %reason, "leg not placed");
+                d.attempts
+                    .push((attempt, target, Attempt::Over(Miss::Failed(reason.clone()))));
+                continue;
+            }
+            d.attempts.push((attempt, target.clone(), Attempt::Placing));
+            self.attempts.insert(attempt, caller);
             self.out.push_back(Output::Place {
-                attempt: id,
-                caller,
+                attempt,
+                home: caller,
                 target,
-                trunk: trunk.clone(),
-                caller_id: caller_id.clone(),
+                trunk: d.trunk.clone(),
+                caller_id: d.caller_id.clone(),
+                media,
+                session,
             });
         }
-        self.arm(at, Timer::Ring(caller, round));
+        self.timers.set(Timer::Ring(caller, round), Some(at));
+        if refusal.is_some() {
+            self.after_miss(now, caller);
+        }
+    }
+
+    /// Why the caller's trunk takes no call now: unknown, or at its cap.
+    fn trunk_refusal(&self, caller: CallId) -> Option<String> {
+        let Some(Session::Dialing(d)) = self.sessions.get(&caller) else {
+            return None;
+        };
+        let name = d.trunk.as_ref()?;
+        let Some(trunk) = self.config.trunks.get(name) else {
+            return Some(format!("no trunk named {name}"));
+        };
+        let busy = self.trunk_calls.get(name).copied().unwrap_or(0);
+        (busy >= trunk.max_calls).then(|| format!("trunk {name} has {busy} calls, its cap"))
     }
 
     pub(crate) fn placed(&mut self, now: Instant, attempt: AttemptId, leg: Result<CallId, String>) {
@@ -182,25 +250,154 @@ impl Switch {
             return;
         };
         let live = match self.sessions.get_mut(&caller) {
-            Some(Session::Dialing(d)) => d.attempt_mut(attempt),
+            Some(Session::Dialing(d)) => d
+                .attempts
+                .iter_mut()
+                .find(|(id, _, _)| *id == attempt)
+                .map(|(_, _, a)| a),
             _ => None,
         };
         match (live, leg) {
             (Some(a @ Attempt::Placing), Ok(leg)) => {
                 *a = Attempt::Placed(leg);
-                self.legs.insert(leg, (caller, attempt));
+                let trunk = match self.sessions.get(&caller) {
+                    Some(Session::Dialing(d)) => d.trunk.clone(),
+                    _ => None,
+                };
+                if let Some(t) = &trunk {
+                    *self.trunk_calls.entry(t.clone()).or_default() += 1;
+                }
+                self.placed.insert(
+                    leg,
+                    Placed {
+                        caller,
+                        attempt,
+                        trunk,
+                    },
+                );
             }
             (Some(a @ Attempt::Placing), Err(reason)) => {
+                warn!(%caller, %attempt, %reason, "leg not placed");
                 *a = Attempt::Over(Miss::Failed(reason));
                 self.after_miss(now, caller);
             }
-            // Given up on while it was being placed.
-            (_, Ok(leg)) => self.out.push_back(Output::HangUp(leg)),
+            // Given up on while it was being placed: it still ends through `Ended`.
+            (_, Ok(leg)) => {
+                self.placed.insert(
+                    leg,
+                    Placed {
+                        caller,
+                        attempt,
+                        trunk: None,
+                    },
+                );
+                self.out.push_back(Output::Sip(leg, Command::HangUp));
+            }
             (_, Err(_)) => {}
         }
     }
 
-    pub(crate) fn leg_ended(
+    /// A SIP event of a leg we placed.
+    pub(crate) fn placed_leg_event(&mut self, now: Instant, leg: CallId, event: Event) {
+        let Some(p) = self.placed.get(&leg) else {
+            return;
+        };
+        let (caller, attempt) = (p.caller, p.attempt);
+        match event {
+            Event::Progress(_) => {
+                if let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) {
+                    d.ringing(attempt);
+                }
+            }
+            Event::Answered(negotiated) => {
+                info!(%caller, %leg, remote = %negotiated.remote, codec = ?negotiated.codec, "leg media");
+                self.media_order(caller, MediaOrder::Update(leg, negotiated));
+                self.answered(now, caller, attempt, leg);
+            }
+            Event::MediaUpdated(negotiated) => {
+                info!(%caller, %leg, remote = %negotiated.remote, codec = ?negotiated.codec, direction = ?negotiated.direction, "leg media");
+                self.media_order(caller, MediaOrder::Update(leg, negotiated));
+            }
+            Event::Dtmf(d) => self.media_order(caller, MediaOrder::InfoDigit(leg, d.digit)),
+            Event::Ended(reason) => {
+                info!(%caller, %leg, ?reason, "leg ended");
+                if let Some(p) = self.placed.remove(&leg)
+                    && let Some(t) = p.trunk
+                    && let Some(n) = self.trunk_calls.get_mut(&t)
+                {
+                    *n = n.saturating_sub(1);
+                }
+                self.media_order(caller, MediaOrder::End(leg));
+                self.leg_ended(now, caller, attempt, leg, reason);
+            }
+            _ => {}
+        }
+    }
+
+    /// A media report of a leg we placed (its digits are logged; the flow is the caller's).
+    pub(crate) fn placed_leg_media(&mut self, _now: Instant, leg: CallId, event: MediaEvent) {
+        let Some(p) = self.placed.get(&leg) else {
+            return;
+        };
+        let caller = p.caller;
+        let call_id = self.calls.get(&caller).map(|c| c.sip_call_id.as_str());
+        let call_id = call_id.unwrap_or_default();
+        match event {
+            MediaEvent::Digit { key, source } => {
+                info!(%call_id, %caller, %leg, key = %key, ?source, "digit from the far side");
+            }
+            MediaEvent::Inactive => {
+                warn!(%call_id, %leg, "no RTP on a placed leg: hanging up");
+                self.out.push_back(Output::Sip(leg, Command::HangUp));
+            }
+            _ => {}
+        }
+    }
+
+    fn answered(&mut self, now: Instant, caller: CallId, attempt: AttemptId, leg: CallId) {
+        let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) else {
+            // Answered after we gave up on it.
+            self.out.push_back(Output::Sip(leg, Command::HangUp));
+            return;
+        };
+        let Some(target) = d.answered(attempt) else {
+            self.out.push_back(Output::Sip(leg, Command::HangUp));
+            return;
+        };
+        let others: Vec<CallId> = d.live_legs().filter(|l| *l != leg).collect();
+        let request = d.request;
+        self.sessions.insert(
+            caller,
+            Session::Bridged {
+                callee: leg,
+                request,
+            },
+        );
+        for other in others {
+            self.out.push_back(Output::Sip(other, Command::HangUp));
+        }
+        info!(%caller, callee = %leg, "bridged");
+        self.media_order(caller, MediaOrder::Bridge(caller, leg));
+        self.dial_result(now, caller, request, DialOutcome::Answered(target));
+    }
+
+    /// The caller is gone: every leg placed for it goes too.
+    pub(crate) fn caller_ended(&mut self, caller: CallId) {
+        match self.sessions.remove(&caller) {
+            Some(Session::Dialing(d)) => {
+                for leg in d.live_legs() {
+                    self.out.push_back(Output::Sip(leg, Command::HangUp));
+                }
+            }
+            Some(Session::Bridged { callee, .. }) => {
+                self.media_order(caller, MediaOrder::Unbridge(caller, callee));
+                self.out.push_back(Output::Sip(callee, Command::HangUp));
+            }
+            None => {}
+        }
+    }
+
+    fn leg_ended(
         &mut self,
         now: Instant,
         caller: CallId,
@@ -212,14 +409,8 @@ impl Switch {
             Some(Session::Bridged { callee, request }) if *callee == leg => {
                 let request = *request;
                 self.sessions.remove(&caller);
-                self.out.push_back(Output::Unbridge {
-                    caller,
-                    callee: leg,
-                });
-                self.out.push_back(Output::Flow(
-                    caller,
-                    flow_engine::Input::BridgeEnded { id: request },
-                ));
+                self.media_order(caller, MediaOrder::Unbridge(caller, leg));
+                self.drive(now, caller, flow_engine::Input::BridgeEnded { id: request });
             }
             Some(Session::Dialing(d)) => {
                 let Some(a @ (Attempt::Placed(_) | Attempt::Ringing(_))) = d.attempt_mut(attempt)
@@ -265,8 +456,7 @@ impl Switch {
             *a = Attempt::Over(miss);
         }
         for leg in cancel {
-            self.legs.remove(&leg);
-            self.out.push_back(Output::HangUp(leg));
+            self.out.push_back(Output::Sip(leg, Command::HangUp));
         }
         self.after_miss(now, caller);
     }
@@ -281,18 +471,22 @@ impl Switch {
         }
     }
 
-    fn finish(&mut self, caller: CallId) {
+    fn finish(&mut self, now: Instant, caller: CallId) {
         let Some(Session::Dialing(d)) = self.sessions.remove(&caller) else {
             return;
         };
         let outcome = d.outcome();
         info!(%caller, ?outcome, "dial over");
-        self.out.push_back(Output::Flow(
-            caller,
-            flow_engine::Input::DialResult {
-                id: d.request,
-                outcome,
-            },
-        ));
+        self.dial_result(now, caller, d.request, outcome);
+    }
+
+    /// Tells the caller's flow how its dial went.
+    fn dial_result(&mut self, now: Instant, caller: CallId, id: RequestId, outcome: DialOutcome) {
+        self.drive(now, caller, flow_engine::Input::DialResult { id, outcome });
+    }
+
+    fn attempt_id(&mut self) -> AttemptId {
+        self.next_attempt += 1;
+        AttemptId(self.next_attempt)
     }
 }

@@ -1,50 +1,56 @@
-//! Call control for ivrd, sans-IO: the legs we place for a caller's `dial` node, the bridge
-//! between the caller and whoever answers, and their timers. It sits on the call path between
-//! `sip-ua` (which places and answers calls) and `media` / `flow-engine`: it decides, the
-//! daemon carries the decisions out.
+//! Call control for ivrd, sans-IO. It sits on the call path between `sip-ua` (which answers and
+//! places calls) and `media` / `flow-engine`: every leg (a caller, a leg placed for a `dial`
+//! node), its flow, the bridges between legs and every timer live here. It decides; the
+//! daemon carries the decisions out and feeds back what happened.
 //!
 //! # Drain contract
 //! After every [`Switch::handle_input`], drain [`Switch::poll_output`] until `None`, then sleep
 //! until [`Switch::poll_timeout`] and feed [`Input::Timeout`]. Timers are one ordered index
-//! (never a scan of the calls).
+//! (never a scan of the calls). Inputs fed while draining (the answer to a `Place`, an effect
+//! answered at once) are fine: outputs queue in order.
 //!
 //! # What the driver does
-//! - [`Output::Place`]: allocate the leg's media, send the INVITE (`sip_ua::Endpoint::dial`),
-//!   and answer with [`Input::Placed`]: the leg's call id, or why it could not be placed.
-//! - Feed [`Input::Sip`] with the events of every leg it placed, and the `Ended` of callers.
-//! - [`Output::Bridge`] / [`Output::Unbridge`]: join or part the two legs' media (both on one
-//!   media worker). [`Output::HangUp`]: CANCEL or BYE a leg. [`Output::Flow`]: an input for
-//!   the caller's flow (the dial node's result, the bridge's end).
+//! - Feed [`Input::Incoming`] for a new INVITE and [`Input::Sip`] for every other event of the
+//!   SIP endpoint; carry out [`Output::Sip`] with `Endpoint::handle_command`, and report a
+//!   command the endpoint refused with [`Input::CommandFailed`].
+//! - [`Output::Media`]: a media order for the worker of `home` (both legs of a bridge share a
+//!   home). For [`MediaOrder::Start`], bind an RTP port and answer [`Input::MediaStarted`];
+//!   release the port at [`MediaOrder::End`]. Feed media reports as [`Input::Media`].
+//! - [`Output::Place`]: resolve the target or trunk, bind a port and start the leg's media with
+//!   the given config, send the INVITE (`Endpoint::dial`), and answer [`Input::Placed`].
+//! - [`Output::Effect`]: run it (HTTP, a lookup, the SMS outbox) and feed the flow input it
+//!   yields back as [`Input::Effect`].
 //!
 //! ```
-//! use std::time::{Duration, Instant};
-//! use call_control::{DialRequest, Input, Output, Switch};
-//! # fn ids() -> (sip_ua::CallId, flow_engine::RequestId) { unimplemented!() }
+//! use std::{sync::Arc, time::Instant};
+//! use call_control::{Config, Input, Output, Switch};
+//! # fn flows() -> Arc<flow_engine::FlowSet> { unimplemented!() }
+//! # fn incoming() -> (sip_ua::CallId, Box<sip_ua::IncomingCall>) { unimplemented!() }
 //! # fn run() {
-//! let mut switch = Switch::new();
+//! let mut switch = Switch::new(Config::new(flows(), "demo"));
 //! # #[allow(clippy::disallowed_methods)]
 //! let now = Instant::now();
-//! let (caller, request) = ids();
-//! switch.handle_input(now, Input::Dial(DialRequest {
-//!     caller, request,
-//!     targets: vec!["sip:agent@192.0.2.20".into()], trunk: None,
-//!     mode: flow_engine::DialMode::Sequential,
-//!     ring_timeout: Duration::from_secs(20),
-//!     caller_id: "+15551234567".into(),
-//! }));
-//! assert!(matches!(switch.poll_output(), Some(Output::Place { .. })));
+//! let (call, incoming) = incoming();
+//! switch.handle_input(now, Input::Incoming { call, incoming, unix_ms: 0 });
+//! assert!(matches!(switch.poll_output(), Some(Output::Sip(_, sip_ua::Command::Ring))));
 //! # }
 //! ```
 
+mod calls;
 mod dialing;
+mod timers;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flow_engine::{DialMode, RequestId};
-use sip_ua::CallId;
+use flow_engine::{FlowSet, Playable, RequestId};
+use media::{AcceptFrom, CallMediaConfig, Law, MediaEvent};
+use sip_ua::{AudioCodec, CallId, Command, IncomingCall, LogLimiter, Negotiated};
 
-use dialing::Dialing;
+use calls::Call;
+use dialing::Placed;
+use timers::{Timer, Timers};
 
 /// One try at one target of a dial request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,31 +62,102 @@ impl std::fmt::Display for AttemptId {
     }
 }
 
-/// A caller's flow asks to be bridged to one of `targets`.
+/// A trunk as call control sees it: what to present and how many calls it may carry.
+#[derive(Clone, Debug, Default)]
+pub struct TrunkPolicy {
+    /// The caller ID presented when the dial node gives none.
+    pub caller_id: Option<String>,
+    /// Concurrent calls placed through it.
+    pub max_calls: usize,
+}
+
+/// Media settings every leg starts with.
+#[derive(Clone, Copy, Debug)]
+pub struct MediaSettings {
+    /// Where RTP is accepted from.
+    pub accept_from: AcceptFrom,
+    /// Send comfort silence between prompts.
+    pub send_silence: bool,
+    /// Ticks (20 ms) without RTP before a call counts as dead.
+    pub inactivity_ticks: u32,
+    /// Packets the reorder buffer holds.
+    pub reorder_window: usize,
+}
+
+/// What call control is configured with.
 #[derive(Clone, Debug)]
-pub struct DialRequest {
-    /// The caller's leg.
-    pub caller: CallId,
-    /// The flow's request (answered with `DialResult`, ended with `BridgeEnded`).
-    pub request: RequestId,
-    /// SIP URIs, or numbers for the trunk.
-    pub targets: Vec<String>,
-    /// The trunk to place them through.
-    pub trunk: Option<String>,
-    /// In turn or all at once.
-    pub mode: DialMode,
-    /// How long each target (or all of them at once) rings.
-    pub ring_timeout: Duration,
-    /// The caller ID to present.
-    pub caller_id: String,
+pub struct Config {
+    /// The flows (checked against the routes by the daemon at start).
+    pub flows: Arc<FlowSet>,
+    /// Dialled number → flow name.
+    pub routes: HashMap<String, String>,
+    /// The flow for numbers without a route.
+    pub default_flow: String,
+    /// Values overriding the flows' `[vars]`.
+    pub vars: Vec<(String, String)>,
+    /// Ring this long before answering.
+    pub answer_after: Duration,
+    /// Codecs, in order of preference.
+    pub codecs: Vec<AudioCodec>,
+    /// The telephone-event payload type we offer.
+    pub telephone_event: u8,
+    /// Media settings.
+    pub media: MediaSettings,
+    /// Trunks by name.
+    pub trunks: HashMap<String, TrunkPolicy>,
+    /// Seed for SSRCs, sequence numbers and SDP session ids.
+    pub seed: u64,
+}
+
+impl Config {
+    /// Defaults around a flow set: every call runs `default_flow`, answered after 1 s.
+    pub fn new(flows: Arc<FlowSet>, default_flow: &str) -> Self {
+        Self {
+            flows,
+            routes: HashMap::new(),
+            default_flow: default_flow.to_string(),
+            vars: Vec::new(),
+            answer_after: Duration::from_secs(1),
+            codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
+            telephone_event: 101,
+            media: MediaSettings {
+                accept_from: AcceptFrom::Sdp,
+                send_silence: true,
+                inactivity_ticks: 30 * 50,
+                reorder_window: 3,
+            },
+            trunks: HashMap::new(),
+            seed: 0,
+        }
+    }
 }
 
 /// An input to the switch.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Input {
-    /// A flow's dial node.
-    Dial(DialRequest),
+    /// A new INVITE (`sip_ua::Event::Incoming`), with the wall clock for its flow.
+    Incoming {
+        /// Its handle.
+        call: CallId,
+        /// What the INVITE said.
+        incoming: Box<IncomingCall>,
+        /// Milliseconds since the Unix epoch.
+        unix_ms: i64,
+    },
+    /// Any other event of the SIP endpoint.
+    Sip(CallId, sip_ua::Event),
+    /// The endpoint refused a command for this call (it is over, or the transfer failed).
+    CommandFailed(CallId),
+    /// The answer to [`MediaOrder::Start`]: the RTP port bound, or `None` if none was free.
+    MediaStarted {
+        /// The leg.
+        leg: CallId,
+        /// The port.
+        port: Option<u16>,
+    },
+    /// A media report of a leg, with the tag of the playlist playing when it happened.
+    Media(CallId, MediaEvent, u64),
     /// The answer to [`Output::Place`].
     Placed {
         /// The attempt.
@@ -88,90 +165,195 @@ pub enum Input {
         /// The placed leg, or why it could not be placed.
         leg: Result<CallId, String>,
     },
-    /// An event of a leg we placed, or of a caller.
-    Sip(CallId, sip_ua::Event),
+    /// The result of an [`Output::Effect`], for the leg's flow.
+    Effect(CallId, flow_engine::Input),
     /// A deadline from [`Switch::poll_timeout`] has passed.
     Timeout,
 }
 
-/// What the switch asks of its driver.
+/// Something to run outside: the flow waits for its answer as [`Input::Effect`].
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+pub enum Effect {
+    /// An HTTP request; answer `HttpResult`.
+    Http {
+        /// The request.
+        id: RequestId,
+        /// Method.
+        method: flow_engine::HttpMethod,
+        /// URL.
+        url: String,
+        /// JSON body.
+        body: Option<String>,
+        /// Give up after this long.
+        timeout: Duration,
+    },
+    /// A data-source lookup; answer `LookupResult`.
+    Lookup {
+        /// The request.
+        id: RequestId,
+        /// Source.
+        source: String,
+        /// Key.
+        key: String,
+    },
+    /// Issue a coupon serial; answer `CouponIssued`.
+    IssueCoupon {
+        /// The request.
+        id: RequestId,
+        /// Campaign.
+        campaign: String,
+        /// Validity.
+        valid_days: u32,
+    },
+    /// Enqueue an SMS; answer `SmsResult`.
+    SendSms(flow_engine::SmsRequest),
+    /// Record a consent answer; answer `ConsentResult`.
+    RecordConsent {
+        /// The request.
+        id: RequestId,
+        /// Whose.
+        number: String,
+        /// What for.
+        purpose: String,
+        /// The answer.
+        answer: flow_engine::ConsentAnswer,
+    },
+}
+
+/// An order for a media worker.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum MediaOrder {
+    /// Bind an RTP port for `leg` and start its media; answer [`Input::MediaStarted`].
+    Start {
+        /// The leg.
+        leg: CallId,
+        /// Its media.
+        config: CallMediaConfig,
+    },
+    /// Replace what plays with these prompts (names in `language`'s set).
+    Play {
+        /// The leg.
+        leg: CallId,
+        /// Prompt set.
+        language: String,
+        /// Entries.
+        items: Vec<Playable>,
+        /// A key press stops it.
+        barge_in: bool,
+        /// Reported back with the media events of this playlist.
+        tag: u64,
+    },
+    /// Stop the playlist.
+    Stop(CallId),
+    /// A key press that came by SIP INFO.
+    InfoDigit(CallId, char),
+    /// New remote media (an answer, a re-INVITE, hold).
+    Update(CallId, Negotiated),
+    /// Join two legs' media.
+    Bridge(CallId, CallId),
+    /// Part them.
+    Unbridge(CallId, CallId),
+    /// The leg is over: stop its media and release its port.
+    End(CallId),
+}
+
+/// What the switch asks of its driver.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Output {
-    /// Place a call to `target` for `caller`, presenting `caller_id`.
+    /// A SIP command for a leg.
+    Sip(CallId, Command),
+    /// A media order for the worker of `home`.
+    Media {
+        /// Whose worker.
+        home: CallId,
+        /// The order.
+        order: MediaOrder,
+    },
+    /// Place a call; start its media (on `home`'s worker) with `media`, the SDP session id
+    /// `session`; answer [`Input::Placed`].
     Place {
-        /// Answer with [`Input::Placed`] for this attempt.
+        /// The attempt.
         attempt: AttemptId,
-        /// The caller it is for (its media worker is the leg's).
-        caller: CallId,
+        /// Whose worker its media goes on (its caller's).
+        home: CallId,
         /// A SIP URI, or a number for the trunk.
         target: String,
         /// The trunk to place it through.
         trunk: Option<String>,
         /// The caller ID to present.
         caller_id: String,
+        /// Its media (no remote until the answer).
+        media: CallMediaConfig,
+        /// SDP session id.
+        session: u64,
     },
-    /// End a leg: CANCEL while it rings, BYE once answered.
-    HangUp(CallId),
-    /// Join the two legs' media.
-    Bridge {
-        /// The caller.
-        caller: CallId,
-        /// The leg that answered.
-        callee: CallId,
-    },
-    /// Part them.
-    Unbridge {
-        /// The caller.
-        caller: CallId,
-        /// The leg that answered.
-        callee: CallId,
-    },
-    /// An input for the caller's flow.
-    Flow(CallId, flow_engine::Input),
-}
-
-/// What a timer entry is for; the entity says whether it is still due.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
-    /// A round of ringing for a caller's dial: the round's number.
-    Ring(CallId, u64),
-}
-
-/// A caller's side of call control.
-#[derive(Debug)]
-enum Session {
-    Dialing(Dialing),
-    Bridged { callee: CallId, request: RequestId },
+    /// Run an effect for a leg's flow.
+    Effect(CallId, Effect),
 }
 
 /// The call-control core. See the crate docs for the drain contract.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Switch {
-    /// By caller.
-    sessions: HashMap<CallId, Session>,
-    /// Placed leg → its caller and attempt.
-    legs: HashMap<CallId, (CallId, AttemptId)>,
+    config: Config,
+    /// Legs running a flow (inbound calls), by id.
+    calls: HashMap<CallId, Call>,
+    /// Callers with a dial in progress or bridged, by caller.
+    sessions: HashMap<CallId, dialing::Session>,
+    /// Legs we placed, by id.
+    placed: HashMap<CallId, Placed>,
     /// Attempt → its caller (until placed).
     attempts: HashMap<AttemptId, CallId>,
-    timers: BTreeSet<(Instant, Timer)>,
+    /// Calls placed through each trunk now.
+    trunk_calls: HashMap<String, usize>,
+    timers: Timers,
     out: VecDeque<Output>,
+    /// Flow inputs waiting while another is carried out.
+    pending_flow: VecDeque<(CallId, flow_engine::Input)>,
+    driving: bool,
+    log: LogLimiter,
+    seed: u64,
     next_attempt: u64,
     next_round: u64,
 }
 
 impl Switch {
     /// An idle switch.
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(config: Config) -> Self {
+        Self {
+            seed: config.seed,
+            config,
+            calls: HashMap::new(),
+            sessions: HashMap::new(),
+            placed: HashMap::new(),
+            attempts: HashMap::new(),
+            trunk_calls: HashMap::new(),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+            pending_flow: VecDeque::new(),
+            driving: false,
+            log: LogLimiter::default(),
+            next_attempt: 0,
+            next_round: 0,
+        }
     }
 
     /// Feeds one input.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Dial(request) => self.dial(now, request),
-            Input::Placed { attempt, leg } => self.placed(now, attempt, leg),
+            Input::Incoming {
+                call,
+                incoming,
+                unix_ms,
+            } => self.incoming(now, call, *incoming, unix_ms),
             Input::Sip(call, event) => self.sip(now, call, event),
+            Input::CommandFailed(call) => self.command_failed(now, call),
+            Input::MediaStarted { leg, port } => self.media_started(now, leg, port),
+            Input::Media(leg, event, tag) => self.media(now, leg, event, tag),
+            Input::Placed { attempt, leg } => self.placed(now, attempt, leg),
+            Input::Effect(call, input) => self.drive(now, call, input),
             Input::Timeout => self.timeout(now),
         }
     }
@@ -185,110 +367,88 @@ impl Switch {
     /// When to feed [`Input::Timeout`] next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _)| *at)
+        self.timers.next()
     }
 
-    /// Whether `leg` is one we placed (its events belong here).
-    pub fn placed_leg(&self, leg: CallId) -> Option<CallId> {
-        self.legs.get(&leg).map(|(caller, _)| *caller)
+    /// Calls running a flow now.
+    pub fn calls(&self) -> usize {
+        self.calls.len()
     }
 
-    /// Callers being dialled for or bridged.
-    pub fn sessions(&self) -> usize {
-        self.sessions.len()
+    /// Legs placed and not over.
+    pub fn placed_legs(&self) -> usize {
+        self.placed.len()
     }
 
     fn timeout(&mut self, now: Instant) {
-        while let Some(&(at, timer)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.pop_first();
+        while let Some(timer) = self.timers.pop_due(now) {
             match timer {
+                Timer::Answer(call) => self.answer(call),
+                Timer::Flow(call) => self.drive(now, call, flow_engine::Input::Timeout),
                 Timer::Ring(caller, round) => self.rang_out(now, caller, round),
             }
         }
     }
 
     fn sip(&mut self, now: Instant, call: CallId, event: sip_ua::Event) {
-        if let Some(&(caller, attempt)) = self.legs.get(&call) {
-            match event {
-                sip_ua::Event::Progress(_) => {
-                    if let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) {
-                        d.ringing(attempt);
-                    }
-                }
-                sip_ua::Event::Answered(_) => self.answered(caller, attempt, call),
-                sip_ua::Event::Ended(reason) => {
-                    self.legs.remove(&call);
-                    self.leg_ended(now, caller, attempt, call, reason);
-                }
-                _ => {}
-            }
-            return;
-        }
-        if let sip_ua::Event::Ended(_) = event {
-            self.caller_ended(call);
+        if self.placed.contains_key(&call) {
+            self.placed_leg_event(now, call, event);
+        } else {
+            self.call_event(now, call, event);
         }
     }
 
-    /// The caller is gone: every leg placed for it goes too.
-    fn caller_ended(&mut self, caller: CallId) {
-        match self.sessions.remove(&caller) {
-            Some(Session::Dialing(d)) => {
-                for leg in d.live_legs() {
-                    self.out.push_back(Output::HangUp(leg));
-                }
-            }
-            Some(Session::Bridged { callee, .. }) => {
-                self.out.push_back(Output::Unbridge { caller, callee });
-                self.out.push_back(Output::HangUp(callee));
-            }
-            None => {}
+    fn media(&mut self, now: Instant, leg: CallId, event: MediaEvent, tag: u64) {
+        if self.placed.contains_key(&leg) {
+            self.placed_leg_media(now, leg, event);
+        } else {
+            self.call_media(now, leg, event, tag);
         }
     }
 
-    fn answered(&mut self, caller: CallId, attempt: AttemptId, leg: CallId) {
-        let Some(Session::Dialing(d)) = self.sessions.get_mut(&caller) else {
-            // Answered after we gave up on it.
-            self.out.push_back(Output::HangUp(leg));
-            return;
+    fn media_order(&mut self, home: CallId, order: MediaOrder) {
+        self.out.push_back(Output::Media { home, order });
+    }
+
+    /// A leg's media, with fresh random SSRC and sequence numbers; the SDP session id.
+    fn media_config(&mut self, remote: Option<Negotiated>) -> (CallMediaConfig, u64) {
+        self.seed = self
+            .seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let r = self.seed >> 16;
+        // A late offer (and a leg we place) starts with our first codec; the answer may
+        // change it.
+        let first = self
+            .config
+            .codecs
+            .first()
+            .copied()
+            .unwrap_or(AudioCodec::Pcmu);
+        let codec = remote.map_or(first, |n| n.codec);
+        let m = self.config.media;
+        let config = CallMediaConfig {
+            remote: remote.map(|n| n.remote),
+            accept_from: m.accept_from,
+            law: law(codec),
+            audio_payload_type: codec.payload_type(),
+            telephone_event: remote
+                .map_or(Some(self.config.telephone_event), |n| n.telephone_event),
+            ssrc: (r >> 8) as u32,
+            first_sequence: r as u16,
+            first_timestamp: (r >> 24) as u32,
+            send_silence: m.send_silence,
+            inactivity_ticks: m.inactivity_ticks,
+            reorder_window: m.reorder_window,
         };
-        let Some(target) = d.answered(attempt) else {
-            self.out.push_back(Output::HangUp(leg));
-            return;
-        };
-        let others: Vec<CallId> = d.live_legs().filter(|l| *l != leg).collect();
-        let request = d.request;
-        self.sessions.insert(
-            caller,
-            Session::Bridged {
-                callee: leg,
-                request,
-            },
-        );
-        for other in others {
-            self.out.push_back(Output::HangUp(other));
-        }
-        self.out.push_back(Output::Bridge {
-            caller,
-            callee: leg,
-        });
-        self.out.push_back(Output::Flow(
-            caller,
-            flow_engine::Input::DialResult {
-                id: request,
-                outcome: flow_engine::DialOutcome::Answered(target),
-            },
-        ));
+        (config, r & 0xffff_ffff)
     }
+}
 
-    fn arm(&mut self, at: Instant, timer: Timer) {
-        self.timers.insert((at, timer));
-    }
-
-    fn attempt_id(&mut self) -> AttemptId {
-        self.next_attempt += 1;
-        AttemptId(self.next_attempt)
+/// The G.711 law of a codec.
+pub fn law(codec: AudioCodec) -> Law {
+    match codec {
+        AudioCodec::Pcmu => Law::Ulaw,
+        AudioCodec::Pcma => Law::Alaw,
     }
 }

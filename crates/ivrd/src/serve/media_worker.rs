@@ -13,9 +13,9 @@ use std::net::UdpSocket;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
-use media::{CallMedia, CallMediaConfig, Law, MediaDirection, MediaEvent, PlayItem};
+use media::{CallMedia, CallMediaConfig, MediaDirection, MediaEvent, PlayItem};
 use sip_ua::sdp::Direction;
-use sip_ua::{AudioCodec, CallId, Negotiated};
+use sip_ua::{CallId, Negotiated};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
@@ -63,20 +63,6 @@ pub(crate) enum MediaCommand {
         a: CallId,
         b: CallId,
     },
-}
-
-impl MediaCommand {
-    fn call(&self) -> CallId {
-        match self {
-            Self::Start { call, .. }
-            | Self::Play { call, .. }
-            | Self::Stop { call }
-            | Self::InfoDigit { call, .. }
-            | Self::Update { call, .. }
-            | Self::End { call } => *call,
-            Self::Bridge { a, .. } | Self::Unbridge { a, .. } => *a,
-        }
-    }
 }
 
 /// What workers tell the SIP loop.
@@ -171,11 +157,6 @@ impl MediaWorkers {
             senders.push(tx);
         }
         Ok(Self { senders })
-    }
-
-    /// Sends a command to the worker of the call it names.
-    pub(crate) fn send(&self, command: MediaCommand) {
-        self.send_home(command.call(), command);
     }
 
     /// Sends a command to `home`'s worker (a placed leg lives with its caller).
@@ -335,7 +316,7 @@ fn apply(calls: &mut Calls, command: MediaCommand) {
                 let media = &mut live.media;
                 media.renegotiate(
                     n.remote,
-                    law(n.codec),
+                    call_control::law(n.codec),
                     n.codec.payload_type(),
                     n.telephone_event,
                 );
@@ -381,13 +362,6 @@ fn apply(calls: &mut Calls, command: MediaCommand) {
     }
 }
 
-pub(crate) fn law(codec: AudioCodec) -> Law {
-    match codec {
-        AudioCodec::Pcmu => Law::Ulaw,
-        AudioCodec::Pcma => Law::Alaw,
-    }
-}
-
 fn direction(d: Direction) -> MediaDirection {
     match d {
         Direction::SendRecv => MediaDirection::SendRecv,
@@ -409,7 +383,7 @@ mod tests {
             media: CallMedia::new(CallMediaConfig {
                 remote: None,
                 accept_from: media::AcceptFrom::Sdp,
-                law: Law::Ulaw,
+                law: media::Law::Ulaw,
                 audio_payload_type: 0,
                 telephone_event: None,
                 ssrc: 1,

@@ -1,12 +1,11 @@
-//! Flow outputs → media, SIP, HTTP, data lookups and the SMS outbox; answers that are known at
-//! once (lookups, coupons, SMS acceptance) go straight back into the flow.
+//! The core's outputs carried out: SIP commands into the endpoint, media orders to the
+//! workers (with an RTP port bound for each leg that starts media), and effects (HTTP, data
+//! lookups, coupons, the SMS outbox, consent) whose results go back into the core.
 
-use std::collections::VecDeque;
-use std::time::Instant;
-
-use flow_engine::{HttpMethod, HttpOutcome, Input as FlowInput, Output as FlowOutput, Playable};
+use call_control::{Effect, Input as CoreInput, MediaOrder, Output as CoreOutput};
+use flow_engine::{HttpMethod, HttpOutcome, Input as FlowInput, Playable};
 use media::PlayItem;
-use sip_ua::{CallId, Command};
+use sip_ua::CallId;
 use sms_gateway::NewMessage;
 use tracing::{info, warn};
 
@@ -18,64 +17,123 @@ use crate::clock;
 const MAX_HTTP_BODY: usize = 1 << 20;
 
 impl Daemon {
-    /// Feeds `input` to the call's flow and carries out what it asks, until it waits.
-    pub(super) fn drive(&mut self, call: CallId, input: FlowInput) {
+    /// Carries out one output of the core.
+    pub(super) fn carry_out(&mut self, output: CoreOutput) {
         let now = clock::now();
-        let mut queue = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
-            let Some(c) = self.calls.get_mut(&call) else {
-                return;
-            };
-            c.flow.handle_input(now, input);
-            let outputs: Vec<FlowOutput> = std::iter::from_fn(|| c.flow.poll_output()).collect();
-            for output in outputs {
-                queue.extend(self.carry_out(now, call, output));
+        match output {
+            CoreOutput::Sip(call, command) => {
+                if let Err(e) = self.sip.handle_command(now, call, command) {
+                    tracing::debug!(%call, error = %e, "SIP command refused");
+                    self.core.handle_input(now, CoreInput::CommandFailed(call));
+                }
             }
+            CoreOutput::Media { home, order } => self.media_order(home, order),
+            CoreOutput::Place {
+                attempt,
+                home,
+                target,
+                trunk,
+                caller_id,
+                media,
+                session,
+            } => {
+                let place = super::legs::Place {
+                    home,
+                    target: &target,
+                    trunk: trunk.as_deref(),
+                    caller_id: &caller_id,
+                    media,
+                    session,
+                };
+                let leg = self.place(now, place);
+                self.core
+                    .handle_input(now, CoreInput::Placed { attempt, leg });
+            }
+            CoreOutput::Effect(call, effect) => self.effect(call, effect),
+            other => warn!(output = ?other, "call-control output not handled"),
         }
     }
 
-    fn carry_out(&mut self, now: Instant, call: CallId, output: FlowOutput) -> Option<FlowInput> {
-        let call_id = self
-            .calls
-            .get(&call)
-            .map(|c| c.sip_call_id.clone())
-            .unwrap_or_default();
-        match output {
-            FlowOutput::Play {
-                id,
+    fn media_order(&mut self, home: CallId, order: MediaOrder) {
+        let command = match order {
+            MediaOrder::Start { leg, config } => {
+                let port = self.start_media(home, leg, config);
+                self.core
+                    .handle_input(clock::now(), CoreInput::MediaStarted { leg, port });
+                return;
+            }
+            MediaOrder::Play {
+                leg,
                 language,
                 items,
                 barge_in,
-            } => {
-                let items = self.playlist(&call_id, &language, &items);
-                info!(%call_id, %language, prompts = %items.1.join(","), barge_in, "play");
-                self.media.send(MediaCommand::Play {
-                    call,
-                    items: items.0,
-                    barge_in,
-                    tag: id.0,
-                });
-                None
+                tag,
+            } => MediaCommand::Play {
+                call: leg,
+                items: self.playlist(leg, &language, &items),
+                barge_in,
+                tag,
+            },
+            MediaOrder::Stop(call) => MediaCommand::Stop { call },
+            MediaOrder::InfoDigit(call, key) => MediaCommand::InfoDigit { call, key },
+            MediaOrder::Update(call, negotiated) => MediaCommand::Update { call, negotiated },
+            MediaOrder::Bridge(a, b) => MediaCommand::Bridge { a, b },
+            MediaOrder::Unbridge(a, b) => MediaCommand::Unbridge { a, b },
+            MediaOrder::End(call) => {
+                if let Some(port) = self.leg_ports.remove(&call) {
+                    self.ports.release(port);
+                }
+                MediaCommand::End { call }
             }
-            FlowOutput::StopPlayback => {
-                self.media.send(MediaCommand::Stop { call });
-                None
+            other => {
+                warn!(order = ?other, "media order not handled");
+                return;
             }
-            FlowOutput::Lookup { id, source, key } => {
+        };
+        self.media.send_home(home, command);
+    }
+
+    /// Binds an RTP port for `leg` and starts its media on `home`'s worker.
+    fn start_media(
+        &mut self,
+        home: CallId,
+        leg: CallId,
+        config: media::CallMediaConfig,
+    ) -> Option<u16> {
+        let (port, socket) = self.ports.allocate()?;
+        self.leg_ports.insert(leg, port);
+        let sip_call_id = self.sip.sip_call_id(leg).unwrap_or_default().to_string();
+        self.media.send_home(
+            home,
+            MediaCommand::Start {
+                call: leg,
+                sip_call_id,
+                socket,
+                config,
+            },
+        );
+        Some(port)
+    }
+
+    fn effect(&mut self, call: CallId, effect: Effect) {
+        let call_id = self.sip.sip_call_id(call).unwrap_or_default().to_string();
+        let replies = self.replies.clone();
+        match effect {
+            Effect::Lookup { id, source, key } => {
                 let record = self.data.lookup(&source, &key);
                 info!(%call_id, %source, %key, found = record.is_some(), "lookup");
-                Some(FlowInput::LookupResult { id, record })
+                let input = FlowInput::LookupResult { id, record };
+                self.core
+                    .handle_input(clock::now(), CoreInput::Effect(call, input));
             }
-            FlowOutput::Http {
+            Effect::Http {
                 id,
                 method,
                 url,
                 body,
                 timeout,
             } => {
-                info!(%call_id, ?method, %url, "http request");
                 let client = self.http.clone();
-                let replies = self.replies.clone();
                 tokio::spawn(async move {
                     let request = match method {
                         HttpMethod::Post => client
@@ -102,14 +160,13 @@ impl Daemon {
                     };
                     let _ = replies.send((call, FlowInput::HttpResult { id, outcome }));
                 });
-                None
             }
-            FlowOutput::IssueCoupon {
+            Effect::IssueCoupon {
                 id,
                 campaign,
                 valid_days,
             } => {
-                let (sms, replies) = (self.sms.clone(), self.replies.clone());
+                let sms = self.sms.clone();
                 tokio::spawn(async move {
                     let serial = match sms
                         .issue_coupon(call_id.clone(), campaign.clone(), valid_days)
@@ -126,10 +183,9 @@ impl Daemon {
                     };
                     let _ = replies.send((call, FlowInput::CouponIssued { id, serial }));
                 });
-                None
             }
-            FlowOutput::SendSms(request) => {
-                let (sms, replies) = (self.sms.clone(), self.replies.clone());
+            Effect::SendSms(request) => {
+                let sms = self.sms.clone();
                 let message = NewMessage {
                     key: request.idempotency_key.clone(),
                     to: request.to.clone(),
@@ -148,23 +204,20 @@ impl Daemon {
                             warn!(%call_id, to = %request.to, purpose = %request.purpose, error = %e, "sms refused")
                         }
                     }
-                    let _ = replies.send((
-                        call,
-                        FlowInput::SmsResult {
-                            id: request.id,
-                            outcome,
-                        },
-                    ));
+                    let input = FlowInput::SmsResult {
+                        id: request.id,
+                        outcome,
+                    };
+                    let _ = replies.send((call, input));
                 });
-                None
             }
-            FlowOutput::RecordConsent {
+            Effect::RecordConsent {
                 id,
                 number,
                 purpose,
                 answer,
             } => {
-                let (sms, replies) = (self.sms.clone(), self.replies.clone());
+                let sms = self.sms.clone();
                 let request = crate::sms::ConsentRequest {
                     call_id: call_id.clone(),
                     number: number.clone(),
@@ -181,87 +234,23 @@ impl Daemon {
                     }
                     let _ = replies.send((call, FlowInput::ConsentResult { id, outcome }));
                 });
-                None
             }
-            FlowOutput::Dial {
-                id,
-                targets,
-                trunk,
-                mode,
-                ring_timeout,
-                caller_id,
-            } => {
-                info!(%call_id, targets = %targets.join(" "), ?mode, "dial");
-                // None: the trunk's caller ID, else the caller's own (chosen per leg).
-                let caller_id = caller_id.unwrap_or_default();
-                let request = call_control::DialRequest {
-                    caller: call,
-                    request: id,
-                    targets,
-                    trunk,
-                    mode,
-                    ring_timeout,
-                    caller_id,
-                };
-                self.switch(now, call_control::Input::Dial(request));
-                None
-            }
-            FlowOutput::Transfer { id, target } => {
-                info!(%call_id, %target, "transfer");
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.transfer = Some(id);
-                }
-                match self
-                    .sip
-                    .handle_command(now, call, Command::Transfer { target })
-                {
-                    Ok(()) => None,
-                    Err(e) => {
-                        warn!(%call_id, error = %e, "transfer failed");
-                        Some(FlowInput::TransferResult { id, ok: false })
-                    }
-                }
-            }
-            FlowOutput::HangUp => {
-                if let Err(e) = self.sip.handle_command(now, call, Command::HangUp) {
-                    tracing::debug!(%call_id, error = %e, "hang-up: call already over");
-                }
-                None
-            }
-            FlowOutput::Event(e) => {
-                info!(%call_id, event = %e.name, node = %e.node, fields = ?e.fields, "flow event");
-                None
-            }
-            FlowOutput::Finished(summary) => {
-                let path: Vec<String> = summary.trace.iter().map(ToString::to_string).collect();
-                info!(%call_id, disposition = ?summary.disposition, path = %path.join(" "), "flow finished");
-                None
-            }
-            other => {
-                warn!(%call_id, output = ?other, "flow output not handled");
-                None
-            }
+            other => warn!(%call_id, effect = ?other, "effect not handled"),
         }
     }
 
     /// Resolves prompt names in a language; a missing prompt (checked at start, so only if a
     /// file vanished) becomes 200 ms of silence.
-    fn playlist(
-        &self,
-        call_id: &str,
-        language: &str,
-        items: &[Playable],
-    ) -> (Vec<PlayItem>, Vec<String>) {
+    fn playlist(&self, leg: CallId, language: &str, items: &[Playable]) -> Vec<PlayItem> {
         let set = self.prompts.get(language);
-        let mut names = Vec::new();
-        let items = items
+        items
             .iter()
             .map(|item| match item {
                 Playable::Prompt(name) => {
-                    names.push(name.clone());
                     match set.and_then(|s| s.get(name)) {
                         Some(p) => PlayItem::Prompt(p),
                         None => {
+                            let call_id = self.sip.sip_call_id(leg).unwrap_or_default();
                             warn!(%call_id, %language, prompt = %name, "prompt not found; silence instead");
                             PlayItem::Silence(200)
                         }
@@ -269,7 +258,6 @@ impl Daemon {
                 }
                 Playable::Silence(ms) => PlayItem::Silence(*ms),
             })
-            .collect();
-        (items, names)
+            .collect()
     }
 }

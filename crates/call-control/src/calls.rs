@@ -1,0 +1,408 @@
+//! Inbound calls: ring, answer (codec, RTP port, late offer), the call's flow and what its
+//! outputs become (media orders, SIP commands, effects, a dial), hold, and the end.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use flow_engine::{CallFlow, CallInfo, DropCause, Input as FlowInput, Output as FlowOutput};
+use media::MediaEvent;
+use sip_ua::sdp::Direction;
+use sip_ua::{CallId, Command, EndReason, Event, IncomingCall, LocalMedia, MediaOffer, Negotiated};
+use tracing::{error, info, warn};
+
+use crate::dialing::DialRequest;
+use crate::{Effect, MediaOrder, Output, Switch, Timer};
+
+/// An inbound call and its flow.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) sip_call_id: String,
+    pub(crate) flow: CallFlow,
+    /// Our address on the call's SIP flow (what SDP advertises).
+    local_ip: IpAddr,
+    stage: Stage,
+    /// Its media was started (and must be ended).
+    media: bool,
+    /// The flow's transfer request in flight.
+    transfer: Option<flow_engine::RequestId>,
+}
+
+/// Where an inbound call is.
+#[derive(Debug)]
+enum Stage {
+    /// Ringing until its answer timer; the caller's offer (`None`: a late offer).
+    Ringing(Option<MediaOffer>),
+    /// Waiting for its RTP port; then answered with this negotiation (`None`: our offer).
+    Opening {
+        negotiated: Option<Negotiated>,
+        session: u64,
+    },
+    /// Late offer answered with ours: the flow starts when the ACK brings the answer.
+    AwaitingAnswer,
+    /// Refused (no codec, no port); its end is on the way.
+    Refused,
+    /// Answered; its flow runs.
+    Up,
+}
+
+impl Switch {
+    pub(crate) fn incoming(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        incoming: IncomingCall,
+        unix_ms: i64,
+    ) {
+        let c = &self.config;
+        let name = c.routes.get(&incoming.callee).unwrap_or(&c.default_flow);
+        let Some(flow_id) = c.flows.find(name) else {
+            error!(call_id = %incoming.sip_call_id, flow = %name, "no such flow: 500");
+            self.out
+                .push_back(Output::Sip(call, Command::Reject { status: 500 }));
+            return;
+        };
+        info!(call_id = %incoming.sip_call_id, caller = %incoming.caller, callee = %incoming.callee, flow = %name, "incoming call");
+        let info = CallInfo {
+            call_id: incoming.sip_call_id.clone(),
+            ani: incoming.caller.clone(),
+            dnis: incoming.callee.clone(),
+            unix_ms,
+            vars: c.vars.clone(),
+        };
+        let flow = CallFlow::new(now, c.flows.clone(), flow_id, info);
+        let answer_at = now + c.answer_after;
+        self.calls.insert(
+            call,
+            Call {
+                sip_call_id: incoming.sip_call_id,
+                flow,
+                local_ip: incoming.flow.local.ip(),
+                stage: Stage::Ringing(incoming.offer),
+                media: false,
+                transfer: None,
+            },
+        );
+        self.out.push_back(Output::Sip(call, Command::Ring));
+        self.timers.set(Timer::Answer(call), Some(answer_at));
+    }
+
+    /// The answer timer: choose the codec (488 if none), then ask for an RTP port.
+    pub(crate) fn answer(&mut self, call: CallId) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Stage::Ringing(offer) = std::mem::replace(&mut c.stage, Stage::Refused) else {
+            return;
+        };
+        let negotiated = match offer.map(|o| o.negotiate(&self.config.codecs)) {
+            None => None,
+            Some(Ok(n)) => Some(n),
+            Some(Err(e)) => {
+                warn!(call_id = %c.sip_call_id, error = %e, "no usable codec");
+                self.out
+                    .push_back(Output::Sip(call, Command::Reject { status: 488 }));
+                return;
+            }
+        };
+        let (config, session) = self.media_config(negotiated);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.stage = Stage::Opening {
+            negotiated,
+            session,
+        };
+        self.media_order(call, MediaOrder::Start { leg: call, config });
+    }
+
+    /// The answer to `MediaOrder::Start`: answer the call on that port, or refuse it (503).
+    pub(crate) fn media_started(&mut self, now: Instant, leg: CallId, port: Option<u16>) {
+        if self.placed.contains_key(&leg) {
+            return;
+        }
+        let Some(c) = self.calls.get_mut(&leg) else {
+            return;
+        };
+        let Stage::Opening {
+            negotiated,
+            session,
+        } = c.stage
+        else {
+            return;
+        };
+        let Some(port) = port else {
+            if let Some(skipped) = self.log.hit(now, "RTP ports exhausted") {
+                error!(call_id = %c.sip_call_id, skipped, "RTP port range exhausted: 503");
+            }
+            c.stage = Stage::Refused;
+            self.out
+                .push_back(Output::Sip(leg, Command::Reject { status: 503 }));
+            return;
+        };
+        c.media = true;
+        let local = LocalMedia {
+            rtp: SocketAddr::new(c.local_ip, port),
+            session_id: session,
+            version: 1,
+        };
+        let command = match negotiated {
+            Some(negotiated) => {
+                info!(call_id = %c.sip_call_id, codec = ?negotiated.codec, telephone_event = ?negotiated.telephone_event, rtp_port = port, "answering");
+                c.stage = Stage::Up;
+                Command::Answer { local, negotiated }
+            }
+            None => {
+                info!(call_id = %c.sip_call_id, rtp_port = port, "answering a late offer with ours");
+                c.stage = Stage::AwaitingAnswer;
+                Command::AnswerWithOffer {
+                    local,
+                    telephone_event: self.config.telephone_event,
+                }
+            }
+        };
+        let up = matches!(c.stage, Stage::Up);
+        self.out.push_back(Output::Sip(leg, command));
+        if up {
+            self.drive(now, leg, FlowInput::Answered);
+        }
+    }
+
+    /// A SIP event of an inbound call.
+    pub(crate) fn call_event(&mut self, now: Instant, call: CallId, event: Event) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        match event {
+            Event::Dtmf(d) => self.media_order(call, MediaOrder::InfoDigit(call, d.digit)),
+            Event::MediaUpdated(negotiated) => {
+                info!(call_id = %c.sip_call_id, remote = %negotiated.remote, codec = ?negotiated.codec, direction = ?negotiated.direction, "media updated");
+                let input = match c.stage {
+                    Stage::AwaitingAnswer => {
+                        c.stage = Stage::Up;
+                        Some(FlowInput::Answered)
+                    }
+                    // The prompt waits on hold (media); so do the flow's listening deadlines.
+                    Stage::Up => Some(match negotiated.direction {
+                        Direction::SendRecv => FlowInput::Resumed,
+                        _ => FlowInput::Held,
+                    }),
+                    _ => None,
+                };
+                self.media_order(call, MediaOrder::Update(call, negotiated));
+                if let Some(input) = input {
+                    self.drive(now, call, input);
+                }
+            }
+            Event::Ended(reason) => self.call_ended(now, call, reason),
+            Event::TransferResult(outcome) => {
+                if let Some(id) = c.transfer.take() {
+                    let ok = outcome == sip_ua::TransferOutcome::Succeeded;
+                    self.drive(now, call, FlowInput::TransferResult { id, ok });
+                }
+            }
+            Event::Acked | Event::TransferAccepted => {}
+            Event::Incoming(_) => warn!(%call, "Incoming fed as Input::Sip; use Input::Incoming"),
+            other => info!(%call, event = ?other, "call event"),
+        }
+    }
+
+    fn call_ended(&mut self, now: Instant, call: CallId, reason: EndReason) {
+        // A call whose flow never started (rejected, cancelled, a late offer without an
+        // answer) has no flow to finish; a running one learns why it ended.
+        let input = match reason {
+            EndReason::CallerHungUp => Some(FlowInput::HungUp),
+            EndReason::AckTimeout => Some(FlowInput::Dropped(DropCause::NoAck)),
+            _ => None,
+        };
+        let up = self
+            .calls
+            .get(&call)
+            .is_some_and(|c| matches!(c.stage, Stage::Up));
+        if let (true, Some(input)) = (up, input) {
+            self.drive(now, call, input);
+        }
+        // Legs placed for it, or bridged to it, go too.
+        self.caller_ended(call);
+        let Some(c) = self.calls.remove(&call) else {
+            return;
+        };
+        info!(call_id = %c.sip_call_id, ?reason, "call ended");
+        self.timers.set(Timer::Answer(call), None);
+        self.timers.set(Timer::Flow(call), None);
+        if c.media {
+            self.media_order(call, MediaOrder::End(call));
+        }
+    }
+
+    pub(crate) fn command_failed(&mut self, now: Instant, call: CallId) {
+        if let Some(id) = self.calls.get_mut(&call).and_then(|c| c.transfer.take()) {
+            self.drive(now, call, FlowInput::TransferResult { id, ok: false });
+        }
+    }
+
+    /// A media report of an inbound call.
+    pub(crate) fn call_media(&mut self, now: Instant, call: CallId, event: MediaEvent, tag: u64) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let input = match event {
+            MediaEvent::Digit { key, source } => {
+                info!(call_id = %c.sip_call_id, key = %key, ?source, "digit");
+                FlowInput::Digit(key)
+            }
+            MediaEvent::PlaybackFinished => {
+                FlowInput::PlaybackFinished(flow_engine::RequestId(tag))
+            }
+            MediaEvent::Inactive => {
+                warn!(call_id = %c.sip_call_id, "no RTP from the caller: hanging up");
+                self.drive(now, call, FlowInput::Dropped(DropCause::NoMedia));
+                self.out.push_back(Output::Sip(call, Command::HangUp));
+                return;
+            }
+            _ => return,
+        };
+        self.drive(now, call, input);
+    }
+
+    /// Feeds `input` to the call's flow and carries out what it asks, until it waits. An input
+    /// that arises while a flow's outputs are carried out (a dial refused at once) waits its
+    /// turn, so every flow sees its inputs one at a time and in order.
+    pub(crate) fn drive(&mut self, now: Instant, call: CallId, input: FlowInput) {
+        self.pending_flow.push_back((call, input));
+        if self.driving {
+            return;
+        }
+        self.driving = true;
+        while let Some((call, input)) = self.pending_flow.pop_front() {
+            let Some(c) = self.calls.get_mut(&call) else {
+                continue;
+            };
+            c.flow.handle_input(now, input);
+            let outputs: Vec<FlowOutput> = std::iter::from_fn(|| c.flow.poll_output()).collect();
+            let deadline = c.flow.poll_timeout();
+            self.timers.set(Timer::Flow(call), deadline);
+            for output in outputs {
+                self.carry_out(now, call, output);
+            }
+        }
+        self.driving = false;
+    }
+
+    fn carry_out(&mut self, now: Instant, call: CallId, output: FlowOutput) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let call_id = &c.sip_call_id;
+        let effect = |e| Output::Effect(call, e);
+        let out = match output {
+            FlowOutput::Play {
+                id,
+                language,
+                items,
+                barge_in,
+            } => {
+                let names: Vec<&str> = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        flow_engine::Playable::Prompt(name) => Some(name.as_str()),
+                        flow_engine::Playable::Silence(_) => None,
+                    })
+                    .collect();
+                info!(%call_id, %language, prompts = %names.join(","), barge_in, "play");
+                let order = MediaOrder::Play {
+                    leg: call,
+                    language,
+                    items,
+                    barge_in,
+                    tag: id.0,
+                };
+                Output::Media { home: call, order }
+            }
+            FlowOutput::StopPlayback => Output::Media {
+                home: call,
+                order: MediaOrder::Stop(call),
+            },
+            FlowOutput::Lookup { id, source, key } => effect(Effect::Lookup { id, source, key }),
+            FlowOutput::Http {
+                id,
+                method,
+                url,
+                body,
+                timeout,
+            } => {
+                info!(%call_id, ?method, %url, "http request");
+                effect(Effect::Http {
+                    id,
+                    method,
+                    url,
+                    body,
+                    timeout,
+                })
+            }
+            FlowOutput::IssueCoupon {
+                id,
+                campaign,
+                valid_days,
+            } => effect(Effect::IssueCoupon {
+                id,
+                campaign,
+                valid_days,
+            }),
+            FlowOutput::SendSms(request) => effect(Effect::SendSms(request)),
+            FlowOutput::RecordConsent {
+                id,
+                number,
+                purpose,
+                answer,
+            } => effect(Effect::RecordConsent {
+                id,
+                number,
+                purpose,
+                answer,
+            }),
+            FlowOutput::Dial {
+                id,
+                targets,
+                trunk,
+                mode,
+                ring_timeout,
+                caller_id,
+            } => {
+                info!(%call_id, targets = %targets.join(" "), ?mode, "dial");
+                let ani = c.flow.vars().get("ani").unwrap_or_default().to_string();
+                let request = DialRequest {
+                    caller: call,
+                    request: id,
+                    targets,
+                    trunk,
+                    mode,
+                    ring_timeout,
+                    caller_id,
+                    ani,
+                };
+                self.dial(now, request);
+                return;
+            }
+            FlowOutput::Transfer { id, target } => {
+                info!(%call_id, %target, "transfer");
+                c.transfer = Some(id);
+                Output::Sip(call, Command::Transfer { target })
+            }
+            FlowOutput::HangUp => Output::Sip(call, Command::HangUp),
+            FlowOutput::Event(e) => {
+                info!(%call_id, event = %e.name, node = %e.node, fields = ?e.fields, "flow event");
+                return;
+            }
+            FlowOutput::Finished(summary) => {
+                let path: Vec<String> = summary.trace.iter().map(ToString::to_string).collect();
+                info!(%call_id, disposition = ?summary.disposition, path = %path.join(" "), "flow finished");
+                return;
+            }
+            other => {
+                warn!(%call_id, output = ?other, "flow output not handled");
+                return;
+            }
+        };
+        self.out.push_back(out);
+    }
+}
