@@ -10,50 +10,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Arrival, Ivrd, RtpTap, free_udp_port, root};
+use common::{Arrival, Ivrd, RtpTap, finish, free_udp_port, root, sipp};
 use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
-
-fn have_sipp() -> bool {
-    if Command::new("sipp").arg("-v").output().is_ok() {
-        return true;
-    }
-    let msg =
-        "\n*** sipp not found: the bridge test did NOT run. Install Debian's sip-tester. ***\n";
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    false
-}
-
-/// SIPp from tests/sipp with common options and `args`.
-fn sipp(args: &[&str]) -> Command {
-    let mut cmd = Command::new("sipp");
-    cmd.current_dir(root().join("tests/sipp"))
-        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", "1", "-nostdin"])
-        .args(["-timeout", "40s", "-timeout_error"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Waits for `child` for up to `secs`; its success and output.
-fn finish(mut child: Child, secs: u64) -> (bool, String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("sipp output");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// The caller: SIPp's `scenario` dialling number 400, ivrd's RTP recorded by `tap`, holding
 /// `hold_ms` where the scenario pauses.
@@ -149,7 +109,7 @@ fn start_ivrd(agent_port: u16) -> Ivrd {
 
 #[test]
 fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
-    if !have_sipp() {
+    if !common::have_sipp("the bridge test") {
         return;
     }
     let agent_port = free_udp_port();
@@ -200,7 +160,7 @@ fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
 /// ivrd hangs up on the caller; the 486 is acknowledged.
 #[test]
 fn a_busy_agent_takes_the_busy_branch() {
-    if !have_sipp() {
+    if !common::have_sipp("the bridge test") {
         return;
     }
     let agent_port = free_udp_port();
@@ -230,7 +190,7 @@ fn a_busy_agent_takes_the_busy_branch() {
 /// ivrd hangs up on the caller.
 #[test]
 fn the_agent_hanging_up_returns_the_caller_to_the_flow() {
-    if !have_sipp() {
+    if !common::have_sipp("the bridge test") {
         return;
     }
     let agent_port = free_udp_port();
@@ -270,7 +230,7 @@ fn the_agent_hanging_up_returns_the_caller_to_the_flow() {
 /// answers the CANCEL and 487s the INVITE), and the flow takes its `no_answer` branch.
 #[test]
 fn no_answer_is_cancelled_at_the_ring_timeout() {
-    if !have_sipp() {
+    if !common::have_sipp("the bridge test") {
         return;
     }
     let agent_port = free_udp_port();
@@ -303,7 +263,7 @@ fn no_answer_is_cancelled_at_the_ring_timeout() {
 /// here by RFC 2617's formula.
 #[test]
 fn a_trunks_401_and_407_are_answered_with_digest_credentials() {
-    if !have_sipp() {
+    if !common::have_sipp("the bridge test") {
         return;
     }
     for scenario in ["agent-auth.xml", "agent-proxy-auth.xml"] {

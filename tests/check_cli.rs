@@ -22,7 +22,7 @@ fn shipped_flows_pass() {
     let (ok, out) = check(&[]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("5 flows OK: coupon, deflection, demo, dial, isp"),
+        out.contains("6 flows OK: coupon, deflection, demo, dial, isp, notify"),
         "{out}"
     );
 }

@@ -23,16 +23,6 @@ use std::time::{Duration, Instant};
 
 use common::{Ivrd, free_udp_port, root, wait_until};
 
-fn have_sipp() -> bool {
-    if Command::new("sipp").arg("-v").output().is_ok() {
-        return true;
-    }
-    let msg = "\n*** sipp not found: the hostile-traffic tests did NOT run. Install Debian's sip-tester. ***\n";
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    false
-}
-
 /// Runs `basic.xml` from 127.0.0.1: `calls` calls at `rate` per second, each `hold_ms` long,
 /// SDP naming `rtp_port`. Returns SIPp's success and output.
 fn sipp_basic(
@@ -96,7 +86,7 @@ fn flood_invite(port: u16, from_port: u16, i: u64) -> Vec<u8> {
 
 #[test]
 fn an_invite_flood_from_one_host_does_not_lock_out_another_caller() {
-    if !have_sipp() {
+    if !common::have_sipp("the hostile-traffic tests") {
         return;
     }
     let ivrd = Ivrd::start();
@@ -181,7 +171,7 @@ fn press(key: u8, ssrc: u32, timestamp: u32) -> Vec<Vec<u8>> {
 
 #[test]
 fn rtp_from_strangers_and_junk_events_make_no_digit() {
-    if !have_sipp() {
+    if !common::have_sipp("the hostile-traffic tests") {
         return;
     }
     let ivrd = Ivrd::start();

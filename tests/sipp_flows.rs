@@ -9,72 +9,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Ivrd, RtpTap, free_udp_port, root};
+use common::{HttpHook, Ivrd, RtpTap, free_udp_port, root};
 
 /// Answers every request with "chat available" and records the request lines.
-struct ChatApi {
-    port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl ChatApi {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("addr").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(20));
-                    continue;
-                };
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf);
-                r.lock()
-                    .unwrap()
-                    .push(text.lines().next().unwrap_or("").to_string());
-                let body = r#"{"available": true, "url": "https://chat.example/s/e2e", "valid_for_s": 300}"#;
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        Self {
-            port,
-            requests,
-            stop,
-        }
-    }
-}
-
-impl Drop for ChatApi {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 struct Case {
     scenario: &'static str,
     service: &'static str,
@@ -119,7 +59,9 @@ fn example_flows_through_sipp() {
         eprintln!("{msg}");
         return;
     }
-    let api = ChatApi::start();
+    let api = HttpHook::start(
+        r#"{"available": true, "url": "https://chat.example/s/e2e", "valid_for_s": 300}"#,
+    );
     let dir = std::env::temp_dir().join(format!("ivrd-flows-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("ivrd.toml");
@@ -240,7 +182,7 @@ fn example_flows_through_sipp() {
             failures.push(format!("{label}: only {} RTP packets", packets.len()));
         }
     }
-    let requests = api.requests.lock().unwrap().clone();
+    let requests = api.request_lines();
     if !requests
         .iter()
         .any(|r| r.starts_with("GET /availability?dnis=100 "))

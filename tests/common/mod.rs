@@ -270,3 +270,127 @@ pub fn query(db: &Path, sql: &str) -> i64 {
             .expect("open store");
     conn.query_row(sql, [], |r| r.get(0)).expect(sql)
 }
+
+/// A tiny HTTP server on 127.0.0.1 that answers every request with 200 and `reply` (JSON), and
+/// keeps each request (head and body) for the test: a chat API, a status webhook.
+pub struct HttpHook {
+    pub port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HttpHook {
+    pub fn start(reply: &'static str) -> Self {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse().ok())?
+                            })
+                            .unwrap_or(0usize);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                r.lock()
+                    .expect("requests")
+                    .push(String::from_utf8_lossy(&buf).into_owned());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        Self {
+            port,
+            requests,
+            stop,
+        }
+    }
+
+    /// Every request, head and body.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+
+    /// Every request's first line.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| r.lines().next().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+impl Drop for HttpHook {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether `sipp` runs here; without it `what` did not run: said loudly, and a failure under CI.
+pub fn have_sipp(what: &str) -> bool {
+    if Command::new("sipp").arg("-v").output().is_ok() {
+        return true;
+    }
+    let msg =
+        format!("\n*** sipp not found: {what} did NOT run. Install Debian's sip-tester. ***\n");
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("{msg}");
+    false
+}
+
+/// SIPp from tests/sipp with common options (one call, 40 s timeout) and `args`.
+pub fn sipp(args: &[&str]) -> Command {
+    let mut cmd = Command::new("sipp");
+    cmd.current_dir(root().join("tests/sipp"))
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-m", "1", "-nostdin"])
+        .args(["-timeout", "40s", "-timeout_error"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits for `child` for up to `secs`; its success and output.
+pub fn finish(mut child: Child, secs: u64) -> (bool, String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("sipp output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -11,25 +11,62 @@ use sip_ua::{CallId, Command, EndReason, Event, IncomingCall, LocalMedia, MediaO
 use tracing::{error, info, warn};
 
 use crate::dialing::DialRequest;
+use crate::push::PushLeg;
 use crate::{Effect, MediaOrder, Output, Switch, Timer};
 
-/// An inbound call and its flow.
+/// A call running a flow: inbound, or a push call we placed.
 #[derive(Debug)]
 pub(crate) struct Call {
+    /// Its name in logs and the API: the SIP Call-ID (inbound) or the push id.
     pub(crate) sip_call_id: String,
     pub(crate) flow: CallFlow,
-    /// Our address on the call's SIP flow (what SDP advertises).
+    pub(crate) flow_name: String,
+    /// Our address on the call's SIP flow (what SDP advertises; inbound calls).
     local_ip: IpAddr,
-    stage: Stage,
+    pub(crate) stage: Stage,
     /// Its media was started (and must be ended).
-    media: bool,
+    pub(crate) media: bool,
     /// The flow's transfer request in flight.
     transfer: Option<flow_engine::RequestId>,
+    /// A push call's own record.
+    pub(crate) push: Option<PushLeg>,
+    /// How its flow ended.
+    pub(crate) disposition: Option<String>,
 }
 
-/// Where an inbound call is.
+impl Call {
+    /// A push call just placed (its media started with the INVITE).
+    pub(crate) fn outbound(name: String, flow: CallFlow, flow_name: String, push: PushLeg) -> Self {
+        Self {
+            sip_call_id: name,
+            flow,
+            flow_name,
+            local_ip: IpAddr::from([0, 0, 0, 0]),
+            stage: Stage::Calling,
+            media: true,
+            transfer: None,
+            push: Some(push),
+            disposition: None,
+        }
+    }
+
+    /// Its state, in a word (for the API).
+    pub(crate) fn state(&self) -> &'static str {
+        match self.stage {
+            Stage::Ringing(_) => "ringing",
+            Stage::Opening { .. } | Stage::AwaitingAnswer => "answering",
+            Stage::Refused => "refused",
+            Stage::Calling => "calling",
+            Stage::Up => "up",
+        }
+    }
+}
+
+/// Where a call is.
 #[derive(Debug)]
-enum Stage {
+pub(crate) enum Stage {
+    /// A push call placed, not answered yet.
+    Calling,
     /// Ringing until its answer timer; the caller's offer (`None`: a late offer).
     Ringing(Option<MediaOffer>),
     /// Waiting for its RTP port; then answered with this negotiation (`None`: our offer).
@@ -71,15 +108,20 @@ impl Switch {
         };
         let flow = CallFlow::new(now, c.flows.clone(), flow_id, info);
         let answer_at = now + c.answer_after;
+        let flow_name = name.clone();
+        self.names.insert(incoming.sip_call_id.clone(), call);
         self.calls.insert(
             call,
             Call {
                 sip_call_id: incoming.sip_call_id,
                 flow,
+                flow_name,
                 local_ip: incoming.flow.local.ip(),
                 stage: Stage::Ringing(incoming.offer),
                 media: false,
                 transfer: None,
+                push: None,
+                disposition: None,
             },
         );
         self.out.push_back(Output::Sip(call, Command::Ring));
@@ -173,6 +215,12 @@ impl Switch {
             return;
         };
         match event {
+            Event::Progress(_) => self.push_progress(now, call, false),
+            Event::Answered(negotiated) => {
+                info!(call_id = %c.sip_call_id, remote = %negotiated.remote, codec = ?negotiated.codec, "push call answered");
+                self.media_order(call, MediaOrder::Update(call, negotiated));
+                self.push_progress(now, call, true);
+            }
             Event::Dtmf(d) => self.media_order(call, MediaOrder::InfoDigit(call, d.digit)),
             Event::MediaUpdated(negotiated) => {
                 info!(call_id = %c.sip_call_id, remote = %negotiated.remote, codec = ?negotiated.codec, direction = ?negotiated.direction, "media updated");
@@ -227,10 +275,16 @@ impl Switch {
             return;
         };
         info!(call_id = %c.sip_call_id, ?reason, "call ended");
+        if self.names.get(&c.sip_call_id) == Some(&call) {
+            self.names.remove(&c.sip_call_id);
+        }
         self.timers.set(Timer::Answer(call), None);
         self.timers.set(Timer::Flow(call), None);
         if c.media {
             self.media_order(call, MediaOrder::End(call));
+        }
+        if let Some(push) = c.push {
+            self.push_ended(now, call, push, reason, c.disposition);
         }
     }
 
@@ -396,6 +450,7 @@ impl Switch {
             FlowOutput::Finished(summary) => {
                 let path: Vec<String> = summary.trace.iter().map(ToString::to_string).collect();
                 info!(%call_id, disposition = ?summary.disposition, path = %path.join(" "), "flow finished");
+                c.disposition = Some(format!("{:?}", summary.disposition));
                 return;
             }
             other => {

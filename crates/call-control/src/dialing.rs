@@ -35,7 +35,11 @@ pub(crate) struct DialRequest {
 #[derive(Debug)]
 pub(crate) enum Session {
     Dialing(Dialing),
-    Bridged { callee: CallId, request: RequestId },
+    Bridged {
+        callee: CallId,
+        request: RequestId,
+        target: String,
+    },
 }
 
 /// A leg we placed: for whom (its media lives on the caller's worker), which attempt, and the
@@ -90,6 +94,23 @@ impl Dialing {
         self.attempts.iter().filter_map(|(_, _, a)| match a {
             Attempt::Placed(leg) | Attempt::Ringing(leg) => Some(*leg),
             _ => None,
+        })
+    }
+
+    /// Its attempts, for the API: the leg (once placed), the target, the state.
+    pub(crate) fn views(&self) -> impl Iterator<Item = crate::LegView> + '_ {
+        self.attempts.iter().map(|(_, target, a)| {
+            let (leg, state) = match a {
+                Attempt::Placing => (None, "placing"),
+                Attempt::Placed(leg) => (Some(*leg), "calling"),
+                Attempt::Ringing(leg) => (Some(*leg), "ringing"),
+                Attempt::Over(_) => (None, "over"),
+            };
+            crate::LegView {
+                leg,
+                target: target.clone(),
+                state,
+            }
         })
     }
 
@@ -218,7 +239,7 @@ impl Switch {
             self.attempts.insert(attempt, caller);
             self.out.push_back(Output::Place {
                 attempt,
-                home: caller,
+                home: Some(caller),
                 target,
                 trunk: d.trunk.clone(),
                 caller_id: d.caller_id.clone(),
@@ -371,6 +392,7 @@ impl Switch {
             Session::Bridged {
                 callee: leg,
                 request,
+                target: target.clone(),
             },
         );
         for other in others {
@@ -406,7 +428,9 @@ impl Switch {
         reason: EndReason,
     ) {
         match self.sessions.get_mut(&caller) {
-            Some(Session::Bridged { callee, request }) if *callee == leg => {
+            Some(Session::Bridged {
+                callee, request, ..
+            }) if *callee == leg => {
                 let request = *request;
                 self.sessions.remove(&caller);
                 self.media_order(caller, MediaOrder::Unbridge(caller, leg));
@@ -485,7 +509,7 @@ impl Switch {
         self.drive(now, caller, flow_engine::Input::DialResult { id, outcome });
     }
 
-    fn attempt_id(&mut self) -> AttemptId {
+    pub(crate) fn attempt_id(&mut self) -> AttemptId {
         self.next_attempt += 1;
         AttemptId(self.next_attempt)
     }

@@ -38,7 +38,12 @@
 
 mod calls;
 mod dialing;
+mod push;
 mod timers;
+mod views;
+
+pub use push::{PushOutcome, PushRefusal, PushRequest, PushResult};
+pub use views::{CallView, LegView};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -105,6 +110,8 @@ pub struct Config {
     pub media: MediaSettings,
     /// Trunks by name.
     pub trunks: HashMap<String, TrunkPolicy>,
+    /// Push calls placed per second, at most (a script cannot flood a trunk).
+    pub push_per_second: u32,
     /// Seed for SSRCs, sequence numbers and SDP session ids.
     pub seed: u64,
 }
@@ -127,6 +134,7 @@ impl Config {
                 reorder_window: 3,
             },
             trunks: HashMap::new(),
+            push_per_second: 10,
             seed: 0,
         }
     }
@@ -167,6 +175,10 @@ pub enum Input {
     },
     /// The result of an [`Output::Effect`], for the leg's flow.
     Effect(CallId, flow_engine::Input),
+    /// Place a push call; answered with [`Output::Pushed`], ended with [`Output::PushEnded`].
+    Push(PushRequest),
+    /// Hang up a call by its API id (the SIP Call-ID of an inbound call, a push call's id).
+    HangUpCall(String),
     /// A deadline from [`Switch::poll_timeout`] has passed.
     Timeout,
 }
@@ -277,8 +289,8 @@ pub enum Output {
     Place {
         /// The attempt.
         attempt: AttemptId,
-        /// Whose worker its media goes on (its caller's).
-        home: CallId,
+        /// Whose worker its media goes on (its caller's); `None`: its own (a push call).
+        home: Option<CallId>,
         /// A SIP URI, or a number for the trunk.
         target: String,
         /// The trunk to place it through.
@@ -292,14 +304,28 @@ pub enum Output {
     },
     /// Run an effect for a leg's flow.
     Effect(CallId, Effect),
+    /// The answer to [`Input::Push`]: placed (its outcome follows), or refused.
+    Pushed {
+        /// The request's id.
+        id: String,
+        /// Placed, or why not.
+        result: Result<(), PushRefusal>,
+    },
+    /// A push call is over (or could not be placed after all): how it went.
+    PushEnded(PushOutcome),
 }
 
 /// The call-control core. See the crate docs for the drain contract.
 #[derive(Debug)]
 pub struct Switch {
     config: Config,
-    /// Legs running a flow (inbound calls), by id.
+    /// Legs running a flow (inbound and push calls), by id.
     calls: HashMap<CallId, Call>,
+    /// Calls by their API id.
+    names: HashMap<String, CallId>,
+    /// Push calls being placed, by attempt.
+    pushes: HashMap<AttemptId, push::PendingPush>,
+    push_rate: push::Rate,
     /// Callers with a dial in progress or bridged, by caller.
     sessions: HashMap<CallId, dialing::Session>,
     /// Legs we placed, by id.
@@ -326,6 +352,9 @@ impl Switch {
             seed: config.seed,
             config,
             calls: HashMap::new(),
+            names: HashMap::new(),
+            pushes: HashMap::new(),
+            push_rate: push::Rate::new(),
             sessions: HashMap::new(),
             placed: HashMap::new(),
             attempts: HashMap::new(),
@@ -352,8 +381,14 @@ impl Switch {
             Input::CommandFailed(call) => self.command_failed(now, call),
             Input::MediaStarted { leg, port } => self.media_started(now, leg, port),
             Input::Media(leg, event, tag) => self.media(now, leg, event, tag),
-            Input::Placed { attempt, leg } => self.placed(now, attempt, leg),
+            Input::Placed { attempt, leg } => {
+                if !self.push_placed(now, attempt, &leg) {
+                    self.placed(now, attempt, leg);
+                }
+            }
             Input::Effect(call, input) => self.drive(now, call, input),
+            Input::Push(request) => self.push(now, request),
+            Input::HangUpCall(name) => self.hang_up_call(now, &name),
             Input::Timeout => self.timeout(now),
         }
     }
@@ -375,9 +410,14 @@ impl Switch {
         self.calls.len()
     }
 
-    /// Legs placed and not over.
+    /// Legs placed for dial nodes and not over.
     pub fn placed_legs(&self) -> usize {
         self.placed.len()
+    }
+
+    /// Whether a call with this API id is live.
+    pub fn has_call(&self, name: &str) -> bool {
+        self.names.contains_key(name)
     }
 
     fn timeout(&mut self, now: Instant) {
@@ -386,6 +426,7 @@ impl Switch {
                 Timer::Answer(call) => self.answer(call),
                 Timer::Flow(call) => self.drive(now, call, flow_engine::Input::Timeout),
                 Timer::Ring(caller, round) => self.rang_out(now, caller, round),
+                Timer::RingOut(leg) => self.push_rang_out(now, leg),
             }
         }
     }

@@ -15,6 +15,8 @@ pub(crate) enum Timer {
     Flow(CallId),
     /// A round of ringing for a caller's dial: the round's number (unique in the switch).
     Ring(CallId, u64),
+    /// A push call rings out.
+    RingOut(CallId),
 }
 
 /// Timers by deadline, and each timer's deadline.

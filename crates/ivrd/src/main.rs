@@ -5,6 +5,8 @@ mod check;
 mod clock;
 mod dtmf_cmd;
 mod flows;
+mod http;
+mod push_log;
 mod serve;
 mod sms;
 

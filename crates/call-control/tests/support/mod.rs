@@ -106,6 +106,9 @@ pub struct Sim {
     pub lose: Option<Loss>,
     pub media: FakeMedia,
     pub effects: Vec<(CallId, Effect)>,
+    /// The core's answers to pushes, and push outcomes.
+    pub pushed: Vec<(String, Result<(), call_control::PushRefusal>)>,
+    pub push_outcomes: Vec<call_control::PushOutcome>,
     /// Peer actions due later: (when, peer, call, command).
     actions: Vec<(Instant, usize, CallId, Command)>,
     /// Core outputs, as debug text (for failure messages).
@@ -114,11 +117,21 @@ pub struct Sim {
 
 /// The shipped flow files and prompt names, with `vars` overriding `[vars]`.
 pub fn flows(extra: &[(&str, &str)]) -> Arc<FlowSet> {
-    let mut files = vec![SourceFile {
-        name: "dial".into(),
-        file: "config/flows/dial.toml".into(),
-        text: include_str!("../../../../config/flows/dial.toml").into(),
-    }];
+    let shipped = [
+        ("dial", include_str!("../../../../config/flows/dial.toml")),
+        (
+            "notify",
+            include_str!("../../../../config/flows/notify.toml"),
+        ),
+    ];
+    let mut files: Vec<SourceFile> = shipped
+        .iter()
+        .map(|(name, text)| SourceFile {
+            name: (*name).into(),
+            file: format!("config/flows/{name}.toml"),
+            text: (*text).into(),
+        })
+        .collect();
     for (name, text) in extra {
         files.push(SourceFile {
             name: (*name).into(),
@@ -135,6 +148,9 @@ pub fn flows(extra: &[(&str, &str)]) -> Arc<FlowSet> {
             "goodbye",
             "welcome",
             "main-menu",
+            "notice",
+            "notice-offer",
+            "notice-sent",
         ],
     );
     Arc::new(flow_engine::load(&files, &catalog).expect("test flows compile"))
@@ -186,6 +202,8 @@ impl Sim {
                 ..FakeMedia::default()
             },
             effects: Vec::new(),
+            pushed: Vec::new(),
+            push_outcomes: Vec::new(),
             actions: Vec::new(),
             trace: Vec::new(),
         }
@@ -214,6 +232,22 @@ impl Sim {
         let call = peer.sip.dial(self.now, dial).expect("peer dials");
         self.settle();
         call
+    }
+
+    /// The API asks for a push call to `to` running `flow`.
+    pub fn push(&mut self, id: &str, to: &str, flow: &str, ring_timeout: Duration) {
+        let request = call_control::PushRequest {
+            id: id.into(),
+            to: to.into(),
+            flow: flow.into(),
+            vars: Vec::new(),
+            caller_id: Some("+15550001111".into()),
+            trunk: None,
+            ring_timeout,
+            unix_ms: 1_790_000_000_000,
+        };
+        self.core.handle_input(self.now, Input::Push(request));
+        self.settle();
     }
 
     /// Peer `p` sends `command` on its call `call`.
@@ -447,6 +481,8 @@ impl Sim {
                     self.core.handle_input(now, Input::Effect(call, input));
                 }
             }
+            Output::Pushed { id, result } => self.pushed.push((id, result)),
+            Output::PushEnded(outcome) => self.push_outcomes.push(outcome),
             other => panic!("output the harness does not know: {other:?}"),
         }
     }

@@ -23,6 +23,26 @@ pub(crate) struct Config {
     pub(crate) merchants: Vec<crate::sms::config::Merchant>,
     /// SIP trunks that dial nodes place calls through, by name.
     pub(crate) trunks: BTreeMap<String, Trunk>,
+    pub(crate) push: PushSection,
+}
+
+/// `[push]`: calls placed through `POST /calls`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PushSection {
+    /// Push calls placed per second, at most (429 above it).
+    pub(crate) per_second: u32,
+    /// How long a push call rings when the request gives no `ring_timeout_s`.
+    pub(crate) ring_timeout_s: u64,
+}
+
+impl Default for PushSection {
+    fn default() -> Self {
+        Self {
+            per_second: 10,
+            ring_timeout_s: 30,
+        }
+    }
 }
 
 /// `[trunks.NAME]`: where calls placed through it go, and how they authenticate.
@@ -318,6 +338,9 @@ impl Config {
         let a = &self.sip.admission;
         if a.max_setup == 0 || a.per_source_setup == 0 || a.per_source_rate == 0 {
             return Err("sip.admission: setup limits and the rate must be positive".into());
+        }
+        if self.push.per_second == 0 || !(1..=300).contains(&self.push.ring_timeout_s) {
+            return Err("push: per_second must be positive, ring_timeout_s 1 to 300".into());
         }
         Ok(())
     }

@@ -50,6 +50,8 @@ impl Daemon {
                     .handle_input(now, CoreInput::Placed { attempt, leg });
             }
             CoreOutput::Effect(call, effect) => self.effect(call, effect),
+            CoreOutput::Pushed { id, result } => self.pushed(&id, result),
+            CoreOutput::PushEnded(outcome) => self.push_ended(outcome),
             other => warn!(output = ?other, "call-control output not handled"),
         }
     }

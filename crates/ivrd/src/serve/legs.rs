@@ -13,7 +13,8 @@ use super::{Daemon, TELEPHONE_EVENT};
 
 /// What the core asked to place.
 pub(super) struct Place<'a> {
-    pub(super) home: CallId,
+    /// Whose media worker (a push call's: its own).
+    pub(super) home: Option<CallId>,
     pub(super) target: &'a str,
     pub(super) trunk: Option<&'a str>,
     pub(super) caller_id: &'a str,
@@ -83,11 +84,12 @@ impl Daemon {
                 return Err(e.to_string());
             }
         };
-        info!(caller = %p.home, %leg, %target, rtp_port = port, "placing a leg");
+        let home = p.home.unwrap_or(leg);
+        info!(caller = %home, %leg, %target, rtp_port = port, "placing a leg");
         self.leg_ports.insert(leg, port);
         let sip_call_id = self.sip.sip_call_id(leg).unwrap_or_default().to_string();
         self.media.send_home(
-            p.home,
+            home,
             super::media_worker::MediaCommand::Start {
                 call: leg,
                 sip_call_id,

@@ -3,6 +3,7 @@
 //! sockets; effects (HTTP, SMS, coupons) run as tasks. They talk through channels only: the
 //! core decides, this module carries its decisions out.
 
+mod api;
 mod config;
 mod effects;
 mod legs;
@@ -21,7 +22,7 @@ use call_control::Input as CoreInput;
 use sip_ua::{AudioCodec, CallId, Endpoint, Event, Flow, Input, Output, SipConfig, Transport};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::clock;
 use crate::flows::DataSources;
@@ -111,6 +112,9 @@ struct Daemon {
     http: reqwest::Client,
     replies: mpsc::UnboundedSender<(CallId, flow_engine::Input)>,
     sms: crate::sms::Sms,
+    /// Push calls placed through the API, by id, until their outcome is out.
+    pushes: HashMap<String, api::PushMeta>,
+    push_log: crate::push_log::PushLog,
 }
 
 async fn serve(
@@ -143,21 +147,14 @@ async fn serve(
         .build()
         .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
     let sms = crate::sms::Sms::start(&config.sms, http.clone()).await?;
-    let app = crate::sms::http::router(
-        sms.clone(),
-        &config.merchants,
-        &config.sms,
-        config.http.admin_token_env.as_ref(),
-    )?;
-    let web = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.http.listen))?;
-    info!(listen = %web.local_addr()?, "HTTP listening (SMS receipts and inbound, coupons)");
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(web, app).await {
-            error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let push_log = crate::push_log::PushLog::open(&config.sms.store)?;
+    let (api_tx, mut api_rx) = mpsc::unbounded_channel();
+    let api = crate::http::calls::Api {
+        commands: api_tx,
+        log: push_log.clone(),
+        ring_timeout_s: config.push.ring_timeout_s,
+    };
+    crate::http::start(&config, sms.clone(), api).await?;
     let codecs = config.codecs().map_err(anyhow::Error::msg)?;
     let core = call_control::Switch::new(core_config(&config, loaded.flows, &codecs, seed));
     let mut d = Daemon {
@@ -165,6 +162,8 @@ async fn serve(
         http,
         replies,
         sms,
+        pushes: HashMap::new(),
+        push_log,
         sip: Endpoint::new(SipConfig {
             t1: config.t1(),
             seed,
@@ -219,6 +218,7 @@ async fn serve(
             Some((call, input)) = replies_rx.recv() => {
                 d.core.handle_input(clock::now(), CoreInput::Effect(call, input));
             }
+            Some(command) = api_rx.recv() => d.api(command),
             _ = sleep_until(wake) => {
                 let now = clock::now();
                 d.sip.handle_input(now, Input::Timeout);
@@ -268,6 +268,7 @@ fn core_config(
             (name.clone(), policy)
         })
         .collect();
+    core.push_per_second = config.push.per_second;
     core.seed = seed;
     core
 }

@@ -7,7 +7,6 @@
 //! once its message is on disk.
 
 pub(crate) mod config;
-pub(crate) mod http;
 mod provider;
 mod smpp;
 pub(crate) mod store;

@@ -1,5 +1,5 @@
-//! The HTTP side (axum): delivery receipts and inbound messages from Kannel, Twilio and the
-//! HTTP-template provider, and coupon redemption for merchants.
+//! The SMS routes: delivery receipts and inbound messages from Kannel, Twilio and the
+//! HTTP-template provider, coupon redemption for merchants, and the operator's SMS routes.
 //!
 //! - `GET /sms/kannel/dlr?id&type&…`, `GET /sms/kannel/mo?from&to&text`: Kannel sends the body
 //!   of the MO reply back to the sender, so an opt-out keyword is answered with the configured
@@ -16,7 +16,6 @@
 //! - `GET /calls/{call_id}/inbound` (admin token): the SMS/MMS replies matched to a call, for
 //!   the agent's ticket.
 //! - `GET /consents/{number}` (admin token): a number's consent records, for audits.
-//! - `GET /health`.
 
 use std::sync::Arc;
 
@@ -30,12 +29,13 @@ use sms_gateway::coupon::{Refusal, normalise};
 use sms_gateway::provider::{Receipt, kannel, template, twilio};
 use tracing::{info, warn};
 
-use super::Sms;
-use super::config::{Merchant, SmsConfig, secret};
+use super::{Admin, bearer, constant_time_eq, json};
+use crate::sms::Sms;
+use crate::sms::config::{Merchant, SmsConfig, secret};
 
 struct Shared {
     sms: Sms,
-    admin_token: Option<String>,
+    admin: Admin,
     merchants: Vec<(Merchant, String)>,
     stop_reply: String,
     /// Twilio's auth token and our public base URL, when Twilio webhooks must be signed.
@@ -49,7 +49,7 @@ pub(crate) fn router(
     sms: Sms,
     merchants: &[Merchant],
     config: &SmsConfig,
-    admin_token_env: Option<&String>,
+    admin: Admin,
 ) -> anyhow::Result<Router> {
     let twilio = match (&config.twilio, config.provider.as_str()) {
         (Some(t), "twilio") if t.validate_signatures => Some((
@@ -58,7 +58,6 @@ pub(crate) fn router(
         )),
         _ => None,
     };
-    let admin_token = admin_token_env.map(|v| secret("", Some(v))).transpose()?;
     let merchants = merchants
         .iter()
         .map(|m| Ok((m.clone(), secret(&m.token, m.token_env.as_ref())?)))
@@ -68,13 +67,12 @@ pub(crate) fn router(
     }
     let shared = Arc::new(Shared {
         sms,
-        admin_token,
+        admin,
         merchants,
         stop_reply: config.stop_reply.clone(),
         twilio,
     });
     Ok(Router::new()
-        .route("/health", get(|| async { "ok" }))
         .route("/sms/kannel/dlr", get(kannel_dlr))
         .route("/sms/kannel/mo", get(kannel_mo))
         .route("/sms/twilio/status", post(twilio_status))
@@ -83,7 +81,7 @@ pub(crate) fn router(
         .route("/sms/http/mo", get(http_mo).post(http_mo))
         .route("/coupons/redeem", post(redeem))
         .route("/coupons/stats/{campaign}", get(stats))
-        .route("/calls/{call_id}/inbound", get(call_inbound))
+        .route("/calls/{id}/inbound", get(call_inbound))
         .route("/consents/{number}", get(consents))
         .route("/sms/send", post(send))
         .with_state(shared))
@@ -203,17 +201,6 @@ async fn http_mo(State(s): AppState, RawQuery(q): RawQuery, body: axum::body::By
     inbound(&s, "http", template::inbound, &pairs(q, Some(&body))).await
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    Some(
-        headers
-            .get("authorization")?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")?
-            .trim(),
-    )
-}
-
 /// The merchant a bearer token belongs to (tokens compared in constant time).
 fn merchant<'a>(s: &'a Shared, headers: &HeaderMap) -> Option<&'a Merchant> {
     let token = bearer(headers)?;
@@ -221,14 +208,6 @@ fn merchant<'a>(s: &'a Shared, headers: &HeaderMap) -> Option<&'a Merchant> {
         .iter()
         .find(|(_, t)| constant_time_eq(t.as_bytes(), token.as_bytes()))
         .map(|(m, _)| m)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn json(status: StatusCode, value: serde_json::Value) -> Response {
-    (status, axum::Json(value)).into_response()
 }
 
 async fn redeem(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -259,7 +238,7 @@ async fn redeem(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes)
         );
     };
     let (name, campaigns) = (m.name.clone(), m.campaigns.clone());
-    let now = super::now_ms();
+    let now = crate::sms::now_ms();
     let merchant_name = name.clone();
     let outcome = s
         .sms
@@ -326,19 +305,8 @@ async fn stats(State(s): AppState, headers: HeaderMap, Path(campaign): Path<Stri
     }
 }
 
-/// `None` if the request carries the admin token; the refusal otherwise.
-fn admin_refusal(s: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let Some(admin) = &s.admin_token else {
-        return Some(StatusCode::NOT_FOUND.into_response());
-    };
-    match bearer(headers).is_some_and(|t| constant_time_eq(t.as_bytes(), admin.as_bytes())) {
-        true => None,
-        false => Some(StatusCode::UNAUTHORIZED.into_response()),
-    }
-}
-
 async fn send(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Some(refusal) = admin_refusal(&s, &headers) {
+    if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
@@ -386,7 +354,7 @@ async fn call_inbound(
     headers: HeaderMap,
     Path(call_id): Path<String>,
 ) -> Response {
-    if let Some(refusal) = admin_refusal(&s, &headers) {
+    if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     let id = call_id.clone();
@@ -413,7 +381,7 @@ async fn call_inbound(
 
 /// A number's consent records (E.164, `+` as `%2B` or literal), for audits.
 async fn consents(State(s): AppState, headers: HeaderMap, Path(number): Path<String>) -> Response {
-    if let Some(refusal) = admin_refusal(&s, &headers) {
+    if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     if !number.starts_with('+') {

@@ -1,0 +1,65 @@
+//! What the API shows of live calls: each call, its state and flow, and the legs placed for it.
+
+use sip_ua::CallId;
+
+use crate::Switch;
+use crate::dialing::Session;
+
+/// A live call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallView {
+    /// Its API id: the SIP Call-ID of an inbound call, a push call's id.
+    pub id: String,
+    /// Its leg.
+    pub leg: CallId,
+    /// `inbound` or `push`.
+    pub direction: &'static str,
+    /// `ringing`, `answering`, `calling`, `up`, `refused`.
+    pub state: &'static str,
+    /// The flow it runs.
+    pub flow: String,
+    /// Legs placed for its dial node, or the one it is bridged to.
+    pub legs: Vec<LegView>,
+}
+
+/// A leg placed for a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegView {
+    /// The leg, once placed.
+    pub leg: Option<CallId>,
+    /// Its target.
+    pub target: String,
+    /// `placing`, `calling`, `ringing`, `bridged`, `over`.
+    pub state: &'static str,
+}
+
+impl Switch {
+    /// Every live call, ordered by API id.
+    pub fn call_views(&self) -> Vec<CallView> {
+        let mut views: Vec<CallView> = self
+            .calls
+            .iter()
+            .map(|(leg, c)| {
+                let legs = match self.sessions.get(leg) {
+                    Some(Session::Dialing(d)) => d.views().collect(),
+                    Some(Session::Bridged { callee, target, .. }) => vec![LegView {
+                        leg: Some(*callee),
+                        target: target.clone(),
+                        state: "bridged",
+                    }],
+                    None => Vec::new(),
+                };
+                CallView {
+                    id: c.sip_call_id.clone(),
+                    leg: *leg,
+                    direction: if c.push.is_some() { "push" } else { "inbound" },
+                    state: c.state(),
+                    flow: c.flow_name.clone(),
+                    legs,
+                }
+            })
+            .collect();
+        views.sort_by(|a, b| a.id.cmp(&b.id));
+        views
+    }
+}

@@ -1,0 +1,84 @@
+//! The daemon's HTTP server (axum), one listener for everything:
+//! - `GET /health`.
+//! - The calls API (admin token): push calls, live calls, hang-ups (see [`calls`]).
+//! - The SMS side: receipts and inbound messages from the gateways, coupon redemption, the
+//!   operator's SMS routes (see [`sms`]).
+//!
+//! Handlers never touch the call path directly: the calls API sends commands to the SIP loop,
+//! which owns the call-control core, and awaits its answer.
+
+pub(crate) mod calls;
+mod sms;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tracing::{error, info};
+
+use crate::serve::Config;
+
+/// The admin bearer token, if one is configured (without one, admin routes answer 404).
+#[derive(Clone)]
+pub(crate) struct Admin(Option<String>);
+
+impl Admin {
+    /// `None` if the request carries the admin token; the refusal otherwise.
+    pub(crate) fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
+        let Some(admin) = &self.0 else {
+            return Some(StatusCode::NOT_FOUND.into_response());
+        };
+        match bearer(headers).is_some_and(|t| constant_time_eq(t.as_bytes(), admin.as_bytes())) {
+            true => None,
+            false => Some(StatusCode::UNAUTHORIZED.into_response()),
+        }
+    }
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    Some(
+        headers
+            .get("authorization")?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim(),
+    )
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+/// Binds the listener and serves every route on a task of its own.
+pub(crate) async fn start(
+    config: &Config,
+    sms: crate::sms::Sms,
+    api: calls::Api,
+) -> anyhow::Result<()> {
+    let token = config
+        .http
+        .admin_token_env
+        .as_ref()
+        .map(|v| crate::sms::config::secret("", Some(v)))
+        .transpose()?;
+    let admin = Admin(token);
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(calls::router(api, admin.clone()))
+        .merge(sms::router(sms, &config.merchants, &config.sms, admin)?);
+    let web = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.http.listen))?;
+    info!(listen = %web.local_addr()?, "HTTP listening (calls API, SMS receipts and inbound, coupons)");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(web, app).await {
+            error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! The calls API's commands carried into the core, and push calls' answers and outcomes carried
+//! back out: the API's reply, the record and outcome in the push-call log, and the status POST
+//! to the request's `status_url` (three tries, 1 s and 4 s apart).
+
+use std::time::Duration;
+
+use call_control::{Input as CoreInput, PushOutcome, PushRefusal, PushRequest};
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use super::Daemon;
+use crate::clock;
+use crate::http::calls::{ApiCommand, PushOrder};
+
+/// A push call the API placed: its order, and the API's reply until the core answers.
+pub(super) struct PushMeta {
+    order: PushOrder,
+    reply: Option<oneshot::Sender<Result<(), PushRefusal>>>,
+}
+
+impl Daemon {
+    pub(super) fn api(&mut self, command: ApiCommand) {
+        let now = clock::now();
+        match command {
+            ApiCommand::Push(order, reply) => {
+                let request = PushRequest {
+                    id: order.id.clone(),
+                    to: order.to.clone(),
+                    flow: order.flow.clone(),
+                    vars: order.vars.clone(),
+                    caller_id: order.caller_id.clone(),
+                    trunk: order.trunk.clone(),
+                    ring_timeout: Duration::from_secs(order.ring_timeout_s),
+                    unix_ms: clock::unix_ms(),
+                };
+                let meta = PushMeta {
+                    order,
+                    reply: Some(reply),
+                };
+                self.pushes.insert(request.id.clone(), meta);
+                self.core.handle_input(now, CoreInput::Push(request));
+            }
+            ApiCommand::List(reply) => {
+                let _ = reply.send(self.core.call_views());
+            }
+            ApiCommand::HangUp(id, reply) => {
+                let live = self.core.has_call(&id);
+                if live {
+                    self.core.handle_input(now, CoreInput::HangUpCall(id));
+                }
+                let _ = reply.send(live);
+            }
+        }
+    }
+
+    /// The core's answer to a push: the API hears it; a placed one is logged.
+    pub(super) fn pushed(&mut self, id: &str, result: Result<(), PushRefusal>) {
+        let Some(meta) = self.pushes.get_mut(id) else {
+            return;
+        };
+        if result.is_ok() {
+            self.push_log.record(meta.order.clone(), clock::unix_ms());
+        }
+        if let Some(reply) = meta.reply.take() {
+            let _ = reply.send(result.clone());
+        }
+        if result.is_err() {
+            self.pushes.remove(id);
+        }
+    }
+
+    /// A push call is over: its outcome is stored and posted to its `status_url`.
+    pub(super) fn push_ended(&mut self, outcome: PushOutcome) {
+        self.push_log.finish(outcome.clone(), clock::unix_ms());
+        let Some(meta) = self.pushes.remove(&outcome.id) else {
+            return;
+        };
+        let Some(url) = meta.order.status_url else {
+            return;
+        };
+        let reason = match &outcome.result {
+            call_control::PushResult::Failed(r) => Some(r.clone()),
+            _ => None,
+        };
+        let body = serde_json::json!({
+            "id": outcome.id,
+            "to": meta.order.to,
+            "flow": meta.order.flow,
+            "result": outcome.result.name(),
+            "reason": reason,
+            "ringing_ms": outcome.ringing.as_millis() as u64,
+            "talking_ms": outcome.talking.as_millis() as u64,
+            "disposition": outcome.disposition,
+        });
+        let (client, log, id) = (self.http.clone(), self.push_log.clone(), outcome.id);
+        tokio::spawn(async move {
+            for (attempt, pause) in [(1, 1), (2, 4), (3, 0)] {
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+                log.posted(id.clone(), status);
+                match sent {
+                    Ok(r) if r.status().is_success() => {
+                        info!(push = %id, %url, status = r.status().as_u16(), "push status posted");
+                        return;
+                    }
+                    Ok(r) => {
+                        warn!(push = %id, %url, attempt, status = r.status().as_u16(), "push status refused")
+                    }
+                    Err(e) => {
+                        warn!(push = %id, %url, attempt, error = %e, "push status not posted")
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(pause)).await;
+            }
+        });
+    }
+}
