@@ -156,6 +156,71 @@ fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
     assert!(trace.contains("answered sip:agent@127.0.0.1"), "{trace}");
 }
 
+/// The other way: the caller speaks (in-band 1 5 9, PCMU) while bridged to an agent that echoes
+/// (PCMA, SIPp's `-rtp_echo`). ivrd hears the caller's digits on the caller's leg, the agent's
+/// echo of them on the agent's leg, and the caller hears its digits back: audio went through
+/// ivrd both ways, transcoded each way.
+#[test]
+fn the_callers_audio_reaches_the_agent_and_the_agents_echo_comes_back() {
+    if !common::have_sipp("the bridge test") {
+        return;
+    }
+    let agent_port = free_udp_port();
+    let ivrd = start_ivrd(agent_port);
+    let agent = sipp(&[
+        "-sf",
+        "agent-echo.xml",
+        "-rtp_echo",
+        "-p",
+        &agent_port.to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+    ])
+    .spawn()
+    .expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let digits = std::fs::read(root().join("tests/sipp/dtmf-159.ulaw")).expect("audio");
+    // Answered after 1 s, "transferring", the agent answers: bridged well within 3.5 s.
+    let tap = RtpTap::talking(digits, 0, Duration::from_millis(3500));
+    let call_id = format!("echo-{}@127.0.0.1", std::process::id());
+    let caller = call_400(&ivrd, "basic.xml", 7000, &tap, &call_id);
+    let (agent_ok, agent_text) = finish(agent, 20);
+    std::thread::sleep(Duration::from_millis(300));
+    let packets = tap.finish();
+    let log = ivrd.log_text();
+    assert!(
+        caller.status.success(),
+        "caller:\n{}\n{log}",
+        String::from_utf8_lossy(&caller.stdout)
+    );
+    assert!(agent_ok, "agent:\n{agent_text}\n{log}");
+    let caller_digits: String = ivrd
+        .call_lines(&call_id)
+        .iter()
+        .filter(|l| l.contains(" digit ") && !l.contains("far side"))
+        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
+        .collect();
+    assert!(
+        caller_digits.starts_with("159"),
+        "ivrd heard {caller_digits:?} from the caller:\n{log}"
+    );
+    let far: String = log
+        .lines()
+        .filter(|l| l.contains("digit from the far side"))
+        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
+        .collect();
+    assert!(
+        far.starts_with("159"),
+        "ivrd heard {far:?} from the agent (the echo):\n{log}"
+    );
+    let heard = digits_heard(&packets);
+    assert!(
+        heard.contains("159"),
+        "the caller heard {heard:?} back ({} packets)",
+        packets.len()
+    );
+}
+
 /// A busy agent (486): the dial node's `busy` branch plays "transfer failed" and goodbye, and
 /// ivrd hangs up on the caller; the 486 is acknowledged.
 #[test]

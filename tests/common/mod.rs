@@ -158,6 +158,13 @@ pub struct RtpTap {
 
 impl RtpTap {
     pub fn start() -> Self {
+        Self::talking(Vec::new(), 0, Duration::ZERO)
+    }
+
+    /// A tap that also talks: `delay` after the first packet from ivrd, it sends `audio`
+    /// (G.711 at payload type `pt`, 160 bytes per 20 ms) back to where that packet came from,
+    /// from the address it advertises (what a caller's phone does).
+    pub fn talking(audio: Vec<u8>, pt: u8, delay: Duration) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("tap socket");
         let port = socket.local_addr().expect("addr").port();
         socket
@@ -166,13 +173,32 @@ impl RtpTap {
         let stop = Arc::new(AtomicBool::new(false));
         let packets = Arc::new(Mutex::new(Vec::new()));
         let (s, p) = (stop.clone(), packets.clone());
+        socket
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
+            let mut peer: Option<(std::net::SocketAddr, Instant)> = None;
+            let mut frames = audio.chunks(160).enumerate();
             while !s.load(Ordering::Relaxed) {
-                if let Ok(n) = socket.recv(&mut buf) {
-                    p.lock()
-                        .expect("lock")
-                        .push((Instant::now(), buf[..n].to_vec()));
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let now = Instant::now();
+                    p.lock().expect("lock").push((now, buf[..n].to_vec()));
+                    peer.get_or_insert((from, now + delay));
+                }
+                let Some((to, start)) = peer else { continue };
+                let now = Instant::now();
+                while let Some((i, frame)) = frames.clone().next() {
+                    if start + Duration::from_millis(20 * i as u64) > now {
+                        break;
+                    }
+                    frames.next();
+                    let mut packet = vec![0x80, pt];
+                    packet.extend_from_slice(&(i as u16).to_be_bytes());
+                    packet.extend_from_slice(&((i as u32) * 160).to_be_bytes());
+                    packet.extend_from_slice(&0x7a11_ca11u32.to_be_bytes());
+                    packet.extend_from_slice(frame);
+                    let _ = socket.send_to(&packet, to);
                 }
             }
         });

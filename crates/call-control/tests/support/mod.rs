@@ -165,12 +165,25 @@ impl Sim {
     // The simulation's epoch: read once, then only jumped forward.
     #[allow(clippy::disallowed_methods)]
     pub fn new(flows: Arc<FlowSet>, flow: &str, vars: &[(&str, &str)], peers: &[Script]) -> Self {
+        Self::with(flows, flow, vars, peers, |_| {})
+    }
+
+    /// As [`Sim::new`], with the core's config edited by `edit`.
+    #[allow(clippy::disallowed_methods)]
+    pub fn with(
+        flows: Arc<FlowSet>,
+        flow: &str,
+        vars: &[(&str, &str)],
+        peers: &[Script],
+        edit: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::new(flows, flow);
         config.vars = vars
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
         config.seed = 7;
+        edit(&mut config);
         let names = ["caller", "agent", "agent2", "agent3"];
         let peers = peers
             .iter()
