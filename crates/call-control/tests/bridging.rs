@@ -541,3 +541,60 @@ fn a_trunk_with_room_places_through_it_presenting_its_caller_id() {
         "{invite}"
     );
 }
+
+const BRANCHES: &str = r#"
+[flow]
+start = "agent"
+languages = ["en"]
+
+[nodes.agent]
+type = "dial"
+to = ["sip:agent@10.0.0.3:5060"]
+trunk = "carrier"
+ring_timeout_s = 20
+after = "bye"
+busy = "busy"
+no_answer = "no_answer"
+failed = "failed"
+
+[nodes.busy]
+type = "play"
+prompts = ["goodbye"]
+next = "bye"
+
+[nodes.no_answer]
+type = "play"
+prompts = ["main-menu"]
+next = "bye"
+
+[nodes.failed]
+type = "play"
+prompts = ["welcome"]
+next = "bye"
+
+[nodes.bye]
+type = "hangup"
+"#;
+
+#[test]
+fn an_unreachable_trunk_gives_the_flow_failed_not_no_answer() {
+    let flows = support::flows(&[("branches", BRANCHES)]);
+    let peers = [
+        Script::Silent,
+        Script::Answer(Duration::from_secs(1)),
+        Script::Silent,
+    ];
+    let mut s = Sim::with(flows, "branches", &[], &peers, |c| {
+        let policy = call_control::TrunkPolicy {
+            caller_id: None,
+            max_calls: 10,
+        };
+        c.trunks.insert("carrier".into(), policy);
+    });
+    // The trunk's proxy never answers: not even 100 Trying.
+    s.lose = Some(Box::new(|d| d.to == addr("10.0.0.3:5060")));
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_secs(25));
+    let caller = s.legs()[0];
+    assert_eq!(s.prompts(caller), ["welcome"], "the failed branch");
+}
