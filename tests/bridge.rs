@@ -107,6 +107,25 @@ fn start_ivrd(agent_port: u16) -> Ivrd {
     Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")])
 }
 
+/// SIPp as the agent: `scenario` on `port`, its own media port, `extra` options; given 300 ms to
+/// bind before the caller dials.
+fn start_agent(scenario: &str, port: u16, extra: &[&str]) -> std::process::Child {
+    let (port, media) = (port.to_string(), (free_udp_port() & !1).to_string());
+    let mut args = vec!["-sf", scenario, "-p", &port, "-mp", &media];
+    args.extend_from_slice(extra);
+    let agent = sipp(&args).spawn().expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    agent
+}
+
+/// The keys ivrd logged as heard on the agent's leg.
+fn far_digits(log: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains("digit from the far side"))
+        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
+        .collect()
+}
+
 #[test]
 fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
     if !common::have_sipp("the bridge test") {
@@ -114,17 +133,7 @@ fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
     }
     let agent_port = free_udp_port();
     let ivrd = start_ivrd(agent_port);
-    let agent = sipp(&[
-        "-sf",
-        "agent.xml",
-        "-p",
-        &agent_port.to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-    ])
-    .spawn()
-    .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = start_agent("agent.xml", agent_port, &[]);
     let tap = RtpTap::start();
     let call_id = format!("bridge-{}@127.0.0.1", std::process::id());
     let caller = call_400(&ivrd, "basic.xml", 6000, &tap, &call_id);
@@ -142,12 +151,7 @@ fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
         "the caller heard {heard:?} of the agent's 1 5 9 ({} packets)",
         packets.len()
     );
-    let far: String = log
-        .lines()
-        .filter(|l| l.contains("digit from the far side"))
-        .filter_map(|l| l.split(" key=").nth(1))
-        .filter_map(|k| k.chars().next())
-        .collect();
+    let far = far_digits(&log);
     assert!(
         far.starts_with("159"),
         "ivrd heard {far:?} from the agent:\n{log}"
@@ -167,18 +171,7 @@ fn the_callers_audio_reaches_the_agent_and_the_agents_echo_comes_back() {
     }
     let agent_port = free_udp_port();
     let ivrd = start_ivrd(agent_port);
-    let agent = sipp(&[
-        "-sf",
-        "agent-echo.xml",
-        "-rtp_echo",
-        "-p",
-        &agent_port.to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-    ])
-    .spawn()
-    .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = start_agent("agent-echo.xml", agent_port, &["-rtp_echo"]);
     let digits = std::fs::read(root().join("tests/sipp/dtmf-159.ulaw")).expect("audio");
     // Answered after 1 s, "transferring", the agent answers: bridged well within 3.5 s.
     let tap = RtpTap::talking(digits, 0, Duration::from_millis(3500));
@@ -204,11 +197,7 @@ fn the_callers_audio_reaches_the_agent_and_the_agents_echo_comes_back() {
         caller_digits.starts_with("159"),
         "ivrd heard {caller_digits:?} from the caller:\n{log}"
     );
-    let far: String = log
-        .lines()
-        .filter(|l| l.contains("digit from the far side"))
-        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
-        .collect();
+    let far = far_digits(&log);
     assert!(
         far.starts_with("159"),
         "ivrd heard {far:?} from the agent (the echo):\n{log}"
@@ -230,10 +219,7 @@ fn a_busy_agent_takes_the_busy_branch() {
     }
     let agent_port = free_udp_port();
     let ivrd = start_ivrd(agent_port);
-    let agent = sipp(&["-sf", "agent-busy.xml", "-p", &agent_port.to_string()])
-        .spawn()
-        .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = start_agent("agent-busy.xml", agent_port, &[]);
     let tap = RtpTap::start();
     let call_id = format!("busy-{}@127.0.0.1", std::process::id());
     let caller = call_400(&ivrd, "until-bye.xml", 0, &tap, &call_id);
@@ -260,19 +246,7 @@ fn the_agent_hanging_up_returns_the_caller_to_the_flow() {
     }
     let agent_port = free_udp_port();
     let ivrd = start_ivrd(agent_port);
-    let agent = sipp(&[
-        "-sf",
-        "agent-hangs-up.xml",
-        "-p",
-        &agent_port.to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-d",
-        "2000",
-    ])
-    .spawn()
-    .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = start_agent("agent-hangs-up.xml", agent_port, &["-d", "2000"]);
     let tap = RtpTap::start();
     let call_id = format!("agent-bye-{}@127.0.0.1", std::process::id());
     let caller = call_400(&ivrd, "until-bye.xml", 0, &tap, &call_id);
@@ -305,10 +279,7 @@ fn no_answer_is_cancelled_at_the_ring_timeout() {
         &format!("[flows.vars]\nagent = \"sip:agent@127.0.0.1:{agent_port}\"\n"),
     );
     let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
-    let agent = sipp(&["-sf", "agent-no-answer.xml", "-p", &agent_port.to_string()])
-        .spawn()
-        .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = start_agent("agent-no-answer.xml", agent_port, &[]);
     let tap = RtpTap::start();
     let call_id = format!("noanswer-{}@127.0.0.1", std::process::id());
     let caller = call_400(&ivrd, "until-bye.xml", 0, &tap, &call_id);

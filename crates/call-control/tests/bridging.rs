@@ -449,99 +449,6 @@ fn all_at_once_simultaneous_answers_bridge_one_and_hang_up_the_other() {
     assert_eq!(answered, 1);
 }
 
-const TRUNKED: &str = r#"
-[flow]
-start = "agent"
-languages = ["en"]
-
-[nodes.agent]
-type = "dial"
-to = ["sip:agent@10.0.0.3:5060"]
-trunk = "carrier"
-ring_timeout_s = 20
-after = "goodbye"
-busy = "unavailable"
-no_answer = "unavailable"
-failed = "unavailable"
-
-[nodes.unavailable]
-type = "play"
-prompts = ["transfer-failed"]
-next = "bye"
-
-[nodes.goodbye]
-type = "play"
-prompts = ["goodbye"]
-next = "bye"
-
-[nodes.bye]
-type = "hangup"
-"#;
-
-#[test]
-fn a_trunk_at_its_cap_fails_the_dial_without_placing_anything() {
-    let flows = support::flows(&[("trunked", TRUNKED)]);
-    let peers = [
-        Script::Silent,
-        Script::Answer(Duration::from_secs(1)),
-        Script::Silent,
-    ];
-    let mut s = Sim::with(flows, "trunked", &[], &peers, |c| {
-        let policy = call_control::TrunkPolicy {
-            caller_id: Some("+15550001111".into()),
-            max_calls: 0,
-        };
-        c.trunks.insert("carrier".into(), policy);
-    });
-    s.call(CALLER, "sip:500@10.0.0.1");
-    s.run_for(Duration::from_secs(4));
-    let caller = s.legs()[0];
-    assert_eq!(s.prompts(caller), ["transfer-failed"]);
-    assert!(s.peers[AGENT].incoming().is_empty(), "nothing placed");
-    assert!(!s.trace.iter().any(|t| t.starts_with("Place")));
-}
-
-#[test]
-fn a_trunk_unknown_to_call_control_fails_the_dial() {
-    let flows = support::flows(&[("trunked", TRUNKED)]);
-    let peers = [
-        Script::Silent,
-        Script::Answer(Duration::from_secs(1)),
-        Script::Silent,
-    ];
-    let mut s = Sim::new(flows, "trunked", &[], &peers);
-    s.call(CALLER, "sip:500@10.0.0.1");
-    s.run_for(Duration::from_secs(4));
-    let caller = s.legs()[0];
-    assert_eq!(s.prompts(caller), ["transfer-failed"]);
-    assert!(s.peers[AGENT].incoming().is_empty());
-}
-
-#[test]
-fn a_trunk_with_room_places_through_it_presenting_its_caller_id() {
-    let flows = support::flows(&[("trunked", TRUNKED)]);
-    let peers = [
-        Script::Silent,
-        Script::Answer(Duration::from_secs(1)),
-        Script::Silent,
-    ];
-    let mut s = Sim::with(flows, "trunked", &[], &peers, |c| {
-        let policy = call_control::TrunkPolicy {
-            caller_id: Some("+15550001111".into()),
-            max_calls: 1,
-        };
-        c.trunks.insert("carrier".into(), policy);
-    });
-    s.call(CALLER, "sip:500@10.0.0.1");
-    s.run_for(Duration::from_secs(4));
-    bridged(&s);
-    let invite = &s.sent(ivrd(), addr("10.0.0.3:5060"), "INVITE")[0].text;
-    assert!(
-        header(invite, "From").is_some_and(|f| f.contains("+15550001111")),
-        "{invite}"
-    );
-}
-
 const BRANCHES: &str = r#"
 [flow]
 start = "agent"
@@ -576,25 +483,65 @@ next = "bye"
 type = "hangup"
 "#;
 
-#[test]
-fn an_unreachable_trunk_gives_the_flow_failed_not_no_answer() {
+/// The `branches` flow (a prompt per dial outcome: failed "welcome", no answer "main-menu",
+/// busy "goodbye") dialling agent 1 through trunk `carrier` (`max_calls`; `None`: no such trunk).
+fn trunked(max_calls: Option<usize>) -> Sim {
     let flows = support::flows(&[("branches", BRANCHES)]);
     let peers = [
         Script::Silent,
         Script::Answer(Duration::from_secs(1)),
         Script::Silent,
     ];
-    let mut s = Sim::with(flows, "branches", &[], &peers, |c| {
-        let policy = call_control::TrunkPolicy {
-            caller_id: None,
-            max_calls: 10,
-        };
-        c.trunks.insert("carrier".into(), policy);
-    });
+    Sim::with(flows, "branches", &[], &peers, |c| {
+        if let Some(max_calls) = max_calls {
+            let caller_id = Some("+15550001111".into());
+            let policy = call_control::TrunkPolicy {
+                caller_id,
+                max_calls,
+            };
+            c.trunks.insert("carrier".into(), policy);
+        }
+    })
+}
+
+#[test]
+fn a_trunk_at_its_cap_fails_the_dial_without_placing_anything() {
+    let mut s = trunked(Some(0));
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_secs(4));
+    assert_eq!(s.prompts(s.legs()[0]), ["welcome"], "the failed branch");
+    assert!(s.peers[AGENT].incoming().is_empty(), "nothing placed");
+    assert!(!s.trace.iter().any(|t| t.starts_with("Place")));
+}
+
+#[test]
+fn a_trunk_unknown_to_call_control_fails_the_dial() {
+    let mut s = trunked(None);
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_secs(4));
+    assert_eq!(s.prompts(s.legs()[0]), ["welcome"], "the failed branch");
+    assert!(s.peers[AGENT].incoming().is_empty());
+}
+
+#[test]
+fn a_trunk_with_room_places_through_it_presenting_its_caller_id() {
+    let mut s = trunked(Some(1));
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_secs(4));
+    bridged(&s);
+    let invite = &s.sent(ivrd(), addr("10.0.0.3:5060"), "INVITE")[0].text;
+    assert!(
+        header(invite, "From").is_some_and(|f| f.contains("+15550001111")),
+        "{invite}"
+    );
+}
+
+#[test]
+fn an_unreachable_trunk_gives_the_flow_failed_not_no_answer() {
+    let mut s = trunked(Some(10));
     // The trunk's proxy never answers: not even 100 Trying.
     s.lose = Some(Box::new(|d| d.to == addr("10.0.0.3:5060")));
     s.call(CALLER, "sip:500@10.0.0.1");
     s.run_for(Duration::from_secs(25));
-    let caller = s.legs()[0];
-    assert_eq!(s.prompts(caller), ["welcome"], "the failed branch");
+    assert_eq!(s.prompts(s.legs()[0]), ["welcome"], "the failed branch");
 }
