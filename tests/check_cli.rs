@@ -22,7 +22,11 @@ fn shipped_flows_pass() {
     let (ok, out) = check(&[]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("6 flows OK: coupon, deflection, demo, dial, isp, notify"),
+        out.contains("7 flows OK: coupon, deflection, demo, dial, isp, notify, queue"),
+        "{out}"
+    );
+    assert!(
+        out.contains("config/queues.toml: 2 queues OK: sales, support; 2 agents"),
         "{out}"
     );
 }
@@ -81,4 +85,31 @@ fn serve_refuses_to_start_on_a_broken_flow() {
         stderr.contains("node `menu`: choices.1: no node named `sales`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_broken_queue_file_reports_every_error_with_its_place() {
+    let dir = std::env::temp_dir().join(format!("ivrd-queues-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("ivrd.toml");
+    std::fs::write(&config, "[queues]\nfile = \"config/invalid/queues.toml\"\n").unwrap();
+    let (ok, out) = check(&["--config", config.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!ok);
+    let expected = [
+        "config/invalid/queues.toml: queue `billing`: strategy: `fastest`: use one of ring-all,",
+        "config/invalid/queues.toml: queue `billing`: languages.en.music[0]: missing from the `en` prompt set: elevator-music",
+        "config/invalid/queues.toml: queue `billing`: exit_key: `00`: one key",
+        "config/invalid/queues.toml: queue `billing`: max_wait_s: 2: must be 5 to 86400",
+        "config/invalid/queues.toml: agent `carol`: contact: `carol@pbx`: an agent needs a sip: URI",
+        "config/invalid/queues.toml: agent `carol`: queues.nowhere: no queue named `nowhere`",
+        "config/flows/queue.toml: node `wait`: queue: no queue named `support`",
+    ];
+    for e in expected {
+        assert!(
+            out.lines().any(|l| l.starts_with(e)),
+            "missing {e:?} in\n{out}"
+        );
+    }
+    assert_eq!(out.lines().count(), expected.len(), "{out}");
 }

@@ -269,8 +269,9 @@ impl Switch {
         if let (true, Some(input)) = (up, input) {
             self.drive(now, call, input);
         }
-        // Legs placed for it, or bridged to it, go too.
+        // Legs placed for it, or bridged to it, go too; so does its place in a queue.
         self.caller_ended(call);
+        self.queue_caller_gone(now, call);
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
@@ -435,6 +436,26 @@ impl Switch {
                     ani,
                 };
                 self.dial(now, request);
+                return;
+            }
+            FlowOutput::Enqueue {
+                id,
+                queue,
+                priority,
+                exit_key,
+                callback,
+            } => {
+                let vars = c.flow.vars();
+                let join = crate::queues::Join {
+                    request: id,
+                    queue,
+                    priority,
+                    exit_key,
+                    callback,
+                    language: vars.get("language").unwrap_or("en").to_string(),
+                    ani: vars.get("ani").unwrap_or_default().to_string(),
+                };
+                self.enqueue(now, call, join);
                 return;
             }
             FlowOutput::Transfer { id, target } => {

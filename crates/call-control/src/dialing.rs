@@ -357,10 +357,13 @@ impl Switch {
 
     /// A media report of a leg we placed (its digits are logged; the flow is the caller's).
     pub(crate) fn placed_leg_media(&mut self, _now: Instant, leg: CallId, event: MediaEvent) {
-        let Some(p) = self.placed.get(&leg) else {
-            return;
+        let caller = match self.placed.get(&leg) {
+            Some(p) => p.caller,
+            None => match self.queues.agent_leg_caller(leg) {
+                Some(caller) => caller,
+                None => return,
+            },
         };
-        let caller = p.caller;
         let call_id = self.calls.get(&caller).map(|c| c.sip_call_id.as_str());
         let call_id = call_id.unwrap_or_default();
         match event {
@@ -428,13 +431,8 @@ impl Switch {
         reason: EndReason,
     ) {
         match self.sessions.get_mut(&caller) {
-            Some(Session::Bridged {
-                callee, request, ..
-            }) if *callee == leg => {
-                let request = *request;
-                self.sessions.remove(&caller);
-                self.media_order(caller, MediaOrder::Unbridge(caller, leg));
-                self.drive(now, caller, flow_engine::Input::BridgeEnded { id: request });
+            Some(Session::Bridged { callee, .. }) if *callee == leg => {
+                self.bridge_over(now, caller, leg);
             }
             Some(Session::Dialing(d)) => {
                 let Some(a @ (Attempt::Placed(_) | Attempt::Ringing(_))) = d.attempt_mut(attempt)
@@ -452,6 +450,23 @@ impl Switch {
             }
             _ => {}
         }
+    }
+
+    /// The far side of a bridge hung up: the caller's flow goes on.
+    pub(crate) fn bridge_over(&mut self, now: Instant, caller: CallId, leg: CallId) {
+        let Some(Session::Bridged {
+            callee, request, ..
+        }) = self.sessions.get(&caller)
+        else {
+            return;
+        };
+        if *callee != leg {
+            return;
+        }
+        let request = *request;
+        self.sessions.remove(&caller);
+        self.media_order(caller, MediaOrder::Unbridge(caller, leg));
+        self.drive(now, caller, flow_engine::Input::BridgeEnded { id: request });
     }
 
     /// A round rang out: its attempts still live are cancelled; one that rang counts as no

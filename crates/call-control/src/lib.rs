@@ -39,10 +39,15 @@
 mod calls;
 mod dialing;
 mod push;
+mod queues;
 mod timers;
 mod views;
 
 pub use push::{PushOutcome, PushRefusal, PushRequest, PushResult};
+pub use queues::AgentStatus;
+pub use queues::config::{
+    AgentConfig, QueueConfig, QueueConfigError, QueueSet, Sounds, Strategy, load as load_queues,
+};
 pub use views::{CallView, LegView};
 
 use std::collections::{HashMap, VecDeque};
@@ -112,6 +117,8 @@ pub struct Config {
     pub trunks: HashMap<String, TrunkPolicy>,
     /// Push calls placed per second, at most (a script cannot flood a trunk).
     pub push_per_second: u32,
+    /// Queues and agents.
+    pub queues: QueueSet,
     /// Seed for SSRCs, sequence numbers and SDP session ids.
     pub seed: u64,
 }
@@ -135,6 +142,7 @@ impl Config {
             },
             trunks: HashMap::new(),
             push_per_second: 10,
+            queues: QueueSet::default(),
             seed: 0,
         }
     }
@@ -179,6 +187,13 @@ pub enum Input {
     Push(PushRequest),
     /// Hang up a call by its API id (the SIP Call-ID of an inbound call, a push call's id).
     HangUpCall(String),
+    /// An agent logs in, out, or goes on break.
+    AgentStatus {
+        /// The agent's name.
+        agent: String,
+        /// Their new status.
+        status: AgentStatus,
+    },
     /// A deadline from [`Switch::poll_timeout`] has passed.
     Timeout,
 }
@@ -326,6 +341,7 @@ pub struct Switch {
     /// Push calls being placed, by attempt.
     pushes: HashMap<AttemptId, push::PendingPush>,
     push_rate: push::Rate,
+    queues: queues::Queues,
     /// Callers with a dial in progress or bridged, by caller.
     sessions: HashMap<CallId, dialing::Session>,
     /// Legs we placed, by id.
@@ -348,7 +364,9 @@ pub struct Switch {
 impl Switch {
     /// An idle switch.
     pub fn new(config: Config) -> Self {
+        let queues = queues::Queues::new(config.queues.clone(), config.seed);
         Self {
+            queues,
             seed: config.seed,
             config,
             calls: HashMap::new(),
@@ -382,13 +400,14 @@ impl Switch {
             Input::MediaStarted { leg, port } => self.media_started(now, leg, port),
             Input::Media(leg, event, tag) => self.media(now, leg, event, tag),
             Input::Placed { attempt, leg } => {
-                if !self.push_placed(now, attempt, &leg) {
+                if !self.push_placed(now, attempt, &leg) && !self.queue_placed(now, attempt, &leg) {
                     self.placed(now, attempt, leg);
                 }
             }
             Input::Effect(call, input) => self.drive(now, call, input),
             Input::Push(request) => self.push(now, request),
             Input::HangUpCall(name) => self.hang_up_call(now, &name),
+            Input::AgentStatus { agent, status } => self.set_agent_status(now, &agent, status),
             Input::Timeout => self.timeout(now),
         }
     }
@@ -427,12 +446,18 @@ impl Switch {
                 Timer::Flow(call) => self.drive(now, call, flow_engine::Input::Timeout),
                 Timer::Ring(caller, round) => self.rang_out(now, caller, round),
                 Timer::RingOut(leg) => self.push_rang_out(now, leg),
+                Timer::QueueWait(caller) => self.queue_timed_out(now, caller),
+                Timer::Announce(caller) => self.announce(now, caller),
+                Timer::AgentRing(leg) => self.agent_rang_out(now, leg),
+                Timer::AgentFree(agent) => self.agent_free(now, agent),
             }
         }
     }
 
     fn sip(&mut self, now: Instant, call: CallId, event: sip_ua::Event) {
-        if self.placed.contains_key(&call) {
+        if self.queues.is_agent_leg(call) {
+            self.queue_leg_event(now, call, event);
+        } else if self.placed.contains_key(&call) {
             self.placed_leg_event(now, call, event);
         } else {
             self.call_event(now, call, event);
@@ -440,11 +465,20 @@ impl Switch {
     }
 
     fn media(&mut self, now: Instant, leg: CallId, event: MediaEvent, tag: u64) {
-        if self.placed.contains_key(&leg) {
+        if self.placed.contains_key(&leg) || self.queues.is_agent_leg(leg) {
             self.placed_leg_media(now, leg, event);
-        } else {
-            self.call_media(now, leg, event, tag);
+            return;
         }
+        if self.queues.is_waiting(leg) {
+            match event {
+                MediaEvent::Digit { key, .. } => return self.queue_digit(now, leg, key),
+                MediaEvent::PlaybackFinished if tag & queues::QUEUE_TAG != 0 => {
+                    return self.queue_played(leg, tag);
+                }
+                _ => {}
+            }
+        }
+        self.call_media(now, leg, event, tag);
     }
 
     fn media_order(&mut self, home: CallId, order: MediaOrder) {

@@ -17,6 +17,14 @@ pub(crate) enum Timer {
     Ring(CallId, u64),
     /// A push call rings out.
     RingOut(CallId),
+    /// A queued caller's longest wait.
+    QueueWait(CallId),
+    /// A queued caller's next announcement.
+    Announce(CallId),
+    /// An agent's phone rings out.
+    AgentRing(CallId),
+    /// An agent's wrap-up or hold-back ends (by index).
+    AgentFree(u32),
 }
 
 /// Timers by deadline, and each timer's deadline.

@@ -1,6 +1,7 @@
 //! Flow files → [`FlowSet`]: every error of every file is reported at once.
 
 mod fields;
+mod queue;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use fields::is_key;
 pub struct Catalog {
     prompts: HashMap<String, HashSet<String>>,
     sources: HashMap<String, Vec<String>>,
+    queues: HashSet<String>,
 }
 
 impl Catalog {
@@ -35,6 +37,11 @@ impl Catalog {
             .entry(language.to_string())
             .or_default()
             .extend(names.into_iter().map(Into::into));
+    }
+
+    /// Declares a queue (`queue` nodes name one).
+    pub fn add_queue(&mut self, name: &str) {
+        self.queues.insert(name.to_string());
     }
 
     /// Declares a data source and its columns.
@@ -288,6 +295,7 @@ impl Compiler<'_> {
             raw::Node::Sms(s) => Kind::Sms(Box::new(self.sms(s))),
             raw::Node::Consent(c) => Kind::Consent(Box::new(self.consent(c))),
             raw::Node::Dial(d) => Kind::Dial(Box::new(self.dial(d))),
+            raw::Node::Queue(q) => Kind::Queue(Box::new(self.queue(q))),
             raw::Node::Transfer { target, on_failure } => Kind::Transfer {
                 target: self.template("target", target),
                 on_failure: on_failure.as_ref().map(|t| self.target("on_failure", t)),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::graph::{DialMode, FlowId, FlowSet, HttpMethod, Kind, LocalTime, NodeId, SayItem};
 use crate::io::{
     CallInfo, CallSummary, DialOutcome, Disposition, FlowEvent, HttpOutcome, Input, Output,
-    Playable, RequestId, SmsRequest, TraceStep,
+    Playable, QueueOutcome, RequestId, SmsRequest, TraceStep,
 };
 use crate::say::{self, Language};
 use crate::vars::Vars;
@@ -24,6 +24,9 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(40);
 /// A dial node waits this much beyond its rings for the daemon's answer.
 const DIAL_MARGIN: Duration = Duration::from_secs(10);
+/// A queue enforces its own longest wait; this only keeps a flow from waiting for ever if the
+/// queue's answer never came.
+const QUEUE_SAFETY: Duration = Duration::from_secs(6 * 3600);
 
 /// Where the call is.
 #[derive(Debug)]
@@ -54,6 +57,7 @@ enum Wait {
     Sms,
     Consent,
     Dial,
+    Queue,
     Transfer,
 }
 
@@ -230,6 +234,7 @@ impl CallFlow {
                 let set = Arc::clone(&self.set);
                 let after = match &set.flow(self.flow).node(self.node).kind {
                     Kind::Dial(d) => d.after,
+                    Kind::Queue(q) => q.after,
                     _ => None,
                 };
                 match after {
@@ -400,6 +405,18 @@ impl CallFlow {
                     self.wait(now, id, Wait::Dial, d.ring_timeout * rings + DIAL_MARGIN);
                     return;
                 }
+                Kind::Queue(q) => {
+                    let id = self.id();
+                    self.out.push_back(Output::Enqueue {
+                        id,
+                        queue: q.queue.clone(),
+                        priority: q.priority,
+                        exit_key: q.exit_key.is_some(),
+                        callback: q.callback.is_some(),
+                    });
+                    self.wait(now, id, Wait::Queue, QUEUE_SAFETY);
+                    return;
+                }
                 Kind::Transfer { target, .. } => {
                     let id = self.id();
                     let target = target.render(&self.vars);
@@ -568,6 +585,22 @@ impl CallFlow {
                     }
                 }
             }
+            (Wait::Queue, Input::QueueResult { id: got, outcome }, Kind::Queue(q)) if got == id => {
+                let next = match &outcome {
+                    QueueOutcome::Bridged(agent) => {
+                        self.record(now, format!("bridged {agent}"));
+                        self.step = Step::Bridged { id };
+                        return true;
+                    }
+                    QueueOutcome::Timeout => q.timeout,
+                    QueueOutcome::Full => q.full,
+                    QueueOutcome::NoAgents => q.no_agents,
+                    QueueOutcome::ExitKey => q.exit_key.unwrap_or(q.timeout),
+                    QueueOutcome::Callback => q.callback.unwrap_or(q.timeout),
+                };
+                self.record(now, queue_outcome_name(&outcome));
+                next
+            }
             (
                 Wait::Transfer,
                 Input::TransferResult { id: got, ok },
@@ -605,6 +638,7 @@ impl CallFlow {
             (Wait::Coupon | Wait::Sms, Kind::Sms(s)) => s.on_failure,
             (Wait::Consent, Kind::Consent(c)) => c.on_failure,
             (Wait::Dial, Kind::Dial(d)) => d.no_answer,
+            (Wait::Queue, Kind::Queue(q)) => q.timeout,
             (
                 Wait::Transfer,
                 Kind::Transfer {
@@ -746,5 +780,17 @@ fn json_text(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         serde_json::Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// A queue outcome as the trace records it.
+fn queue_outcome_name(outcome: &QueueOutcome) -> &'static str {
+    match outcome {
+        QueueOutcome::Bridged(_) => "bridged",
+        QueueOutcome::Timeout => "timeout",
+        QueueOutcome::Full => "full",
+        QueueOutcome::NoAgents => "no_agents",
+        QueueOutcome::ExitKey => "exit_key",
+        QueueOutcome::Callback => "callback",
     }
 }

@@ -93,6 +93,7 @@ pub(crate) enum Kind {
     Sms(Box<Sms>),
     Consent(Box<Consent>),
     Dial(Box<Dial>),
+    Queue(Box<QueueNode>),
     Transfer {
         target: Template,
         on_failure: Option<NodeId>,
@@ -211,6 +212,18 @@ pub(crate) struct Dial {
     pub(crate) busy: NodeId,
     pub(crate) no_answer: NodeId,
     pub(crate) failed: NodeId,
+}
+
+#[derive(Debug)]
+pub(crate) struct QueueNode {
+    pub(crate) queue: String,
+    pub(crate) priority: i32,
+    pub(crate) after: Option<NodeId>,
+    pub(crate) timeout: NodeId,
+    pub(crate) full: NodeId,
+    pub(crate) no_agents: NodeId,
+    pub(crate) exit_key: Option<NodeId>,
+    pub(crate) callback: Option<NodeId>,
 }
 
 /// How a dial node's targets are tried.

@@ -86,7 +86,16 @@ pub enum Input {
         /// What happened.
         outcome: DialOutcome,
     },
-    /// The bridged call of [`Output::Dial`] ended from the far side; the caller is still here.
+    /// Answer to [`Output::Enqueue`]: how the caller left the queue. After `Bridged` the caller
+    /// is with an agent until [`Input::BridgeEnded`] (or the caller hangs up).
+    QueueResult {
+        /// The request.
+        id: RequestId,
+        /// How.
+        outcome: QueueOutcome,
+    },
+    /// The bridged call of [`Output::Dial`] or [`Output::Enqueue`] ended from the far side; the
+    /// caller is still here.
     BridgeEnded {
         /// The request.
         id: RequestId,
@@ -230,6 +239,21 @@ pub enum Output {
         /// Caller ID to present; the caller's own when `None`.
         caller_id: Option<String>,
     },
+    /// Put the caller in a queue until an agent answers; answer with [`Input::QueueResult`], and
+    /// [`Input::BridgeEnded`] when the agent hangs up. While it waits, the queue plays to the
+    /// caller and hears its keys.
+    Enqueue {
+        /// The request.
+        id: RequestId,
+        /// The queue's name.
+        queue: String,
+        /// Higher is served first.
+        priority: i32,
+        /// The queue's exit key leaves it (the node has an `exit_key` branch).
+        exit_key: bool,
+        /// A callback may be offered (the node has a `callback` branch).
+        callback: bool,
+    },
     /// Transfer the call (REFER).
     Transfer {
         /// The request.
@@ -286,6 +310,23 @@ pub enum DialOutcome {
     NoAnswer,
     /// Refused otherwise, unreachable, or answered without usable media; why.
     Failed(String),
+}
+
+/// How a caller left a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOutcome {
+    /// This agent answered; the caller is bridged to them.
+    Bridged(String),
+    /// The longest wait passed.
+    Timeout,
+    /// The queue was full.
+    Full,
+    /// No agent to wait for.
+    NoAgents,
+    /// The caller pressed the exit key.
+    ExitKey,
+    /// The caller chose a callback (the queue keeps their place).
+    Callback,
 }
 
 /// How a call's flow ended.

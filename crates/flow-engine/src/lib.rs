@@ -54,7 +54,8 @@ pub use error::{ConfigError, Problem};
 pub use graph::{DialMode, FlowId, FlowSet};
 pub use io::{
     CallInfo, CallSummary, ConsentAnswer, DialOutcome, Disposition, DropCause, FlowEvent,
-    HttpMethod, HttpOutcome, Input, Output, Playable, RequestId, SmsRequest, TraceStep,
+    HttpMethod, HttpOutcome, Input, Output, Playable, QueueOutcome, RequestId, SmsRequest,
+    TraceStep,
 };
 pub use vars::{BUILTINS, Vars};
 
@@ -64,4 +65,11 @@ pub fn say_fragments(language: &str, currency: &str) -> Option<Vec<String>> {
     let lang = say::Language::from_code(language)?;
     let currency = say::Currency::from_code(currency)?;
     Some(say::fragments(lang, currency))
+}
+
+/// The prompt names that say `n` in `language` (`num-…` fragments), or `None` for a language
+/// without number rules (queue positions and waits).
+pub fn say_number(language: &str, n: u64) -> Option<Vec<String>> {
+    let lang = say::Language::from_code(language)?;
+    say::number(lang, &n.to_string())
 }

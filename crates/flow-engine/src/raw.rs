@@ -100,6 +100,8 @@ pub enum Node {
     Consent(Consent),
     /// Bridge the caller to a SIP URI, or to a list of them in turn or all at once.
     Dial(Dial),
+    /// Wait in a queue for an agent.
+    Queue(Queue),
     /// Transfer the call.
     Transfer {
         /// SIP URI template.
@@ -380,6 +382,29 @@ pub struct Dial {
 
 fn default_ring_timeout_s() -> u32 {
     30
+}
+
+/// Queue node: wait in a queue (`config/queues.toml`) until an agent answers, or leave it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    /// The queue's name.
+    pub queue: String,
+    /// Higher waits less: callers are served by priority, then by arrival.
+    #[serde(default)]
+    pub priority: i32,
+    /// Where the flow goes when the agent hangs up; hang up when absent.
+    pub after: Option<String>,
+    /// The queue's longest wait passed.
+    pub timeout: String,
+    /// The queue was full.
+    pub full: String,
+    /// No agent to wait for (the queue's join and leave rules).
+    pub no_agents: String,
+    /// The caller pressed the queue's exit key; without this branch the key does nothing.
+    pub exit_key: Option<String>,
+    /// The caller chose a callback; without this branch no callback is offered.
+    pub callback: Option<String>,
 }
 
 /// Consent node.

@@ -25,6 +25,16 @@ pub(crate) fn run(config_path: &Path, required: bool, dir: Option<&Path>) -> Exi
                 names.len(),
                 names.join(", ")
             );
+            let queues = &loaded.queues;
+            if !queues.queues.is_empty() {
+                println!(
+                    "{}: {} queues OK: {}; {} agents",
+                    config.queues.file.display(),
+                    queues.queues.len(),
+                    queues.names().join(", "),
+                    queues.agents.len()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -147,6 +147,39 @@ fn read_flows(dir: &Path, errors: &mut Vec<String>) -> Vec<SourceFile> {
 pub(crate) struct Loaded {
     pub(crate) flows: FlowSet,
     pub(crate) data: DataSources,
+    pub(crate) queues: call_control::QueueSet,
+}
+
+/// The queue file, compiled against the prompt sets; a missing file at the default path means
+/// no queues.
+fn load_queues(
+    config: &Config,
+    prompts: &HashMap<String, Vec<String>>,
+    errors: &mut Vec<String>,
+) -> call_control::QueueSet {
+    let path = &config.queues.file;
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !config.queues.required() => {
+            return call_control::QueueSet::default();
+        }
+        Err(e) => {
+            errors.push(format!("{}: {e}", path.display()));
+            return call_control::QueueSet::default();
+        }
+    };
+    let has_prompt = |lang: &str, name: &str| {
+        prompts
+            .get(lang)
+            .is_some_and(|n| n.iter().any(|p| p == name))
+    };
+    match call_control::load_queues(&path.display().to_string(), &text, &has_prompt) {
+        Ok(set) => set,
+        Err(e) => {
+            errors.extend(e.iter().map(ToString::to_string));
+            call_control::QueueSet::default()
+        }
+    }
 }
 
 /// Loads data sources, prompt names and the flows in `dir`, and (with `routes`) checks that
@@ -155,7 +188,12 @@ pub(crate) fn load(config: &Config, dir: &Path, routes: bool) -> Result<Loaded, 
     let mut errors = Vec::new();
     let data = DataSources::load(config, &mut errors);
     let mut catalog = Catalog::default();
-    for (lang, names) in prompt_names(&config.media.prompts, &mut errors) {
+    let prompts = prompt_names(&config.media.prompts, &mut errors);
+    let queues = load_queues(config, &prompts, &mut errors);
+    for name in queues.names() {
+        catalog.add_queue(name);
+    }
+    for (lang, names) in prompts {
         catalog.add_prompts(&lang, names);
     }
     for (name, table) in &data.tables {
@@ -182,7 +220,11 @@ pub(crate) fn load(config: &Config, dir: &Path, routes: bool) -> Result<Loaded, 
         }
     }
     match flows {
-        Some(flows) if errors.is_empty() => Ok(Loaded { flows, data }),
+        Some(flows) if errors.is_empty() => Ok(Loaded {
+            flows,
+            data,
+            queues,
+        }),
         _ => Err(errors),
     }
 }

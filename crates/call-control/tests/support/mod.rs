@@ -85,6 +85,8 @@ pub struct FakeMedia {
     /// Leg → (tag, when it finishes) of what plays.
     playing: Vec<(CallId, u64, Instant)>,
     pub started: Vec<CallId>,
+    /// Legs whose media ivrd started to answer them (inbound calls), in order.
+    pub answered: Vec<CallId>,
     pub ended: Vec<CallId>,
     pub bridged: Vec<(CallId, CallId)>,
     pub unbridged: Vec<(CallId, CallId)>,
@@ -123,6 +125,7 @@ pub fn flows(extra: &[(&str, &str)]) -> Arc<FlowSet> {
             "notify",
             include_str!("../../../../config/flows/notify.toml"),
         ),
+        ("queue", include_str!("../../../../config/flows/queue.toml")),
     ];
     let mut files: Vec<SourceFile> = shipped
         .iter()
@@ -151,8 +154,16 @@ pub fn flows(extra: &[(&str, &str)]) -> Arc<FlowSet> {
             "notice",
             "notice-offer",
             "notice-sent",
+            "queue-welcome",
+            "queue-sorry",
+            "queue-closed",
+            "queue-exit",
+            "queue-callback",
         ],
     );
+    for queue in ["support", "sales"] {
+        catalog.add_queue(queue);
+    }
     Arc::new(flow_engine::load(&files, &catalog).expect("test flows compile"))
 }
 
@@ -184,12 +195,12 @@ impl Sim {
             .collect();
         config.seed = 7;
         edit(&mut config);
-        let names = ["caller", "agent", "agent2", "agent3"];
+        let names = ["caller", "agent", "agent2", "agent3", "agent4"];
         let peers = peers
             .iter()
             .enumerate()
             .map(|(i, script)| Peer {
-                name: names[i.min(3)],
+                name: names[i.min(4)],
                 sip: Endpoint::new(SipConfig {
                     seed: 100 + i as u64,
                     ..SipConfig::default()
@@ -543,6 +554,7 @@ impl Sim {
                 });
                 if port.is_some() {
                     self.media.started.push(leg);
+                    self.media.answered.push(leg);
                 }
                 self.core
                     .handle_input(now, Input::MediaStarted { leg, port });

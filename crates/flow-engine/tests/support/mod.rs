@@ -53,6 +53,17 @@ pub fn catalog() -> Catalog {
         let (header, _) = csv(&root().join("config/data").join(file));
         c.add_source(name, header);
     }
+    // The shipped queues' names (`[queues.NAME]` headers of config/queues.toml).
+    let queues = std::fs::read_to_string(root().join("config/queues.toml")).unwrap();
+    for line in queues.lines() {
+        let name = line
+            .trim()
+            .strip_prefix("[queues.")
+            .and_then(|l| l.strip_suffix(']'));
+        if let Some(name) = name.filter(|n| !n.contains('.')) {
+            c.add_queue(name);
+        }
+    }
     c
 }
 
@@ -123,6 +134,9 @@ pub struct Sim {
     pub dial_plan: Option<flow_engine::DialOutcome>,
     /// The dial request of the bridged call, to end it with `BridgeEnded`.
     pub dialled: Option<RequestId>,
+    /// Queue requests, as `queue priority exit_key callback`, and the last one's id.
+    pub queued: Vec<String>,
+    pub queue_request: Option<RequestId>,
     pub events: Vec<String>,
     pub summary: Option<CallSummary>,
     pub hung_up: bool,
@@ -179,6 +193,8 @@ impl Sim {
                 "sip:sales@127.0.0.1:5080".into(),
             )),
             dialled: None,
+            queued: Vec::new(),
+            queue_request: None,
             events: Vec::new(),
             summary: None,
             hung_up: false,
@@ -299,6 +315,17 @@ impl Sim {
                     if let Some(outcome) = self.dial_plan.clone() {
                         answers.push(Input::DialResult { id, outcome });
                     }
+                }
+                Output::Enqueue {
+                    id,
+                    queue,
+                    priority,
+                    exit_key,
+                    callback,
+                } => {
+                    self.queued
+                        .push(format!("{queue} {priority} {exit_key} {callback}"));
+                    self.queue_request = Some(id);
                 }
                 Output::HangUp => self.hung_up = true,
                 Output::Event(e) => self.events.push(e.name),

@@ -24,6 +24,32 @@ pub(crate) struct Config {
     /// SIP trunks that dial nodes place calls through, by name.
     pub(crate) trunks: BTreeMap<String, Trunk>,
     pub(crate) push: PushSection,
+    pub(crate) queues: QueuesSection,
+}
+
+/// `[queues]`: where the queues and agents are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct QueuesSection {
+    /// The queue file (`config/queues.toml`).
+    pub(crate) file: PathBuf,
+}
+
+impl Default for QueuesSection {
+    fn default() -> Self {
+        Self {
+            file: PathBuf::from(DEFAULT_QUEUES),
+        }
+    }
+}
+
+const DEFAULT_QUEUES: &str = "config/queues.toml";
+
+impl QueuesSection {
+    /// A file named in the config must exist; the default may be missing.
+    pub(crate) fn required(&self) -> bool {
+        self.file != Path::new(DEFAULT_QUEUES)
+    }
 }
 
 /// `[push]`: calls placed through `POST /calls`.
@@ -278,6 +304,7 @@ impl Default for FlowsSection {
             ("200", "coupon"),
             ("300", "isp"),
             ("400", "dial"),
+            ("500", "queue"),
         ];
         Self {
             dir: PathBuf::from("config/flows"),

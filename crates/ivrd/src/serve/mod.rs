@@ -156,7 +156,8 @@ async fn serve(
     };
     crate::http::start(&config, sms.clone(), api).await?;
     let codecs = config.codecs().map_err(anyhow::Error::msg)?;
-    let core = call_control::Switch::new(core_config(&config, loaded.flows, &codecs, seed));
+    let core_config = core_config(&config, loaded.flows, loaded.queues, &codecs, seed);
+    let core = call_control::Switch::new(core_config);
     let mut d = Daemon {
         data: loaded.data,
         http,
@@ -233,6 +234,7 @@ async fn serve(
 fn core_config(
     config: &Config,
     flows: flow_engine::FlowSet,
+    queues: call_control::QueueSet,
     codecs: &[AudioCodec],
     seed: u64,
 ) -> call_control::Config {
@@ -269,6 +271,7 @@ fn core_config(
         })
         .collect();
     core.push_per_second = config.push.per_second;
+    core.queues = queues;
     core.seed = seed;
     core
 }

@@ -1,0 +1,533 @@
+//! Queues in the switch: a flow's `queue` node puts its caller in line; the caller hears music
+//! and announcements and is heard (exit and callback keys); free agents are rung by the queue's
+//! strategy, the first to answer is bridged, and an agent who lets it ring or is busy is held
+//! back for a while (and put on break after `max_no_answer` rings in a row). Every way out is a
+//! typed outcome for the caller's flow.
+
+mod agents;
+pub(crate) mod config;
+mod waiting;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use flow_engine::{QueueOutcome, RequestId};
+use sip_ua::{CallId, Command, EndReason, Event};
+use tracing::{info, warn};
+
+pub use agents::AgentStatus;
+use agents::{Agent, AgentState};
+use config::{QueueConfig, QueueSet};
+
+use crate::dialing::Session;
+use crate::{AttemptId, MediaOrder, Output, Switch, Timer};
+
+/// Tags of the playlists a queue plays (a flow's are its small request ids).
+pub(crate) const QUEUE_TAG: u64 = 1 << 62;
+
+/// The queues' live state.
+#[derive(Debug, Default)]
+pub(crate) struct Queues {
+    configs: Vec<QueueConfig>,
+    agents: Vec<Agent>,
+    lines: Vec<Line>,
+    /// Callers in line, by caller.
+    callers: HashMap<CallId, Waiting>,
+    /// Agent legs, by leg.
+    rings: HashMap<CallId, Ring>,
+    /// Agent legs being placed.
+    attempts: HashMap<AttemptId, (CallId, usize)>,
+    next_tag: u64,
+    rng: u64,
+}
+
+/// One queue's line and statistics.
+#[derive(Debug, Default)]
+struct Line {
+    /// By priority (higher first), then arrival.
+    waiting: Vec<CallId>,
+    /// Round-robin memory: the agent rung last.
+    last: Option<usize>,
+    /// Smoothed handle time, seconds.
+    handle: Option<f64>,
+}
+
+/// A caller in line.
+#[derive(Debug)]
+struct Waiting {
+    queue: usize,
+    request: RequestId,
+    priority: i32,
+    joined: Instant,
+    exit_key: bool,
+    callback: bool,
+    language: String,
+    ani: String,
+    /// Agent legs ringing for this caller.
+    ringing: Vec<CallId>,
+    /// What plays: music (`false`) or an announcement (`true`), by tag.
+    playing: (u64, bool),
+    last_announce: Option<Instant>,
+}
+
+/// An agent leg.
+#[derive(Debug)]
+struct Ring {
+    caller: CallId,
+    agent: usize,
+    /// The caller's queue (whose handle time the call counts in).
+    queue: usize,
+    /// Bridged to the caller.
+    answered: bool,
+}
+
+impl Queues {
+    pub(crate) fn new(set: QueueSet, seed: u64) -> Self {
+        let lines = set.queues.iter().map(|_| Line::default()).collect();
+        Self {
+            agents: set.agents.into_iter().map(Agent::new).collect(),
+            configs: set.queues,
+            lines,
+            rng: seed | 1,
+            ..Self::default()
+        }
+    }
+
+    fn queue_index(&self, name: &str) -> Option<usize> {
+        self.configs.iter().position(|q| q.name == name)
+    }
+
+    pub(crate) fn is_waiting(&self, caller: CallId) -> bool {
+        self.callers.contains_key(&caller)
+    }
+
+    pub(crate) fn is_agent_leg(&self, leg: CallId) -> bool {
+        self.rings.contains_key(&leg)
+    }
+
+    /// The caller an agent leg is for.
+    pub(crate) fn agent_leg_caller(&self, leg: CallId) -> Option<CallId> {
+        self.rings.get(&leg).map(|r| r.caller)
+    }
+
+    fn tag(&mut self) -> u64 {
+        self.next_tag += 1;
+        QUEUE_TAG | self.next_tag
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+}
+
+/// A caller's request to join a queue.
+pub(crate) struct Join {
+    pub(crate) request: RequestId,
+    pub(crate) queue: String,
+    pub(crate) priority: i32,
+    pub(crate) exit_key: bool,
+    pub(crate) callback: bool,
+    pub(crate) language: String,
+    pub(crate) ani: String,
+}
+
+impl Switch {
+    /// A flow's `queue` node: join the line, or leave at once (full, no agents).
+    pub(crate) fn enqueue(&mut self, now: Instant, caller: CallId, j: Join) {
+        let q = &mut self.queues;
+        let Some(queue) = q.queue_index(&j.queue) else {
+            warn!(%caller, queue = %j.queue, "no such queue");
+            return self.queue_result(now, caller, j.request, QueueOutcome::NoAgents);
+        };
+        let config = &q.configs[queue];
+        let logged_in = q.agents.iter().any(|a| a.logged_in_for(&config.name));
+        if q.lines[queue].waiting.len() >= config.max_len {
+            info!(%caller, queue = %config.name, "queue full");
+            return self.queue_result(now, caller, j.request, QueueOutcome::Full);
+        }
+        if !logged_in && !config.join_empty {
+            info!(%caller, queue = %config.name, "no agents logged in");
+            return self.queue_result(now, caller, j.request, QueueOutcome::NoAgents);
+        }
+        let line = &mut q.lines[queue].waiting;
+        let at = q
+            .callers
+            .iter()
+            .filter(|(_, w)| w.queue == queue && w.priority >= j.priority)
+            .count();
+        line.insert(at.min(line.len()), caller);
+        let (max_wait, announce) = (config.max_wait, config.announce_every);
+        info!(%caller, queue = %config.name, position = at + 1, "queued");
+        let waiting = Waiting {
+            queue,
+            request: j.request,
+            priority: j.priority,
+            joined: now,
+            exit_key: j.exit_key,
+            callback: j.callback,
+            language: j.language,
+            ani: j.ani,
+            ringing: Vec::new(),
+            playing: (0, false),
+            last_announce: None,
+        };
+        q.callers.insert(caller, waiting);
+        self.timers
+            .set(Timer::QueueWait(caller), Some(now + max_wait));
+        if let Some(every) = announce {
+            self.timers.set(Timer::Announce(caller), Some(now + every));
+        }
+        self.play_music(caller);
+        self.dispatch(now);
+    }
+
+    /// Rings free agents for waiting callers, in each queue's order.
+    pub(crate) fn dispatch(&mut self, now: Instant) {
+        for queue in 0..self.queues.configs.len() {
+            let line = self.queues.lines[queue].waiting.clone();
+            for caller in line {
+                let Some(w) = self.queues.callers.get(&caller) else {
+                    continue;
+                };
+                if !w.ringing.is_empty() {
+                    continue;
+                }
+                let chosen = self.choose(now, queue, w.joined);
+                if chosen.is_empty() {
+                    break;
+                }
+                for agent in chosen {
+                    self.ring_agent(caller, agent);
+                }
+            }
+        }
+    }
+
+    fn choose(&mut self, now: Instant, queue: usize, joined: Instant) -> Vec<usize> {
+        let q = &self.queues;
+        let config = &q.configs[queue];
+        let max_penalty = match config.penalty_step {
+            Some(step) => {
+                (now.saturating_duration_since(joined).as_secs() / step.as_secs().max(1)) as u32
+            }
+            None => u32::MAX,
+        };
+        let free: Vec<(usize, Option<Instant>)> = q
+            .agents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.free_for(now, &config.name, max_penalty).map(|s| (i, s)))
+            .collect();
+        let last = q.lines[queue].last;
+        let rng = self.queues.random();
+        let q = &self.queues;
+        agents::pick(&q.configs[queue], &q.agents, &free, last, rng)
+    }
+
+    fn ring_agent(&mut self, caller: CallId, agent: usize) {
+        let attempt = self.attempt_id();
+        let (media, session) = self.media_config(None);
+        let q = &mut self.queues;
+        let Some(w) = q.callers.get(&caller) else {
+            return;
+        };
+        let a = &mut q.agents[agent];
+        info!(%caller, agent = %a.config.name, %attempt, "ringing an agent");
+        // Reserved until the leg is placed; `Placed` names the leg.
+        a.state = AgentState::Ringing {
+            caller,
+            leg: caller,
+        };
+        q.lines[w.queue].last = Some(agent);
+        q.attempts.insert(attempt, (caller, agent));
+        self.out.push_back(Output::Place {
+            attempt,
+            home: Some(caller),
+            target: a.config.contact.clone(),
+            trunk: None,
+            caller_id: w.ani.clone(),
+            media,
+            session,
+        });
+    }
+
+    /// The answer to an agent leg's `Place`; false if `attempt` is not one.
+    pub(crate) fn queue_placed(
+        &mut self,
+        now: Instant,
+        attempt: AttemptId,
+        leg: &Result<CallId, String>,
+    ) -> bool {
+        let q = &mut self.queues;
+        let Some((caller, agent)) = q.attempts.remove(&attempt) else {
+            return false;
+        };
+        let a = &mut q.agents[agent];
+        let leg = match leg {
+            Ok(leg) => *leg,
+            Err(reason) => {
+                warn!(%caller, agent = %a.config.name, %reason, "agent not rung");
+                a.state = AgentState::Idle { since: Some(now) };
+                a.not_before = Some(now + a.config.busy_delay);
+                self.agent_free_timer(agent);
+                self.dispatch(now);
+                return true;
+            }
+        };
+        a.state = AgentState::Ringing { caller, leg };
+        let (queue, ring_timeout) = match q.callers.get_mut(&caller) {
+            Some(w) => {
+                w.ringing.push(leg);
+                (w.queue, Some(q.configs[w.queue].ring_timeout))
+            }
+            None => (0, None),
+        };
+        q.rings.insert(
+            leg,
+            Ring {
+                caller,
+                agent,
+                queue,
+                answered: false,
+            },
+        );
+        match ring_timeout {
+            Some(t) => self.timers.set(Timer::AgentRing(leg), Some(now + t)),
+            // The caller left while it was being placed.
+            None => self.out.push_back(Output::Sip(leg, Command::HangUp)),
+        }
+        true
+    }
+
+    /// A SIP event of an agent leg.
+    pub(crate) fn queue_leg_event(&mut self, now: Instant, leg: CallId, event: Event) {
+        let Some(ring) = self.queues.rings.get(&leg) else {
+            return;
+        };
+        let (caller, agent) = (ring.caller, ring.agent);
+        match event {
+            Event::Answered(negotiated) => {
+                self.media_order(caller, MediaOrder::Update(leg, negotiated));
+                self.agent_answered(now, caller, agent, leg);
+            }
+            Event::MediaUpdated(negotiated) => {
+                self.media_order(caller, MediaOrder::Update(leg, negotiated));
+            }
+            Event::Dtmf(d) => self.media_order(caller, MediaOrder::InfoDigit(leg, d.digit)),
+            Event::Ended(reason) => self.agent_leg_ended(now, leg, reason),
+            _ => {}
+        }
+    }
+
+    fn agent_answered(&mut self, now: Instant, caller: CallId, agent: usize, leg: CallId) {
+        let q = &mut self.queues;
+        let live = q
+            .callers
+            .get(&caller)
+            .is_some_and(|w| w.ringing.contains(&leg));
+        if !live {
+            // Answered after the caller left, or after we gave up on it.
+            self.out.push_back(Output::Sip(leg, Command::HangUp));
+            return;
+        }
+        let Some(w) = q.callers.remove(&caller) else {
+            return;
+        };
+        q.lines[w.queue].waiting.retain(|c| *c != caller);
+        if let Some(r) = q.rings.get_mut(&leg) {
+            r.answered = true;
+        }
+        self.timers.set(Timer::AgentRing(leg), None);
+        let q = &mut self.queues;
+        let a = &mut q.agents[agent];
+        a.state = AgentState::OnCall {
+            caller,
+            leg,
+            since: now,
+        };
+        a.no_answer_run = 0;
+        let name = a.config.name.clone();
+        let waited = now.saturating_duration_since(w.joined);
+        info!(%caller, agent = %name, waited_ms = waited.as_millis() as u64, "bridged to an agent");
+        for other in w.ringing.iter().filter(|l| **l != leg) {
+            self.out.push_back(Output::Sip(*other, Command::HangUp));
+        }
+        self.leave_timers(caller);
+        // The announcement or music in progress is cut at this moment.
+        self.media_order(caller, MediaOrder::Stop(caller));
+        self.media_order(caller, MediaOrder::Bridge(caller, leg));
+        let session = Session::Bridged {
+            callee: leg,
+            request: w.request,
+            target: name.clone(),
+        };
+        self.sessions.insert(caller, session);
+        self.queue_result(now, caller, w.request, QueueOutcome::Bridged(name));
+        self.dispatch(now);
+    }
+
+    fn agent_leg_ended(&mut self, now: Instant, leg: CallId, reason: EndReason) {
+        self.timers.set(Timer::AgentRing(leg), None);
+        let Some(ring) = self.queues.rings.remove(&leg) else {
+            return;
+        };
+        let (caller, agent, queue) = (ring.caller, ring.agent, ring.queue);
+        self.media_order(caller, MediaOrder::End(leg));
+        let q = &mut self.queues;
+        if let Some(w) = q.callers.get_mut(&caller) {
+            w.ringing.retain(|l| *l != leg);
+        }
+        let a = &mut q.agents[agent];
+        match a.state {
+            AgentState::OnCall { leg: l, since, .. } if l == leg => {
+                let talk = now.saturating_duration_since(since);
+                a.calls += 1;
+                a.talk += talk;
+                a.state = AgentState::WrapUp {
+                    until: now + a.config.wrap_up,
+                };
+                let h = &mut q.lines[queue].handle;
+                let secs = talk.as_secs_f64();
+                *h = Some(h.map_or(secs, |old| old * 0.8 + secs * 0.2));
+                self.agent_free_timer(agent);
+                self.bridge_over(now, caller, leg);
+            }
+            AgentState::Ringing { leg: l, .. } if l == leg => {
+                let busy = matches!(reason, EndReason::Refused(486 | 600 | 603));
+                let (delay, what) = match busy {
+                    true => (a.config.busy_delay, "busy"),
+                    false => (a.config.no_answer_delay, "not answered"),
+                };
+                info!(%caller, agent = %a.config.name, ?reason, "agent {what}");
+                a.state = AgentState::Idle { since: Some(now) };
+                a.not_before = Some(now + delay);
+                self.agent_free_timer(agent);
+            }
+            _ => {}
+        }
+        self.dispatch(now);
+    }
+
+    /// An agent's phone rang out: CANCEL it; a run of these puts the agent on break.
+    pub(crate) fn agent_rang_out(&mut self, now: Instant, leg: CallId) {
+        let Some(ring) = self.queues.rings.get(&leg).filter(|r| !r.answered) else {
+            return;
+        };
+        let (caller, agent) = (ring.caller, ring.agent);
+        let q = &mut self.queues;
+        if let Some(w) = q.callers.get_mut(&caller) {
+            w.ringing.retain(|l| *l != leg);
+        }
+        let a = &mut q.agents[agent];
+        a.no_answer_run += 1;
+        a.state = AgentState::Idle { since: Some(now) };
+        a.not_before = Some(now + a.config.no_answer_delay);
+        if a.no_answer_run >= a.config.max_no_answer {
+            warn!(agent = %a.config.name, rings = a.no_answer_run, "agent put on break after rings without answer");
+            a.status = AgentStatus::OnBreak;
+        }
+        self.agent_free_timer(agent);
+        self.out.push_back(Output::Sip(leg, Command::HangUp));
+        self.dispatch(now);
+    }
+
+    fn agent_free_timer(&mut self, agent: usize) {
+        let a = &self.queues.agents[agent];
+        let at = match a.state {
+            AgentState::WrapUp { until } => Some(until),
+            _ => a.not_before,
+        };
+        self.timers.set(Timer::AgentFree(agent as u32), at);
+    }
+
+    /// Wrap-up or a hold-back is over: the agent is idle again.
+    pub(crate) fn agent_free(&mut self, now: Instant, agent: u32) {
+        let Some(a) = self.queues.agents.get_mut(agent as usize) else {
+            return;
+        };
+        if let AgentState::WrapUp { until } = a.state
+            && until <= now
+        {
+            a.state = AgentState::Idle { since: Some(now) };
+        }
+        if a.not_before.is_some_and(|t| t <= now) {
+            a.not_before = None;
+        }
+        self.dispatch(now);
+    }
+
+    /// The caller leaves the line: its rings are cancelled and the flow hears why.
+    pub(crate) fn leave_queue(&mut self, now: Instant, caller: CallId, outcome: QueueOutcome) {
+        let Some(w) = self.queues.callers.remove(&caller) else {
+            return;
+        };
+        let q = &mut self.queues;
+        q.lines[w.queue].waiting.retain(|c| *c != caller);
+        info!(%caller, queue = %q.configs[w.queue].name, ?outcome, "left the queue");
+        for leg in &w.ringing {
+            self.out.push_back(Output::Sip(*leg, Command::HangUp));
+        }
+        self.leave_timers(caller);
+        self.media_order(caller, MediaOrder::Stop(caller));
+        self.queue_result(now, caller, w.request, outcome);
+        self.dispatch(now);
+    }
+
+    /// The caller is gone (hung up): out of the line, its agents' rings cancelled.
+    pub(crate) fn queue_caller_gone(&mut self, now: Instant, caller: CallId) {
+        let Some(w) = self.queues.callers.remove(&caller) else {
+            return;
+        };
+        self.queues.lines[w.queue].waiting.retain(|c| *c != caller);
+        info!(%caller, "abandoned the queue");
+        for leg in &w.ringing {
+            self.out.push_back(Output::Sip(*leg, Command::HangUp));
+        }
+        self.leave_timers(caller);
+        self.dispatch(now);
+    }
+
+    fn leave_timers(&mut self, caller: CallId) {
+        self.timers.set(Timer::QueueWait(caller), None);
+        self.timers.set(Timer::Announce(caller), None);
+    }
+
+    fn queue_result(&mut self, now: Instant, caller: CallId, id: RequestId, outcome: QueueOutcome) {
+        self.drive(now, caller, flow_engine::Input::QueueResult { id, outcome });
+    }
+
+    /// An agent's status, as they set it (the API, later REGISTER).
+    pub(crate) fn set_agent_status(&mut self, now: Instant, name: &str, status: AgentStatus) {
+        let Some(a) = self
+            .queues
+            .agents
+            .iter_mut()
+            .find(|a| a.config.name == name)
+        else {
+            return;
+        };
+        a.status = status;
+        if status == AgentStatus::Available {
+            a.no_answer_run = 0;
+        }
+        info!(agent = %name, ?status, "agent status");
+        // The last agent gone: callers of queues that leave when empty go.
+        let empty: Vec<CallId> = self
+            .queues
+            .callers
+            .iter()
+            .filter(|(_, w)| {
+                let c = &self.queues.configs[w.queue];
+                c.leave_when_empty && !self.queues.agents.iter().any(|a| a.logged_in_for(&c.name))
+            })
+            .map(|(c, _)| *c)
+            .collect();
+        for caller in empty {
+            self.leave_queue(now, caller, QueueOutcome::NoAgents);
+        }
+        self.dispatch(now);
+    }
+}

@@ -1,0 +1,143 @@
+//! What a waiting caller hears and presses: music on hold looped, the position and estimated
+//! wait (and a periodic announcement) at their intervals and never closer than the minimum gap,
+//! keys heard at all times (an announcement never swallows them), and the longest wait.
+
+use std::time::{Duration, Instant};
+
+use flow_engine::{Playable, QueueOutcome};
+use sip_ua::CallId;
+
+use crate::{MediaOrder, Switch, Timer};
+
+impl Switch {
+    /// Music on hold, from the start.
+    pub(crate) fn play_music(&mut self, caller: CallId) {
+        let tag = self.queues.tag();
+        let Some(w) = self.queues.callers.get_mut(&caller) else {
+            return;
+        };
+        let config = &self.queues.configs[w.queue];
+        let music = config
+            .sounds(&w.language)
+            .map(|s| s.music.clone())
+            .unwrap_or_default();
+        w.playing = (tag, false);
+        let order = MediaOrder::Play {
+            leg: caller,
+            language: w.language.clone(),
+            items: music.into_iter().map(Playable::Prompt).collect(),
+            barge_in: false,
+            tag,
+        };
+        self.media_order(caller, order);
+    }
+
+    /// A queue playlist ended: the music loops; after an announcement the music resumes.
+    pub(crate) fn queue_played(&mut self, caller: CallId, tag: u64) {
+        let Some(w) = self.queues.callers.get(&caller) else {
+            return;
+        };
+        if w.playing.0 == tag {
+            self.play_music(caller);
+        }
+    }
+
+    /// A key while waiting: the exit or callback key leaves the line (if the flow has that
+    /// branch); any other key is ignored and the music goes on.
+    pub(crate) fn queue_digit(&mut self, now: Instant, caller: CallId, key: char) {
+        let Some(w) = self.queues.callers.get(&caller) else {
+            return;
+        };
+        let config = &self.queues.configs[w.queue];
+        let outcome = match Some(key) {
+            k if k == config.exit_key && w.exit_key => QueueOutcome::ExitKey,
+            k if k == config.callback_key && w.callback => QueueOutcome::Callback,
+            _ => return,
+        };
+        self.leave_queue(now, caller, outcome);
+    }
+
+    /// The longest wait passed.
+    pub(crate) fn queue_timed_out(&mut self, now: Instant, caller: CallId) {
+        self.leave_queue(now, caller, QueueOutcome::Timeout);
+    }
+
+    /// Time to announce the position and wait (not closer than the minimum gap to the last).
+    pub(crate) fn announce(&mut self, now: Instant, caller: CallId) {
+        let Some(position) = self.position(caller) else {
+            return;
+        };
+        let ewt = self.estimated_wait(caller);
+        let tag = self.queues.tag();
+        let Some(w) = self.queues.callers.get_mut(&caller) else {
+            return;
+        };
+        let config = &self.queues.configs[w.queue];
+        let (every, gap) = (config.announce_every, config.min_gap);
+        if let Some(last) = w.last_announce
+            && now < last + gap
+        {
+            self.timers.set(Timer::Announce(caller), Some(last + gap));
+            return;
+        }
+        let Some(sounds) = config.sounds(&w.language) else {
+            return;
+        };
+        let mut items: Vec<String> = Vec::new();
+        let say = |n: u64| flow_engine::say_number(&w.language, n).unwrap_or_default();
+        if !sounds.position.is_empty() {
+            items.extend(sounds.position.iter().cloned());
+            items.extend(say(position as u64));
+        }
+        if config.announce_wait && !sounds.wait.is_empty() {
+            let minutes = ewt.as_secs().div_ceil(60).max(1);
+            items.extend(sounds.wait.iter().cloned());
+            items.extend(say(minutes));
+            items.extend(sounds.minutes.iter().cloned());
+        }
+        if let Some(every) = every {
+            self.timers.set(Timer::Announce(caller), Some(now + every));
+        }
+        if items.is_empty() {
+            return;
+        }
+        w.last_announce = Some(now);
+        w.playing = (tag, true);
+        let order = MediaOrder::Play {
+            leg: caller,
+            language: w.language.clone(),
+            items: items.into_iter().map(Playable::Prompt).collect(),
+            barge_in: false,
+            tag,
+        };
+        self.media_order(caller, order);
+    }
+
+    /// The caller's place in line, from 1.
+    pub(crate) fn position(&self, caller: CallId) -> Option<usize> {
+        let w = self.queues.callers.get(&caller)?;
+        let line = &self.queues.lines[w.queue].waiting;
+        line.iter().position(|c| *c == caller).map(|i| i + 1)
+    }
+
+    /// The estimated wait: callers ahead (and this one) times the smoothed handle time, spread
+    /// over the agents logged in (the default handle time before any call was handled).
+    pub(crate) fn estimated_wait(&self, caller: CallId) -> Duration {
+        let Some(w) = self.queues.callers.get(&caller) else {
+            return Duration::ZERO;
+        };
+        let config = &self.queues.configs[w.queue];
+        let position = self.position(caller).unwrap_or(1) as f64;
+        let handle = self.queues.lines[w.queue]
+            .handle
+            .unwrap_or(config.default_handle.as_secs_f64());
+        let agents = self
+            .queues
+            .agents
+            .iter()
+            .filter(|a| a.logged_in_for(&config.name))
+            .count()
+            .max(1) as f64;
+        Duration::from_secs_f64(position * handle / agents)
+    }
+}

@@ -1,0 +1,393 @@
+//! Queues through the core on a jumped clock: callers (real `sip_ua::Endpoint`s) run the
+//! shipped `queue` flow, agents are `Endpoint`s with scripts, and each test is named after the
+//! queue path it proves.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use call_control::{AgentStatus, Input, QueueSet};
+use media::{DigitSource, MediaEvent};
+use sip_ua::{CallId, Command, EndReason};
+use support::{IVRD, Script, Sim};
+
+const CALLER: usize = 0;
+
+/// A flow queueing in `sales` (the shipped one queues in `support`).
+const SALES: &str = r#"
+[flow]
+start = "wait"
+languages = ["en"]
+
+[nodes.wait]
+type = "queue"
+queue = "sales"
+after = "bye"
+timeout = "bye"
+full = "bye"
+no_agents = "bye"
+
+[nodes.bye]
+type = "hangup"
+"#;
+
+/// Queues `support` and `sales` with `settings` for support, and agents a1-a3 at peers 1-3
+/// (10.0.0.3-5) serving support; a1 serves sales too. `agent` adds lines to every agent.
+fn queues(settings: &str, agent: &str) -> QueueSet {
+    let agents: String = (1..=3)
+        .map(|i| {
+            let queues = if i == 1 {
+                "{ support = 0, sales = 0 }"
+            } else {
+                "{ support = 0 }"
+            };
+            format!(
+                "[agents.a{i}]\ncontact = \"sip:a{i}@10.0.0.{}:5060\"\nqueues = {queues}\n\
+                 wrap_up_s = 5\nno_answer_delay_s = 5\nbusy_delay_s = 5\n{agent}\n",
+                i + 2
+            )
+        })
+        .collect();
+    let text = format!(
+        "[defaults]\nring_timeout_s = 10\nannounce_position_s = 30\nannounce_min_gap_s = 10\n\
+         exit_key = \"0\"\ncallback_key = \"9\"\n\
+         default_handle_s = 120\nmax_wait_s = 120\n\
+         [defaults.languages.en]\nmusic = [\"hold-music\"]\nposition = [\"queue-position\"]\n\
+         wait = [\"queue-wait\"]\nminutes = [\"queue-minutes\"]\n\
+         [queues.support]\n{settings}\n[queues.sales]\n{agents}"
+    );
+    call_control::load_queues("queues.toml", &text, &|_, _| true).expect("valid queues")
+}
+
+fn sim(settings: &str, agent: &str, agents: [Script; 3]) -> Sim {
+    let flows = support::flows(&[("sales", SALES)]);
+    let set = queues(settings, agent);
+    let peers = [Script::Silent, agents[0], agents[1], agents[2]];
+    Sim::with(flows, "queue", &[], &peers, |c| {
+        c.queues = set;
+        c.routes.insert("sales".into(), "sales".into());
+    })
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+fn agent_addr(i: usize) -> SocketAddr {
+    addr(&format!("10.0.0.{}:5060", i + 2))
+}
+
+fn ivrd() -> SocketAddr {
+    addr(IVRD)
+}
+
+/// INVITEs ivrd sent to agent `i` (1-3).
+fn rung(s: &Sim, i: usize) -> usize {
+    s.sent(ivrd(), agent_addr(i), "INVITE").len()
+}
+
+/// A caller calls and is queued (answered after 1 s, the welcome takes 1 s).
+fn queued(s: &mut Sim) -> CallId {
+    let call = s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_millis(2100));
+    call
+}
+
+/// ivrd's leg of the `n`th call it answered (the order media started).
+fn caller_leg(s: &Sim, n: usize) -> CallId {
+    s.media.answered[n]
+}
+
+fn key(s: &mut Sim, leg: CallId, key: char) {
+    let digit = MediaEvent::Digit {
+        key,
+        source: DigitSource::Rfc4733,
+    };
+    s.media_event(leg, digit);
+}
+
+#[test]
+fn longest_idle_rings_one_agent_bridges_them_and_the_agent_hanging_up_says_goodbye() {
+    let answer = Script::Answer(Duration::from_secs(2));
+    let mut s = sim("", "", [answer, answer, answer]);
+    queued(&mut s);
+    s.run_for(Duration::from_secs(3));
+    assert_eq!(
+        (rung(&s, 1), rung(&s, 2), rung(&s, 3)),
+        (1, 0, 0),
+        "one agent rung"
+    );
+    assert_eq!(s.media.bridged.len(), 1, "{:#?}", s.trace);
+    let caller = caller_leg(&s, 0);
+    let heard = s.prompts(caller);
+    assert_eq!(heard[0], "queue-welcome");
+    assert!(
+        heard[1..].iter().all(|p| p == "hold-music"),
+        "music, looped: {heard:?}"
+    );
+    assert!(
+        s.trace.iter().any(|t| t.contains("Stop(")),
+        "the music is cut at the bridge"
+    );
+    let agent_call = s.peers[1].incoming()[0];
+    s.run_for(Duration::from_secs(20));
+    s.peer_command(1, agent_call, Command::HangUp);
+    s.run_for(Duration::from_secs(3));
+    assert_eq!(
+        s.prompts(caller).last().map(String::as_str),
+        Some("goodbye")
+    );
+    assert_eq!(s.peers[CALLER].ended(), [EndReason::CallerHungUp]);
+    s.run_for(Duration::from_secs(40));
+    assert_eq!(s.live(), (0, 0, 0));
+}
+
+#[test]
+fn ring_all_rings_every_free_agent_the_first_answer_wins_and_the_rest_are_cancelled() {
+    let mut s = sim(
+        "strategy = \"ring-all\"",
+        "",
+        [
+            Script::Answer(Duration::from_secs(4)),
+            Script::Answer(Duration::from_secs(1)),
+            Script::Ring,
+        ],
+    );
+    queued(&mut s);
+    s.run_for(Duration::from_secs(2));
+    assert_eq!((rung(&s, 1), rung(&s, 2), rung(&s, 3)), (1, 1, 1));
+    assert_eq!(s.media.bridged.len(), 1);
+    s.run_for(Duration::from_secs(5));
+    assert_eq!(s.sent(ivrd(), agent_addr(1), "CANCEL").len(), 1);
+    assert_eq!(s.sent(ivrd(), agent_addr(3), "CANCEL").len(), 1);
+    assert!(s.peers[2].ended().is_empty(), "the winner stays");
+    // a1's 200 crossed our CANCEL or came after it: either way a1 is not bridged.
+    assert_eq!(s.media.bridged.len(), 1);
+}
+
+#[test]
+fn ring_all_two_agents_answering_at_once_bridge_one_and_hang_up_the_other() {
+    let both = Script::Answer(Duration::from_secs(2));
+    let mut s = sim("strategy = \"ring-all\"", "", [both, both, Script::Ring]);
+    queued(&mut s);
+    s.run_for(Duration::from_secs(5));
+    assert_eq!(s.media.bridged.len(), 1);
+    let byes =
+        s.sent(ivrd(), agent_addr(1), "BYE").len() + s.sent(ivrd(), agent_addr(2), "BYE").len();
+    assert_eq!(byes, 1, "the second answer is hung up");
+    s.run_for(Duration::from_secs(30));
+    let ended: Vec<_> = [1, 2].iter().flat_map(|p| s.peers[*p].ended()).collect();
+    assert_eq!(ended.len(), 1, "one agent stays on the call");
+}
+
+#[test]
+fn an_agent_who_answers_and_hangs_up_at_once_ends_the_bridge_not_the_caller() {
+    let answer = Script::Answer(Duration::from_secs(1));
+    let mut s = sim("", "", [answer, answer, answer]);
+    queued(&mut s);
+    s.run_for(Duration::from_millis(1100));
+    assert_eq!(s.media.bridged.len(), 1);
+    let agent_call = s.peers[1].incoming()[0];
+    s.peer_command(1, agent_call, Command::HangUp);
+    s.run_for(Duration::from_secs(2));
+    let caller = caller_leg(&s, 0);
+    assert_eq!(
+        s.prompts(caller).last().map(String::as_str),
+        Some("goodbye")
+    );
+}
+
+#[test]
+fn a_busy_agent_is_held_back_and_the_next_agent_is_rung() {
+    let mut s = sim(
+        "",
+        "",
+        [
+            Script::Reject(486),
+            Script::Answer(Duration::from_secs(1)),
+            Script::Ring,
+        ],
+    );
+    queued(&mut s);
+    s.run_for(Duration::from_secs(3));
+    assert_eq!(rung(&s, 1), 1);
+    assert_eq!(rung(&s, 2), 1, "the next one");
+    assert_eq!(s.media.bridged.len(), 1);
+    assert_eq!(
+        s.sent(ivrd(), agent_addr(1), "ACK").len(),
+        1,
+        "the 486 ACKed"
+    );
+}
+
+#[test]
+fn an_agent_ringing_out_max_no_answer_times_goes_on_break_and_is_not_rung_again() {
+    let mut s = sim(
+        "max_wait_s = 100",
+        "max_no_answer = 2",
+        [Script::Ring, Script::Ring, Script::Ring],
+    );
+    s.core
+        .handle_input(s.now, agent_status("a2", AgentStatus::LoggedOut));
+    s.core
+        .handle_input(s.now, agent_status("a3", AgentStatus::LoggedOut));
+    queued(&mut s);
+    s.run_for(Duration::from_secs(90));
+    // Rung at 2 s, rang out at 12 s, held back 5 s, rung at 17 s, rang out at 27 s: on break.
+    assert_eq!(rung(&s, 1), 2, "{:#?}", s.trace);
+    assert_eq!(s.sent(ivrd(), agent_addr(1), "CANCEL").len(), 2);
+    s.run_for(Duration::from_secs(20));
+    let caller = caller_leg(&s, 0);
+    assert!(
+        s.prompts(caller).contains(&"queue-sorry".to_string()),
+        "the longest wait passed"
+    );
+}
+
+fn agent_status(agent: &str, status: AgentStatus) -> Input {
+    Input::AgentStatus {
+        agent: agent.into(),
+        status,
+    }
+}
+
+#[test]
+fn wrap_up_is_one_per_agent_across_their_queues() {
+    let answer = Script::Answer(Duration::from_secs(1));
+    let mut s = sim("", "", [answer, answer, answer]);
+    queued(&mut s);
+    s.run_for(Duration::from_secs(2));
+    let agent_call = s.peers[1].incoming()[0];
+    s.run_for(Duration::from_secs(5));
+    s.peer_command(1, agent_call, Command::HangUp);
+    // a1 is in wrap-up (5 s); a caller into `sales` (only a1 serves it) waits for it.
+    s.call(CALLER, "sip:sales@10.0.0.1");
+    s.run_for(Duration::from_millis(1100));
+    s.run_for(Duration::from_secs(2));
+    assert_eq!(rung(&s, 1), 1, "not during wrap-up");
+    s.run_for(Duration::from_secs(5));
+    assert_eq!(rung(&s, 1), 2, "after it");
+}
+
+#[test]
+fn the_longest_wait_takes_the_timeout_branch_and_cancels_the_ringing_agent() {
+    let mut s = sim(
+        "max_wait_s = 8",
+        "",
+        [Script::Ring, Script::Ring, Script::Ring],
+    );
+    queued(&mut s);
+    s.run_for(Duration::from_secs(9));
+    let caller = caller_leg(&s, 0);
+    assert!(
+        s.prompts(caller).contains(&"queue-sorry".to_string()),
+        "{:?}",
+        s.prompts(caller)
+    );
+    assert_eq!(s.sent(ivrd(), agent_addr(1), "CANCEL").len(), 1);
+}
+
+#[test]
+fn a_full_queue_sends_the_next_caller_to_the_full_branch() {
+    let mut s = sim(
+        "max_len = 1",
+        "",
+        [Script::Ring, Script::Ring, Script::Ring],
+    );
+    queued(&mut s);
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_millis(2100));
+    let second = caller_leg(&s, 1);
+    assert_eq!(
+        s.prompts(second),
+        ["queue-welcome", "queue-sorry", "goodbye"]
+    );
+}
+
+#[test]
+fn no_agent_logged_in_takes_the_no_agents_branch() {
+    let mut s = sim(
+        "",
+        "logged_in = false",
+        [Script::Ring, Script::Ring, Script::Ring],
+    );
+    queued(&mut s);
+    let caller = caller_leg(&s, 0);
+    assert_eq!(
+        s.prompts(caller),
+        ["queue-welcome", "queue-closed", "goodbye"]
+    );
+}
+
+#[test]
+fn the_last_agent_logging_out_empties_the_queue_when_it_leaves_when_empty() {
+    let mut s = sim("", "", [Script::Ring, Script::Ring, Script::Ring]);
+    queued(&mut s);
+    for a in ["a1", "a2", "a3"] {
+        s.core
+            .handle_input(s.now, agent_status(a, AgentStatus::LoggedOut));
+    }
+    s.settle();
+    let caller = caller_leg(&s, 0);
+    assert!(
+        s.prompts(caller).contains(&"queue-closed".to_string()),
+        "{:?}",
+        s.prompts(caller)
+    );
+}
+
+#[test]
+fn the_exit_key_and_the_callback_key_leave_by_their_branches_other_keys_do_nothing() {
+    for (k, prompt) in [('0', "queue-exit"), ('9', "queue-callback")] {
+        let mut s = sim("", "", [Script::Ring, Script::Ring, Script::Ring]);
+        queued(&mut s);
+        let caller = caller_leg(&s, 0);
+        key(&mut s, caller, '5');
+        assert!(
+            !s.prompts(caller)
+                .iter()
+                .any(|p| p.starts_with("queue-exit"))
+        );
+        key(&mut s, caller, k);
+        s.run_for(Duration::from_millis(100));
+        assert_eq!(
+            s.prompts(caller).iter().rev().nth(1).map(String::as_str),
+            Some(prompt)
+        );
+        assert_eq!(
+            s.sent(ivrd(), agent_addr(1), "CANCEL").len(),
+            1,
+            "its agent cancelled"
+        );
+    }
+}
+
+#[test]
+fn a_caller_hanging_up_while_an_agent_rings_cancels_the_agent() {
+    let mut s = sim("", "", [Script::Ring, Script::Ring, Script::Ring]);
+    let call = queued(&mut s);
+    s.run_for(Duration::from_secs(1));
+    s.peer_command(CALLER, call, Command::HangUp);
+    s.run_for(Duration::from_secs(40));
+    assert_eq!(s.peers[1].ended(), [EndReason::Cancelled]);
+    assert_eq!(s.live(), (0, 0, 0));
+}
+
+#[test]
+fn announcements_give_the_position_and_wait_and_the_music_resumes() {
+    let mut s = sim("", "", [Script::Ring, Script::Ring, Script::Ring]);
+    for a in ["a2", "a3"] {
+        s.core
+            .handle_input(s.now, agent_status(a, AgentStatus::LoggedOut));
+    }
+    queued(&mut s);
+    s.run_for(Duration::from_secs(35));
+    let caller = caller_leg(&s, 0);
+    let heard = s.prompts(caller).join(" ");
+    // One agent logged in, the default handle time 120 s: about 2 minutes.
+    assert!(
+        heard.contains("queue-position num-1 queue-wait num-2 queue-minutes hold-music"),
+        "{heard}"
+    );
+}
