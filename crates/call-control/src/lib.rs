@@ -44,10 +44,11 @@ mod timers;
 mod views;
 
 pub use push::{PushOutcome, PushRefusal, PushRequest, PushResult};
-pub use queues::AgentStatus;
 pub use queues::config::{
-    AgentConfig, QueueConfig, QueueConfigError, QueueSet, Sounds, Strategy, load as load_queues,
+    AgentConfig, QueueConfig, QueueConfigError, QueueSet, Sounds, Strategy, WaitSms,
+    load as load_queues,
 };
+pub use queues::{AgentStatus, QueueEvent, QueueEventKind, WaitSmsEvent};
 pub use views::{CallView, LegView};
 
 use std::collections::{HashMap, VecDeque};
@@ -328,6 +329,8 @@ pub enum Output {
     },
     /// A push call is over (or could not be placed after all): how it went.
     PushEnded(PushOutcome),
+    /// Something happened in a queue (for the queue journal).
+    QueueEvent(QueueEvent),
 }
 
 /// The call-control core. See the crate docs for the drain contract.
@@ -450,6 +453,7 @@ impl Switch {
                 Timer::Announce(caller) => self.announce(now, caller),
                 Timer::AgentRing(leg) => self.agent_rang_out(now, leg),
                 Timer::AgentFree(agent) => self.agent_free(now, agent),
+                Timer::SmsAnswer(caller) => self.offer_unanswered(caller),
             }
         }
     }
@@ -473,7 +477,7 @@ impl Switch {
             match event {
                 MediaEvent::Digit { key, .. } => return self.queue_digit(now, leg, key),
                 MediaEvent::PlaybackFinished if tag & queues::QUEUE_TAG != 0 => {
-                    return self.queue_played(leg, tag);
+                    return self.queue_played(now, leg, tag);
                 }
                 _ => {}
             }

@@ -25,6 +25,8 @@ pub(crate) enum Timer {
     AgentRing(CallId),
     /// An agent's wrap-up or hold-back ends (by index).
     AgentFree(u32),
+    /// A queued caller did not answer the wait-time SMS offer.
+    SmsAnswer(CallId),
 }
 
 /// Timers by deadline, and each timer's deadline.

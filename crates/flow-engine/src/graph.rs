@@ -256,6 +256,8 @@ pub enum ConsentAnswer {
     OptOut,
     /// Lifts an earlier opt-out.
     OptIn,
+    /// Asked, and no answer came (a wait-time SMS offer nobody answered).
+    NoResponse,
 }
 
 /// A compiled condition.

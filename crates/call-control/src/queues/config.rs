@@ -54,6 +54,27 @@ pub struct Sounds {
     pub minutes: Vec<String>,
     /// The periodic announcement.
     pub periodic: Vec<String>,
+    /// The wait-time SMS offer ("press 1 to allow, 2 to deny").
+    pub sms_consent: Vec<String>,
+    /// After a 1: "we have sent you a text".
+    pub sms_sent: Vec<String>,
+    /// After another key: "wrong selection" (then the offer again).
+    pub wrong_selection: Vec<String>,
+    /// The SMS; `{queue}` and `{ewt_minutes}` are filled in.
+    pub sms_text: String,
+}
+
+/// The wait-time SMS offer of a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitSms {
+    /// Offered only while the estimated wait is at least this…
+    pub ewt_min: Duration,
+    /// … and at most this.
+    pub ewt_max: Duration,
+    /// Offered at most this many times to one caller.
+    pub max_offers: u32,
+    /// No key this long after the offer: `no_response`.
+    pub answer_timeout: Duration,
 }
 
 /// One queue, compiled.
@@ -91,6 +112,8 @@ pub struct QueueConfig {
     pub default_handle: Duration,
     /// Sounds by language (every language given, each complete from the layers).
     pub sounds: HashMap<String, Sounds>,
+    /// The wait-time SMS offer, when enabled.
+    pub wait_sms: Option<WaitSms>,
 }
 
 impl QueueConfig {
@@ -204,7 +227,19 @@ struct RawQueue {
     penalty_step_s: Option<u32>,
     default_handle_s: Option<u32>,
     #[serde(default)]
+    wait_sms: RawWaitSms,
+    #[serde(default)]
     languages: BTreeMap<String, RawSounds>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWaitSms {
+    enabled: Option<bool>,
+    ewt_min_s: Option<u32>,
+    ewt_max_s: Option<u32>,
+    max_offers: Option<u32>,
+    answer_timeout_s: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -215,6 +250,10 @@ struct RawSounds {
     wait: Option<Vec<String>>,
     minutes: Option<Vec<String>>,
     periodic: Option<Vec<String>>,
+    sms_consent: Option<Vec<String>>,
+    sms_sent: Option<Vec<String>>,
+    wrong_selection: Option<Vec<String>>,
+    sms_text: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -350,11 +389,12 @@ impl Check<'_> {
         if languages.is_empty() {
             self.error("languages", "no language gives the callers' music");
         }
+        let wait_sms = self.wait_sms(&q.wait_sms, &d.wait_sms);
         let sounds = languages
             .into_iter()
             .map(|lang| {
                 let (a, b) = (q.languages.get(lang), d.languages.get(lang));
-                let s = self.sounds(lang, a, b);
+                let s = self.sounds(lang, a, b, wait_sms.is_some());
                 (lang.clone(), s)
             })
             .collect();
@@ -401,10 +441,50 @@ impl Check<'_> {
                 7200,
             ),
             sounds,
+            wait_sms,
         }
     }
 
-    fn sounds(&mut self, lang: &str, q: Option<&RawSounds>, d: Option<&RawSounds>) -> Sounds {
+    fn wait_sms(&mut self, q: &RawWaitSms, d: &RawWaitSms) -> Option<WaitSms> {
+        if !q.enabled.or(d.enabled).unwrap_or(false) {
+            return None;
+        }
+        let pick = |a: Option<u32>, b: Option<u32>, default: u32| a.or(b).unwrap_or(default);
+        let min = pick(q.ewt_min_s, d.ewt_min_s, 120);
+        let max = pick(q.ewt_max_s, d.ewt_max_s, 3600);
+        if min > max {
+            self.error(
+                "wait_sms.ewt_min_s",
+                format!("{min}: above ewt_max_s ({max})"),
+            );
+        }
+        let max_offers = pick(q.max_offers, d.max_offers, 2);
+        if !(1..=10).contains(&max_offers) {
+            self.error(
+                "wait_sms.max_offers",
+                format!("{max_offers}: must be 1 to 10"),
+            );
+        }
+        Some(WaitSms {
+            ewt_min: Duration::from_secs(u64::from(min)),
+            ewt_max: Duration::from_secs(u64::from(max)),
+            max_offers: max_offers.clamp(1, 10),
+            answer_timeout: self.seconds(
+                "wait_sms.answer_timeout_s",
+                pick(q.answer_timeout_s, d.answer_timeout_s, 10),
+                1,
+                60,
+            ),
+        })
+    }
+
+    fn sounds(
+        &mut self,
+        lang: &str,
+        q: Option<&RawSounds>,
+        d: Option<&RawSounds>,
+        wait_sms: bool,
+    ) -> Sounds {
         let field = |f: fn(&RawSounds) -> &Option<Vec<String>>| {
             q.and_then(|s| f(s).clone())
                 .or_else(|| d.and_then(|s| f(s).clone()))
@@ -416,6 +496,13 @@ impl Check<'_> {
             wait: field(|s| &s.wait),
             minutes: field(|s| &s.minutes),
             periodic: field(|s| &s.periodic),
+            sms_consent: field(|s| &s.sms_consent),
+            sms_sent: field(|s| &s.sms_sent),
+            wrong_selection: field(|s| &s.wrong_selection),
+            sms_text: q
+                .and_then(|s| s.sms_text.clone())
+                .or_else(|| d.and_then(|s| s.sms_text.clone()))
+                .unwrap_or_default(),
         };
         if s.music.is_empty() {
             self.error(
@@ -423,12 +510,28 @@ impl Check<'_> {
                 "callers need music on hold",
             );
         }
+        if wait_sms {
+            for (what, empty) in [
+                ("sms_consent", s.sms_consent.is_empty()),
+                ("sms_sent", s.sms_sent.is_empty()),
+                ("wrong_selection", s.wrong_selection.is_empty()),
+                ("sms_text", s.sms_text.trim().is_empty()),
+            ] {
+                if empty {
+                    let field = format!("languages.{lang}.{what}");
+                    self.error(field, "needed when wait_sms is enabled");
+                }
+            }
+        }
         for (what, list) in [
             ("music", &s.music),
             ("position", &s.position),
             ("wait", &s.wait),
             ("minutes", &s.minutes),
             ("periodic", &s.periodic),
+            ("sms_consent", &s.sms_consent),
+            ("sms_sent", &s.sms_sent),
+            ("wrong_selection", &s.wrong_selection),
         ] {
             for (i, name) in list.iter().enumerate() {
                 if !(self.has_prompt)(lang, name) {

@@ -6,6 +6,8 @@
 
 mod agents;
 pub(crate) mod config;
+mod events;
+mod wait_sms;
 mod waiting;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use tracing::{info, warn};
 pub use agents::AgentStatus;
 use agents::{Agent, AgentState};
 use config::{QueueConfig, QueueSet};
+pub use events::{QueueEvent, QueueEventKind, WaitSmsEvent};
 
 use crate::dialing::Session;
 use crate::{AttemptId, MediaOrder, Output, Switch, Timer};
@@ -65,9 +68,22 @@ struct Waiting {
     ani: String,
     /// Agent legs ringing for this caller.
     ringing: Vec<CallId>,
-    /// What plays: music (`false`) or an announcement (`true`), by tag.
-    playing: (u64, bool),
+    /// What plays, by tag.
+    playing: (u64, Playing),
     last_announce: Option<Instant>,
+    /// The wait-time SMS offer, as far as it went.
+    sms: wait_sms::Offer,
+}
+
+/// What a queue plays to a waiting caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Playing {
+    Music,
+    Announcement,
+    /// The wait-time SMS offer (its keys are answers).
+    Offer,
+    /// "We have sent you a text."
+    Sent,
 }
 
 /// An agent leg.
@@ -171,8 +187,9 @@ impl Switch {
             language: j.language,
             ani: j.ani,
             ringing: Vec::new(),
-            playing: (0, false),
+            playing: (0, Playing::Music),
             last_announce: None,
+            sms: wait_sms::Offer::default(),
         };
         q.callers.insert(caller, waiting);
         self.timers
@@ -180,7 +197,10 @@ impl Switch {
         if let Some(every) = announce {
             self.timers.set(Timer::Announce(caller), Some(now + every));
         }
-        self.play_music(caller);
+        self.queue_event(caller, QueueEventKind::Enter { position: at + 1 });
+        if !self.offer_sms(now, caller, Vec::new()) {
+            self.play_music(caller);
+        }
         self.dispatch(now);
     }
 
@@ -352,6 +372,16 @@ impl Switch {
         let name = a.config.name.clone();
         let waited = now.saturating_duration_since(w.joined);
         info!(%caller, agent = %name, waited_ms = waited.as_millis() as u64, "bridged to an agent");
+        self.timers.set(Timer::SmsAnswer(caller), None);
+        let agent_name = name.clone();
+        self.queue_event_in(
+            w.queue,
+            caller,
+            QueueEventKind::Connect {
+                agent: agent_name,
+                waited,
+            },
+        );
         for other in w.ringing.iter().filter(|l| **l != leg) {
             self.out.push_back(Output::Sip(*other, Command::HangUp));
         }
@@ -392,7 +422,13 @@ impl Switch {
                 let h = &mut q.lines[queue].handle;
                 let secs = talk.as_secs_f64();
                 *h = Some(h.map_or(secs, |old| old * 0.8 + secs * 0.2));
+                let agent_name = a.config.name.clone();
                 self.agent_free_timer(agent);
+                let complete = QueueEventKind::Complete {
+                    agent: agent_name,
+                    talked: talk,
+                };
+                self.queue_event_in(queue, caller, complete);
                 self.bridge_over(now, caller, leg);
             }
             AgentState::Ringing { leg: l, .. } if l == leg => {
@@ -404,7 +440,13 @@ impl Switch {
                 info!(%caller, agent = %a.config.name, ?reason, "agent {what}");
                 a.state = AgentState::Idle { since: Some(now) };
                 a.not_before = Some(now + delay);
+                let agent_name = a.config.name.clone();
                 self.agent_free_timer(agent);
+                let kind = match busy {
+                    true => QueueEventKind::AgentBusy { agent: agent_name },
+                    false => QueueEventKind::RingNoAnswer { agent: agent_name },
+                };
+                self.queue_event_in(queue, caller, kind);
             }
             _ => {}
         }
@@ -429,7 +471,14 @@ impl Switch {
             warn!(agent = %a.config.name, rings = a.no_answer_run, "agent put on break after rings without answer");
             a.status = AgentStatus::OnBreak;
         }
+        let agent_name = a.config.name.clone();
         self.agent_free_timer(agent);
+        let queue = self.queues.rings.get(&leg).map_or(0, |r| r.queue);
+        self.queue_event_in(
+            queue,
+            caller,
+            QueueEventKind::RingNoAnswer { agent: agent_name },
+        );
         self.out.push_back(Output::Sip(leg, Command::HangUp));
         self.dispatch(now);
     }
@@ -467,6 +516,12 @@ impl Switch {
         let q = &mut self.queues;
         q.lines[w.queue].waiting.retain(|c| *c != caller);
         info!(%caller, queue = %q.configs[w.queue].name, ?outcome, "left the queue");
+        let waited = now.saturating_duration_since(w.joined);
+        let exit = QueueEventKind::Exit {
+            outcome: events::outcome_name(&outcome),
+            waited,
+        };
+        self.queue_event_in(w.queue, caller, exit);
         for leg in &w.ringing {
             self.out.push_back(Output::Sip(*leg, Command::HangUp));
         }
@@ -483,6 +538,8 @@ impl Switch {
         };
         self.queues.lines[w.queue].waiting.retain(|c| *c != caller);
         info!(%caller, "abandoned the queue");
+        let waited = now.saturating_duration_since(w.joined);
+        self.queue_event_in(w.queue, caller, QueueEventKind::Abandon { waited });
         for leg in &w.ringing {
             self.out.push_back(Output::Sip(*leg, Command::HangUp));
         }
@@ -493,6 +550,7 @@ impl Switch {
     fn leave_timers(&mut self, caller: CallId) {
         self.timers.set(Timer::QueueWait(caller), None);
         self.timers.set(Timer::Announce(caller), None);
+        self.timers.set(Timer::SmsAnswer(caller), None);
     }
 
     fn queue_result(&mut self, now: Instant, caller: CallId, id: RequestId, outcome: QueueOutcome) {

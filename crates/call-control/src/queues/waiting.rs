@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use flow_engine::{Playable, QueueOutcome};
 use sip_ua::CallId;
 
+use super::Playing;
 use crate::{MediaOrder, Switch, Timer};
 
 impl Switch {
@@ -21,7 +22,7 @@ impl Switch {
             .sounds(&w.language)
             .map(|s| s.music.clone())
             .unwrap_or_default();
-        w.playing = (tag, false);
+        w.playing = (tag, Playing::Music);
         let order = MediaOrder::Play {
             leg: caller,
             language: w.language.clone(),
@@ -32,13 +33,16 @@ impl Switch {
         self.media_order(caller, order);
     }
 
-    /// A queue playlist ended: the music loops; after an announcement the music resumes.
-    pub(crate) fn queue_played(&mut self, caller: CallId, tag: u64) {
+    /// A queue playlist ended: the music loops; after an announcement or "SMS sent" the
+    /// music resumes; after the SMS offer the caller has a while to answer.
+    pub(crate) fn queue_played(&mut self, now: Instant, caller: CallId, tag: u64) {
         let Some(w) = self.queues.callers.get(&caller) else {
             return;
         };
-        if w.playing.0 == tag {
-            self.play_music(caller);
+        match w.playing {
+            (t, _) if t != tag => {}
+            (_, Playing::Offer) => self.offer_played(now, caller),
+            _ => self.play_music(caller),
         }
     }
 
@@ -52,6 +56,7 @@ impl Switch {
         let outcome = match Some(key) {
             k if k == config.exit_key && w.exit_key => QueueOutcome::ExitKey,
             k if k == config.callback_key && w.callback => QueueOutcome::Callback,
+            _ if self.offer_open(caller) => return self.offer_answered(now, caller, key),
             _ => return,
         };
         self.leave_queue(now, caller, outcome);
@@ -98,11 +103,19 @@ impl Switch {
         if let Some(every) = every {
             self.timers.set(Timer::Announce(caller), Some(now + every));
         }
+        w.last_announce = Some(now);
+        // The offer comes with the announcement, at its interval, while it may be made.
+        let open = w.playing.1 == Playing::Offer || w.sms.listening;
+        if !open && self.offer_sms(now, caller, items.clone()) {
+            return;
+        }
         if items.is_empty() {
             return;
         }
-        w.last_announce = Some(now);
-        w.playing = (tag, true);
+        let Some(w) = self.queues.callers.get_mut(&caller) else {
+            return;
+        };
+        w.playing = (tag, Playing::Announcement);
         let order = MediaOrder::Play {
             leg: caller,
             language: w.language.clone(),

@@ -111,6 +111,8 @@ pub struct Sim {
     /// The core's answers to pushes, and push outcomes.
     pub pushed: Vec<(String, Result<(), call_control::PushRefusal>)>,
     pub push_outcomes: Vec<call_control::PushOutcome>,
+    /// The queue journal.
+    pub queue_events: Vec<call_control::QueueEvent>,
     /// Peer actions due later: (when, peer, call, command).
     actions: Vec<(Instant, usize, CallId, Command)>,
     /// Core outputs, as debug text (for failure messages).
@@ -228,6 +230,7 @@ impl Sim {
             effects: Vec::new(),
             pushed: Vec::new(),
             push_outcomes: Vec::new(),
+            queue_events: Vec::new(),
             actions: Vec::new(),
             trace: Vec::new(),
         }
@@ -507,6 +510,7 @@ impl Sim {
             }
             Output::Pushed { id, result } => self.pushed.push((id, result)),
             Output::PushEnded(outcome) => self.push_outcomes.push(outcome),
+            Output::QueueEvent(e) => self.queue_events.push(e),
             other => panic!("output the harness does not know: {other:?}"),
         }
     }

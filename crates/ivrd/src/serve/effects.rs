@@ -52,6 +52,9 @@ impl Daemon {
             CoreOutput::Effect(call, effect) => self.effect(call, effect),
             CoreOutput::Pushed { id, result } => self.pushed(&id, result),
             CoreOutput::PushEnded(outcome) => self.push_ended(outcome),
+            CoreOutput::QueueEvent(e) => {
+                info!(queue = %e.queue, call_id = %e.call_id, event = ?e.kind, "queue event");
+            }
             other => warn!(output = ?other, "call-control output not handled"),
         }
     }

@@ -343,16 +343,21 @@ impl Worker {
                         let out = c.answer == ConsentAnswer::OptOut;
                         self.outbox.opt_out(now, &c.number, out, &source)
                     }
-                    ConsentAnswer::Granted | ConsentAnswer::Declined => {
-                        E164::parse(&c.number, self.home)
-                    }
+                    ConsentAnswer::Granted
+                    | ConsentAnswer::Declined
+                    | ConsentAnswer::NoResponse => E164::parse(&c.number, self.home),
+                };
+                // Asked and not answered is on record too, told apart by its source.
+                let source = match c.answer {
+                    ConsentAnswer::NoResponse => "no_response",
+                    _ => "dtmf",
                 };
                 let consent = number.map_err(|e| e.to_string()).map(|n| Consent {
                     number: n.to_string(),
                     purpose: c.purpose,
                     granted: matches!(c.answer, ConsentAnswer::Granted | ConsentAnswer::OptIn),
                     call_id: Some(c.call_id),
-                    source: "dtmf".into(),
+                    source: source.into(),
                     at_ms: now,
                 });
                 replies.push(Reply::Consent(reply, consent, self.sms.store.clone()));
