@@ -10,36 +10,58 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ivrd, RtpTap, finish, free_udp_port, sipp};
+use common::{
+    HttpHook, Ivrd, RtpTap, finish, free_tcp_port, free_udp_port, http, sipp, wait_until,
+};
+use serde_json::Value;
 
 /// ivrd with the shipped flows and a queue file whose one agent is at `agent_port`.
 fn start(agent_port: u16, logged_in: bool) -> Ivrd {
+    start_with(agent_port, logged_in, "", "", &[])
+}
+
+/// As [`start`], with `support` lines for `[queues.support]`, `extra` config, and environment.
+fn start_with(
+    agent_port: u16,
+    logged_in: bool,
+    support: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> Ivrd {
     let dir = std::env::temp_dir().join(format!("ivrd-queue-{}-{agent_port}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let shipped =
         std::fs::read_to_string(common::root().join("config/queues.toml")).expect("queues");
+    let alice = format!("sip:alice@127.0.0.1:{agent_port}");
+    let logged_in = format!("wrap_up_s = 10\nlogged_in = {logged_in}\n");
     let queues = shipped
-        .replace(
-            "sip:alice@127.0.0.1:5071",
-            &format!("sip:alice@127.0.0.1:{agent_port}"),
-        )
+        .replace("sip:alice@127.0.0.1:5071", &alice)
         .replace(
             "queues = { support = 0 }\n",
             "queues = { support = 0 }\nlogged_in = false\n",
         )
+        .replace("wrap_up_s = 10\n", &logged_in)
         .replace(
-            "wrap_up_s = 10\n",
-            &format!("wrap_up_s = 10\nlogged_in = {logged_in}\n"),
+            "[queues.support]\n",
+            &format!("[queues.support]\n{support}"),
         );
     let file = dir.join("queues.toml");
     std::fs::write(&file, queues).expect("queue file");
     let config = dir.join("ivrd.toml");
-    std::fs::write(
-        &config,
-        format!("[queues]\nfile = \"{}\"\n", file.display()),
-    )
-    .expect("config");
-    Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")])
+    let text = format!("[queues]\nfile = \"{}\"\n{extra}", file.display());
+    std::fs::write(&config, text).expect("config");
+    let mut args = vec![
+        "--config".to_string(),
+        config.to_str().expect("utf-8 path").to_string(),
+    ];
+    if extra.contains("[http]") {
+        args.extend([
+            "--http".to_string(),
+            format!("127.0.0.1:{}", http_port_of(extra)),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ivrd::start_with_env(&args, env)
 }
 
 fn call_500(ivrd: &Ivrd, hold_ms: u32, tap: &RtpTap, call_id: &str) -> std::process::Output {
@@ -161,5 +183,186 @@ fn with_every_agent_away_the_caller_takes_the_no_agents_branch() {
     assert!(
         lines.contains("wait:no_agents") || lines.contains("no_agents"),
         "{lines}"
+    );
+}
+
+/// The port in a `listen = "127.0.0.1:PORT"` line of `extra`.
+fn http_port_of(extra: &str) -> u16 {
+    extra
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("listen = \"127.0.0.1:")?
+                .strip_suffix('"')?
+                .parse()
+                .ok()
+        })
+        .expect("an [http] listen line")
+}
+
+const ADMIN: &str = "queue-test-admin-token";
+
+fn api(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let auth = format!("Bearer {ADMIN}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, text) = http(method, port, path, &headers, body);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The wait-time SMS, end to end: the caller waits with no agent logged in, allows the SMS (1
+/// by INFO during the offer), the SMS is in the outbox, the caller's reply arrives (the HTTP
+/// gateway's inbound route); then the agent logs in through the API and is rung: the signed
+/// webhook carries the ticket with the reply, the API has it, and the queue's statistics count
+/// the call with the estimated wait's error.
+#[test]
+fn a_waiting_callers_sms_reply_is_in_the_ticket_the_agent_gets() {
+    if !common::have_sipp("the queue test") {
+        return;
+    }
+    let hook = HttpHook::start("{}");
+    let http_port = free_tcp_port();
+    let agent_port = free_udp_port();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{http_port}\"\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\
+         [tickets]\nwebhook_url = \"http://127.0.0.1:{}/tickets\"\nwebhook_secret_env = \"IVRD_TEST_HOOK\"\n",
+        hook.port
+    );
+    let env = [
+        ("IVRD_TEST_ADMIN", ADMIN),
+        ("IVRD_TEST_HOOK", "hook-secret"),
+    ];
+    let support = "join_empty = true\nleave_when_empty = false\n";
+    let ivrd = start_with(agent_port, false, support, &extra, &env);
+    let tap = RtpTap::start();
+    let call_id = format!("queue-sms-{}@127.0.0.1", std::process::id());
+    let caller = sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        "queue-sms.xml",
+        "-s",
+        "500",
+        "-p",
+        &free_udp_port().to_string(),
+        "-d",
+        "16000",
+        "-key",
+        "ani",
+        "+15551230000",
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &tap.port.to_string(),
+        "-cid_str",
+        &call_id,
+    ])
+    .spawn()
+    .expect("start the caller's sipp");
+    let outbox = ivrd.var.join("sms-outbox.jsonl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&outbox).is_ok_and(|t| t.contains("wait_time_sms")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no wait-time SMS in the outbox:\n{}",
+            ivrd.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, _) = http(
+        "GET",
+        http_port,
+        "/sms/http/mo?from=%2B15551230000&to=12345&text=My+router+blinks+red",
+        &[],
+        "",
+    );
+    assert_eq!(status, 200);
+    let agent = sipp(&[
+        "-sf",
+        "agent.xml",
+        "-p",
+        &agent_port.to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+    ])
+    .spawn()
+    .expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, v) = api(
+        http_port,
+        "POST",
+        "/agents/alice/status",
+        r#"{"status": "available"}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    wait_until("the ticket webhook", 10, || !hook.requests().is_empty());
+    let posted = hook.requests()[0].clone();
+    let (head, body) = posted.split_once("\r\n\r\n").expect("a body");
+    let signature = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-ivrd-signature: "))
+        .expect("signed");
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"hook-secret").expect("key");
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(signature, format!("sha256={hex}"));
+    let ticket: Value = serde_json::from_str(body).expect("ticket JSON");
+    assert_eq!(ticket["event"], "offered");
+    assert_eq!(ticket["offered_to"], "alice");
+    assert_eq!(ticket["caller"], "+15551230000");
+    assert_eq!(ticket["wait_time_sms"], "allowed", "{ticket}");
+    assert_eq!(
+        ticket["sms_replies"][0]["text"], "My router blinks red",
+        "{ticket}"
+    );
+    let (caller_ok, caller_text) = finish(caller, 40);
+    let (agent_ok, agent_text) = finish(agent, 20);
+    let _ = tap.finish();
+    let log = ivrd.log_text();
+    assert!(caller_ok, "caller:\n{caller_text}\n{log}");
+    assert!(agent_ok, "agent:\n{agent_text}\n{log}");
+    let id = ticket["id"].as_str().expect("an id");
+    let (_, t) = api(http_port, "GET", &format!("/tickets/{id}"), "");
+    assert_eq!(
+        (t["outcome"].as_str(), t["agent"].as_str()),
+        (Some("bridged"), Some("alice")),
+        "{t}"
+    );
+    assert!(
+        t["sms_sent"]
+            .as_str()
+            .is_some_and(|s| s.contains("support")),
+        "{t}"
+    );
+    let (_, stats) = api(http_port, "GET", "/queues/support/stats", "");
+    assert_eq!(
+        (stats["calls"].as_i64(), stats["bridged"].as_i64()),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
+    assert!(
+        stats["ewt_mean_absolute_error_ms"].as_i64().is_some(),
+        "{stats}"
+    );
+    let (_, journal) = api(http_port, "GET", "/queues/support/events", "");
+    let events: Vec<&str> = journal["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(events.starts_with(&["enter", "wait_sms"]), "{journal}");
+    assert!(
+        events.contains(&"connect") && events.contains(&"complete"),
+        "{journal}"
     );
 }

@@ -272,6 +272,7 @@ impl Switch {
         // Legs placed for it, or bridged to it, go too; so does its place in a queue.
         self.caller_ended(call);
         self.queue_caller_gone(now, call);
+        self.call_tickets_end(call);
         let Some(c) = self.calls.remove(&call) else {
             return;
         };

@@ -48,7 +48,7 @@ pub use queues::config::{
     AgentConfig, QueueConfig, QueueConfigError, QueueSet, Sounds, Strategy, WaitSms,
     load as load_queues,
 };
-pub use queues::{AgentStatus, QueueEvent, QueueEventKind, WaitSmsEvent};
+pub use queues::{AgentStatus, QueueEvent, QueueEventKind, Ticket, TicketChange, WaitSmsEvent};
 pub use views::{CallView, LegView};
 
 use std::collections::{HashMap, VecDeque};
@@ -331,6 +331,8 @@ pub enum Output {
     PushEnded(PushOutcome),
     /// Something happened in a queue (for the queue journal).
     QueueEvent(QueueEvent),
+    /// A ticket opened or changed (store it; deliver it to the agent it is offered to).
+    Ticket(TicketChange),
 }
 
 /// The call-control core. See the crate docs for the drain contract.

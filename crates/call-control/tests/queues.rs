@@ -391,3 +391,55 @@ fn announcements_give_the_position_and_wait_and_the_music_resumes() {
         "{heard}"
     );
 }
+
+#[test]
+fn a_ticket_opens_with_the_ivr_path_goes_to_the_agent_rung_and_closes_bridged() {
+    use call_control::TicketChange;
+    let answer = Script::Answer(Duration::from_secs(2));
+    let mut s = sim("", "", [answer, answer, answer]);
+    let call = queued(&mut s);
+    s.run_for(Duration::from_secs(3));
+    let TicketChange::Opened(t) = &s.tickets[0] else {
+        panic!("{:?}", s.tickets);
+    };
+    assert_eq!(
+        (t.queue.as_str(), t.caller.as_str()),
+        ("support", "+15551234567")
+    );
+    assert!(
+        t.path.iter().any(|p| p.starts_with("queue/welcome:played")),
+        "{:?}",
+        t.path
+    );
+    assert_eq!(
+        t.predicted_wait,
+        Duration::from_secs(40),
+        "120 s over 3 agents"
+    );
+    let id = t.id.clone();
+    assert_eq!(
+        s.tickets[1],
+        TicketChange::Offered {
+            id: id.clone(),
+            agent: "a1".into()
+        }
+    );
+    let TicketChange::Closed {
+        outcome,
+        agent,
+        waited,
+        deliver,
+        ..
+    } = &s.tickets[2]
+    else {
+        panic!("{:?}", s.tickets);
+    };
+    assert_eq!(
+        (*outcome, agent.as_deref(), *deliver),
+        ("bridged", Some("a1"), false)
+    );
+    assert!(*waited >= Duration::from_secs(2), "{waited:?}");
+    s.peer_command(CALLER, call, Command::HangUp);
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(s.tickets.last(), Some(&TicketChange::Ended { id }));
+}

@@ -246,3 +246,41 @@ fn a_caller_who_leaves_the_queue_is_not_offered_again() {
         "no response was never recorded"
     );
 }
+
+#[test]
+fn an_abandoned_caller_who_allowed_the_sms_still_delivers_a_ticket_with_it() {
+    use call_control::TicketChange;
+    let mut s = sim((60, 3600));
+    let caller = queued(&mut s);
+    key(&mut s, caller, '1');
+    s.run_for(Duration::from_secs(3));
+    let call = s.peers[0].events[0].0;
+    s.peer_command(0, call, sip_ua::Command::HangUp);
+    s.run_for(Duration::from_secs(1));
+    let kinds: Vec<String> = s
+        .tickets
+        .iter()
+        .map(|t| match t {
+            TicketChange::Opened(_) => "opened".to_string(),
+            TicketChange::Consent { status, .. } => format!("consent {status}"),
+            TicketChange::SmsSent { .. } => "sms".into(),
+            TicketChange::Offered { agent, .. } => format!("offered {agent}"),
+            TicketChange::Closed {
+                outcome, deliver, ..
+            } => format!("closed {outcome} {deliver}"),
+            TicketChange::Ended { .. } => "ended".into(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "opened",
+            "offered a1",
+            "consent allowed",
+            "sms",
+            "closed abandoned true",
+            "ended"
+        ]
+    );
+}

@@ -9,6 +9,7 @@ mod http;
 mod push_log;
 mod serve;
 mod sms;
+mod tickets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -114,6 +114,8 @@ pub struct QueueConfig {
     pub sounds: HashMap<String, Sounds>,
     /// The wait-time SMS offer, when enabled.
     pub wait_sms: Option<WaitSms>,
+    /// An abandoned call with SMS data still sends its ticket.
+    pub abandoned_tickets: bool,
 }
 
 impl QueueConfig {
@@ -226,6 +228,7 @@ struct RawQueue {
     callback_key: Option<String>,
     penalty_step_s: Option<u32>,
     default_handle_s: Option<u32>,
+    abandoned_tickets: Option<bool>,
     #[serde(default)]
     wait_sms: RawWaitSms,
     #[serde(default)]
@@ -442,6 +445,7 @@ impl Check<'_> {
             ),
             sounds,
             wait_sms,
+            abandoned_tickets: q.abandoned_tickets.or(d.abandoned_tickets).unwrap_or(true),
         }
     }
 

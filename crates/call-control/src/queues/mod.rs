@@ -7,6 +7,7 @@
 mod agents;
 pub(crate) mod config;
 mod events;
+mod tickets;
 mod wait_sms;
 mod waiting;
 
@@ -21,6 +22,7 @@ pub use agents::AgentStatus;
 use agents::{Agent, AgentState};
 use config::{QueueConfig, QueueSet};
 pub use events::{QueueEvent, QueueEventKind, WaitSmsEvent};
+pub use tickets::{Ticket, TicketChange};
 
 use crate::dialing::Session;
 use crate::{AttemptId, MediaOrder, Output, Switch, Timer};
@@ -40,6 +42,8 @@ pub(crate) struct Queues {
     rings: HashMap<CallId, Ring>,
     /// Agent legs being placed.
     attempts: HashMap<AttemptId, (CallId, usize)>,
+    /// Each caller's latest ticket, until their call ends.
+    tickets: HashMap<CallId, String>,
     next_tag: u64,
     rng: u64,
 }
@@ -73,6 +77,8 @@ struct Waiting {
     last_announce: Option<Instant>,
     /// The wait-time SMS offer, as far as it went.
     sms: wait_sms::Offer,
+    /// This wait's ticket.
+    ticket: String,
 }
 
 /// What a queue plays to a waiting caller.
@@ -190,8 +196,15 @@ impl Switch {
             playing: (0, Playing::Music),
             last_announce: None,
             sms: wait_sms::Offer::default(),
+            ticket: String::new(),
         };
         q.callers.insert(caller, waiting);
+        let ticket = self.ticket_id();
+        if let Some(w) = self.queues.callers.get_mut(&caller) {
+            w.ticket = ticket.clone();
+        }
+        self.queues.tickets.insert(caller, ticket.clone());
+        self.open_ticket(caller, &ticket);
         self.timers
             .set(Timer::QueueWait(caller), Some(now + max_wait));
         if let Some(every) = announce {
@@ -314,6 +327,14 @@ impl Switch {
                 answered: false,
             },
         );
+        let ticket = q.callers.get(&caller).map(|w| w.ticket.clone());
+        let agent_name = q.agents[agent].config.name.clone();
+        if let Some(id) = ticket {
+            self.ticket(TicketChange::Offered {
+                id,
+                agent: agent_name,
+            });
+        }
         match ring_timeout {
             Some(t) => self.timers.set(Timer::AgentRing(leg), Some(now + t)),
             // The caller left while it was being placed.
@@ -382,6 +403,13 @@ impl Switch {
                 waited,
             },
         );
+        self.ticket(TicketChange::Closed {
+            id: w.ticket.clone(),
+            outcome: "bridged",
+            waited,
+            agent: Some(name.clone()),
+            deliver: false,
+        });
         for other in w.ringing.iter().filter(|l| **l != leg) {
             self.out.push_back(Output::Sip(*other, Command::HangUp));
         }
@@ -522,6 +550,13 @@ impl Switch {
             waited,
         };
         self.queue_event_in(w.queue, caller, exit);
+        self.ticket(TicketChange::Closed {
+            id: w.ticket.clone(),
+            outcome: events::outcome_name(&outcome),
+            waited,
+            agent: None,
+            deliver: false,
+        });
         for leg in &w.ringing {
             self.out.push_back(Output::Sip(*leg, Command::HangUp));
         }
@@ -540,6 +575,15 @@ impl Switch {
         info!(%caller, "abandoned the queue");
         let waited = now.saturating_duration_since(w.joined);
         self.queue_event_in(w.queue, caller, QueueEventKind::Abandon { waited });
+        let sms_data = w.sms.status == wait_sms::Status::Allowed;
+        let deliver = sms_data && self.queues.configs[w.queue].abandoned_tickets;
+        self.ticket(TicketChange::Closed {
+            id: w.ticket.clone(),
+            outcome: "abandoned",
+            waited,
+            agent: None,
+            deliver,
+        });
         for leg in &w.ringing {
             self.out.push_back(Output::Sip(*leg, Command::HangUp));
         }
@@ -555,6 +599,11 @@ impl Switch {
 
     fn queue_result(&mut self, now: Instant, caller: CallId, id: RequestId, outcome: QueueOutcome) {
         self.drive(now, caller, flow_engine::Input::QueueResult { id, outcome });
+    }
+
+    /// Whether an agent by that name is configured.
+    pub fn has_agent(&self, name: &str) -> bool {
+        self.queues.agents.iter().any(|a| a.config.name == name)
     }
 
     /// An agent's status, as they set it (the API, later REGISTER).

@@ -11,7 +11,7 @@ use flow_engine::{ConsentAnswer, Playable, RequestId, SmsRequest};
 use sip_ua::CallId;
 use tracing::info;
 
-use super::{Playing, QUEUE_TAG, QueueEventKind, WaitSmsEvent};
+use super::{Playing, QUEUE_TAG, QueueEventKind, TicketChange, WaitSmsEvent};
 use crate::{Effect, MediaOrder, Output, Switch, Timer};
 
 /// Where a caller's offer stands.
@@ -167,7 +167,14 @@ impl Switch {
             answer,
         };
         info!(%caller, ?answer, "wait-time SMS consent");
+        let status = match answer {
+            ConsentAnswer::Granted => "allowed",
+            ConsentAnswer::NoResponse => "no_response",
+            _ => "denied",
+        };
+        let id = w.ticket.clone();
         self.out.push_back(Output::Effect(caller, effect));
+        self.ticket(TicketChange::Consent { id, status });
         self.queue_event(caller, QueueEventKind::WaitSms(event));
     }
 
@@ -191,6 +198,10 @@ impl Switch {
             .sms_text
             .replace("{queue}", &config.name)
             .replace("{ewt_minutes}", &minutes.to_string());
+        let ticket = TicketChange::SmsSent {
+            id: w.ticket.clone(),
+            text: text.clone(),
+        };
         let request = SmsRequest {
             id,
             to: w.ani.clone(),
@@ -201,6 +212,7 @@ impl Switch {
         };
         self.out
             .push_back(Output::Effect(caller, Effect::SendSms(request)));
+        self.ticket(ticket);
         self.queue_event(caller, QueueEventKind::WaitSms(WaitSmsEvent::Sent));
     }
 

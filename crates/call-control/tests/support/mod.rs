@@ -113,6 +113,8 @@ pub struct Sim {
     pub push_outcomes: Vec<call_control::PushOutcome>,
     /// The queue journal.
     pub queue_events: Vec<call_control::QueueEvent>,
+    /// Ticket changes.
+    pub tickets: Vec<call_control::TicketChange>,
     /// Peer actions due later: (when, peer, call, command).
     actions: Vec<(Instant, usize, CallId, Command)>,
     /// Core outputs, as debug text (for failure messages).
@@ -231,6 +233,7 @@ impl Sim {
             pushed: Vec::new(),
             push_outcomes: Vec::new(),
             queue_events: Vec::new(),
+            tickets: Vec::new(),
             actions: Vec::new(),
             trace: Vec::new(),
         }
@@ -511,6 +514,7 @@ impl Sim {
             Output::Pushed { id, result } => self.pushed.push((id, result)),
             Output::PushEnded(outcome) => self.push_outcomes.push(outcome),
             Output::QueueEvent(e) => self.queue_events.push(e),
+            Output::Ticket(t) => self.tickets.push(t),
             other => panic!("output the harness does not know: {other:?}"),
         }
     }

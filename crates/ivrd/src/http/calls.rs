@@ -42,13 +42,18 @@ pub(crate) enum ApiCommand {
     Push(PushOrder, oneshot::Sender<Result<(), PushRefusal>>),
     List(oneshot::Sender<Vec<CallView>>),
     HangUp(String, oneshot::Sender<bool>),
+    /// An agent's new status; false if there is no such agent.
+    AgentStatus(String, call_control::AgentStatus, oneshot::Sender<bool>),
 }
 
-/// The API's side of the channel to the SIP loop, and the push-call log.
+/// The API's side of the channel to the SIP loop, and the stores it reads.
 #[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) commands: mpsc::UnboundedSender<ApiCommand>,
     pub(crate) log: PushLog,
+    pub(crate) tickets: crate::tickets::TicketLog,
+    /// Tickets offered to agents, as (agent, ticket JSON), for their pages.
+    pub(crate) agent_events: tokio::sync::broadcast::Sender<(String, String)>,
     /// Ring timeout when the request gives none.
     pub(crate) ring_timeout_s: u64,
 }

@@ -1,6 +1,7 @@
 //! The daemon's HTTP server (axum), one listener for everything:
 //! - `GET /health`.
 //! - The calls API (admin token): push calls, live calls, hang-ups (see [`calls`]).
+//! - Tickets, queue statistics and journal, agents' status and their page (see [`tickets`]).
 //! - The SMS side: receipts and inbound messages from the gateways, coupon redemption, the
 //!   operator's SMS routes (see [`sms`]).
 //!
@@ -9,6 +10,7 @@
 
 pub(crate) mod calls;
 mod sms;
+mod tickets;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -69,7 +71,8 @@ pub(crate) async fn start(
     let admin = Admin(token);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .merge(calls::router(api, admin.clone()))
+        .merge(calls::router(api.clone(), admin.clone()))
+        .merge(tickets::router(api, admin.clone()))
         .merge(sms::router(sms, &config.merchants, &config.sms, admin)?);
     let web = tokio::net::TcpListener::bind(config.http.listen)
         .await

@@ -43,6 +43,14 @@ impl Daemon {
             ApiCommand::List(reply) => {
                 let _ = reply.send(self.core.call_views());
             }
+            ApiCommand::AgentStatus(agent, status, reply) => {
+                let known = self.core.has_agent(&agent);
+                if known {
+                    let input = CoreInput::AgentStatus { agent, status };
+                    self.core.handle_input(now, input);
+                }
+                let _ = reply.send(known);
+            }
             ApiCommand::HangUp(id, reply) => {
                 let live = self.core.has_call(&id);
                 if live {
@@ -119,5 +127,26 @@ impl Daemon {
                 tokio::time::sleep(Duration::from_secs(pause)).await;
             }
         });
+    }
+}
+
+impl Daemon {
+    /// A ticket change: stored (with the webhook delivery it calls for); a ticket offered to an
+    /// agent goes to their page too.
+    pub(super) fn ticket(&mut self, change: call_control::TicketChange) {
+        let offered = match &change {
+            call_control::TicketChange::Offered { id, agent } => Some((id.clone(), agent.clone())),
+            _ => None,
+        };
+        let webhook = self.config.tickets.webhook_url.is_some();
+        self.tickets.change(change, clock::unix_ms(), webhook);
+        if let Some((id, agent)) = offered {
+            let (tickets, events) = (self.tickets.clone(), self.agent_events.clone());
+            tokio::spawn(async move {
+                if let Ok(Some(ticket)) = tickets.get(id, clock::unix_ms()).await {
+                    let _ = events.send((agent, ticket.to_string()));
+                }
+            });
+        }
     }
 }

@@ -25,6 +25,18 @@ pub(crate) struct Config {
     pub(crate) trunks: BTreeMap<String, Trunk>,
     pub(crate) push: PushSection,
     pub(crate) queues: QueuesSection,
+    pub(crate) tickets: TicketsSection,
+}
+
+/// `[tickets]`: where a ticket goes when an agent's phone rings with it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TicketsSection {
+    /// The CRM's webhook: each ticket is POSTed as JSON, signed with
+    /// `X-Ivrd-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    pub(crate) webhook_url: Option<String>,
+    /// The environment variable holding the HMAC key.
+    pub(crate) webhook_secret_env: Option<String>,
 }
 
 /// `[queues]`: where the queues and agents are.

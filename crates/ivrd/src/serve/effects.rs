@@ -54,7 +54,9 @@ impl Daemon {
             CoreOutput::PushEnded(outcome) => self.push_ended(outcome),
             CoreOutput::QueueEvent(e) => {
                 info!(queue = %e.queue, call_id = %e.call_id, event = ?e.kind, "queue event");
+                self.tickets.event(e, clock::unix_ms());
             }
+            CoreOutput::Ticket(change) => self.ticket(change),
             other => warn!(output = ?other, "call-control output not handled"),
         }
     }

@@ -11,6 +11,7 @@ mod media_worker;
 mod ports;
 mod prompts;
 mod tcp;
+mod webhook;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -115,6 +116,8 @@ struct Daemon {
     /// Push calls placed through the API, by id, until their outcome is out.
     pushes: HashMap<String, api::PushMeta>,
     push_log: crate::push_log::PushLog,
+    tickets: crate::tickets::TicketLog,
+    agent_events: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
 async fn serve(
@@ -148,10 +151,21 @@ async fn serve(
         .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
     let sms = crate::sms::Sms::start(&config.sms, http.clone()).await?;
     let push_log = crate::push_log::PushLog::open(&config.sms.store)?;
+    let tickets = crate::tickets::TicketLog::open(&config.sms.store)?;
+    let (agent_events, _) = tokio::sync::broadcast::channel(256);
+    if let Some(url) = &config.tickets.webhook_url {
+        let secret = match &config.tickets.webhook_secret_env {
+            Some(var) => crate::sms::config::secret("", Some(var))?,
+            None => String::new(),
+        };
+        webhook::spawn(tickets.clone(), http.clone(), url.clone(), secret);
+    }
     let (api_tx, mut api_rx) = mpsc::unbounded_channel();
     let api = crate::http::calls::Api {
         commands: api_tx,
         log: push_log.clone(),
+        tickets: tickets.clone(),
+        agent_events: agent_events.clone(),
         ring_timeout_s: config.push.ring_timeout_s,
     };
     crate::http::start(&config, sms.clone(), api).await?;
@@ -165,6 +179,8 @@ async fn serve(
         sms,
         pushes: HashMap::new(),
         push_log,
+        tickets,
+        agent_events,
         sip: Endpoint::new(SipConfig {
             t1: config.t1(),
             seed,

@@ -1,0 +1,419 @@
+//! Tickets and the queue journal on disk (tables `tickets`, `queue_events` and
+//! `ticket_deliveries` of the daemon's SQLite file). One thread owns the connection and applies
+//! the core's ticket changes in order. A ticket's SMS replies are the inbound messages from its
+//! caller's number while its call was live (from joining the queue to the call's end), read
+//! from the SMS store's `inbound` table when the ticket is read.
+//!
+//! A ticket offered to an agent (or an abandoned one with SMS data) is queued for the webhook
+//! in `ticket_deliveries`, durable across restarts; [`TicketLog::due`] hands out what is due.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use call_control::{QueueEvent, TicketChange};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tracing::warn;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY, call_id TEXT NOT NULL, queue TEXT NOT NULL, caller TEXT NOT NULL,
+    language TEXT NOT NULL, path TEXT NOT NULL, predicted_ms INTEGER NOT NULL,
+    opened_ms INTEGER NOT NULL, consent TEXT, sms_text TEXT, agent TEXT, outcome TEXT,
+    waited_ms INTEGER, closed_ms INTEGER, ended_ms INTEGER);
+CREATE INDEX IF NOT EXISTS tickets_queue ON tickets(queue, opened_ms);
+CREATE TABLE IF NOT EXISTS queue_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, call_id TEXT NOT NULL,
+    event TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS queue_events_queue ON queue_events(queue, at_ms);
+CREATE TABLE IF NOT EXISTS ticket_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ticket TEXT NOT NULL, body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, status INTEGER,
+    delivered_ms INTEGER);
+";
+
+/// Seconds to wait after each failed delivery; then it is given up.
+const BACKOFF_S: [i64; 6] = [1, 5, 30, 120, 600, 3600];
+
+/// A webhook delivery that is due.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub(crate) id: i64,
+    pub(crate) body: String,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, String>>;
+
+enum Op {
+    Change(TicketChange, i64, bool),
+    Event(QueueEvent, i64),
+    Get(String, i64, Reply<Option<Value>>),
+    List(Option<String>, i64, Reply<Value>),
+    Journal(String, i64, Reply<Value>),
+    Stats(String, Reply<Value>),
+    Due(i64, Reply<Vec<Delivery>>),
+    Delivered(i64, Option<u16>, bool, i64),
+}
+
+/// The handle; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct TicketLog {
+    ops: mpsc::Sender<Op>,
+}
+
+impl TicketLog {
+    /// Opens (or creates) the tables in the SQLite file at `path`.
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+        let db = Connection::open(path)
+            .map_err(|e| anyhow::anyhow!("ticket store {}: {e}", path.display()))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.execute_batch(SCHEMA)?;
+        let (ops, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("tickets".into())
+            .spawn(move || run(&db, &rx))?;
+        Ok(Self { ops })
+    }
+
+    fn send(&self, op: Op) {
+        if self.ops.send(op).is_err() {
+            warn!("ticket store thread has stopped");
+        }
+    }
+
+    async fn ask<T>(&self, op: impl FnOnce(Reply<T>) -> Op) -> Result<T, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(op(tx));
+        rx.await
+            .map_err(|_| "ticket store unavailable".to_string())?
+    }
+
+    /// Applies a change; `webhook`: queue the deliveries it calls for.
+    pub(crate) fn change(&self, change: TicketChange, now_ms: i64, webhook: bool) {
+        self.send(Op::Change(change, now_ms, webhook));
+    }
+
+    pub(crate) fn event(&self, event: QueueEvent, now_ms: i64) {
+        self.send(Op::Event(event, now_ms));
+    }
+
+    pub(crate) async fn get(&self, id: String, now_ms: i64) -> Result<Option<Value>, String> {
+        self.ask(|r| Op::Get(id, now_ms, r)).await
+    }
+
+    pub(crate) async fn list(&self, queue: Option<String>, since_ms: i64) -> Result<Value, String> {
+        self.ask(|r| Op::List(queue, since_ms, r)).await
+    }
+
+    pub(crate) async fn journal(&self, queue: String, since_ms: i64) -> Result<Value, String> {
+        self.ask(|r| Op::Journal(queue, since_ms, r)).await
+    }
+
+    pub(crate) async fn stats(&self, queue: String) -> Result<Value, String> {
+        self.ask(|r| Op::Stats(queue, r)).await
+    }
+
+    /// Deliveries due at `now_ms`.
+    pub(crate) async fn due(&self, now_ms: i64) -> Result<Vec<Delivery>, String> {
+        self.ask(|r| Op::Due(now_ms, r)).await
+    }
+
+    /// A delivery's attempt: its HTTP status (`None`: no answer), and whether it landed.
+    pub(crate) fn delivered(&self, id: i64, status: Option<u16>, ok: bool, now_ms: i64) {
+        self.send(Op::Delivered(id, status, ok, now_ms));
+    }
+}
+
+fn run(db: &Connection, ops: &mpsc::Receiver<Op>) {
+    while let Ok(op) = ops.recv() {
+        let result = match op {
+            Op::Change(change, now, webhook) => apply(db, change, now, webhook),
+            Op::Event(e, now) => db
+                .execute(
+                    "INSERT INTO queue_events (queue, call_id, event, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![e.queue, e.call_id, event_json(&e).to_string(), now],
+                )
+                .map(drop),
+            Op::Get(id, now, reply) => {
+                let _ = reply.send(ticket(db, &id, now).map_err(|e| e.to_string()));
+                Ok(())
+            }
+            Op::List(queue, since, reply) => {
+                let _ = reply.send(list(db, queue.as_deref(), since).map_err(|e| e.to_string()));
+                Ok(())
+            }
+            Op::Journal(queue, since, reply) => {
+                let _ = reply.send(journal(db, &queue, since).map_err(|e| e.to_string()));
+                Ok(())
+            }
+            Op::Stats(queue, reply) => {
+                let _ = reply.send(stats(db, &queue).map_err(|e| e.to_string()));
+                Ok(())
+            }
+            Op::Due(now, reply) => {
+                let _ = reply.send(due(db, now).map_err(|e| e.to_string()));
+                Ok(())
+            }
+            Op::Delivered(id, status, ok, now) => delivered(db, id, status, ok, now),
+        };
+        if let Err(e) = result {
+            warn!(error = %e, "ticket store write failed");
+        }
+    }
+}
+
+fn apply(db: &Connection, change: TicketChange, now: i64, webhook: bool) -> rusqlite::Result<()> {
+    let deliver = |db: &Connection, id: &str, event: &str, agent: Option<&str>| {
+        if !webhook {
+            return Ok(());
+        }
+        let Some(mut body) = ticket(db, id, now)? else {
+            return Ok(());
+        };
+        body["event"] = json!(event);
+        body["offered_to"] = json!(agent);
+        db.execute(
+            "INSERT INTO ticket_deliveries (ticket, body, next_ms) VALUES (?1, ?2, ?3)",
+            params![id, body.to_string(), now],
+        )
+        .map(drop)
+    };
+    match change {
+        TicketChange::Opened(t) => db
+            .execute(
+                "INSERT OR IGNORE INTO tickets (id, call_id, queue, caller, language, path, \
+                 predicted_ms, opened_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    t.id,
+                    t.call_id,
+                    t.queue,
+                    t.caller,
+                    t.language,
+                    json!(t.path).to_string(),
+                    t.predicted_wait.as_millis() as i64,
+                    now
+                ],
+            )
+            .map(drop),
+        TicketChange::Consent { id, status } => db
+            .execute(
+                "UPDATE tickets SET consent = ?2 WHERE id = ?1",
+                params![id, status],
+            )
+            .map(drop),
+        TicketChange::SmsSent { id, text } => db
+            .execute(
+                "UPDATE tickets SET sms_text = ?2 WHERE id = ?1",
+                params![id, text],
+            )
+            .map(drop),
+        TicketChange::Offered { id, agent } => deliver(db, &id, "offered", Some(&agent)),
+        TicketChange::Closed {
+            id,
+            outcome,
+            waited,
+            agent,
+            deliver: now_too,
+        } => {
+            db.execute(
+                "UPDATE tickets SET outcome = ?2, waited_ms = ?3, agent = ?4, closed_ms = ?5 \
+                 WHERE id = ?1",
+                params![id, outcome, waited.as_millis() as i64, agent, now],
+            )?;
+            match now_too {
+                true => deliver(db, &id, outcome, None),
+                false => Ok(()),
+            }
+        }
+        TicketChange::Ended { id } => db
+            .execute(
+                "UPDATE tickets SET ended_ms = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+            .map(drop),
+        other => {
+            warn!(change = ?other, "ticket change not stored");
+            Ok(())
+        }
+    }
+}
+
+fn event_json(e: &QueueEvent) -> Value {
+    use call_control::QueueEventKind as K;
+    match &e.kind {
+        K::Enter { position } => json!({"event": "enter", "position": position}),
+        K::Connect { agent, waited } => {
+            json!({"event": "connect", "agent": agent, "waited_ms": waited.as_millis() as u64})
+        }
+        K::Abandon { waited } => {
+            json!({"event": "abandon", "waited_ms": waited.as_millis() as u64})
+        }
+        K::Exit { outcome, waited } => {
+            json!({"event": "exit", "outcome": outcome, "waited_ms": waited.as_millis() as u64})
+        }
+        K::RingNoAnswer { agent } => json!({"event": "ring_no_answer", "agent": agent}),
+        K::AgentBusy { agent } => json!({"event": "agent_busy", "agent": agent}),
+        K::Complete { agent, talked } => {
+            json!({"event": "complete", "agent": agent, "talked_ms": talked.as_millis() as u64})
+        }
+        K::WaitSms(w) => json!({"event": "wait_sms", "step": format!("{w:?}").to_lowercase()}),
+        other => json!({"event": format!("{other:?}")}),
+    }
+}
+
+/// A ticket with its SMS replies (from its caller's number while its call was live).
+fn ticket(db: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<Value>> {
+    let row = db
+        .query_row(
+            "SELECT id, call_id, queue, caller, language, path, predicted_ms, opened_ms, consent, \
+             sms_text, agent, outcome, waited_ms, closed_ms, ended_ms FROM tickets WHERE id = ?1",
+            [id],
+            |r| {
+                let path: String = r.get(5)?;
+                Ok((
+                    json!({
+                        "id": r.get::<_, String>(0)?,
+                        "call_id": r.get::<_, String>(1)?,
+                        "queue": r.get::<_, String>(2)?,
+                        "caller": r.get::<_, String>(3)?,
+                        "language": r.get::<_, String>(4)?,
+                        "path": serde_json::from_str::<Value>(&path).unwrap_or(Value::Null),
+                        "predicted_wait_ms": r.get::<_, i64>(6)?,
+                        "opened_ms": r.get::<_, i64>(7)?,
+                        "wait_time_sms": r.get::<_, Option<String>>(8)?,
+                        "sms_sent": r.get::<_, Option<String>>(9)?,
+                        "agent": r.get::<_, Option<String>>(10)?,
+                        "outcome": r.get::<_, Option<String>>(11)?,
+                        "waited_ms": r.get::<_, Option<i64>>(12)?,
+                        "closed_ms": r.get::<_, Option<i64>>(13)?,
+                        "ended_ms": r.get::<_, Option<i64>>(14)?,
+                    }),
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, Option<i64>>(14)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((mut ticket, caller, opened, ended)) = row else {
+        return Ok(None);
+    };
+    let mut replies = Vec::new();
+    let inbound = db.prepare(
+        "SELECT body, media, at_ms FROM inbound WHERE sender = ?1 AND at_ms >= ?2 AND at_ms <= ?3 \
+         ORDER BY at_ms, id",
+    );
+    // The inbound table is the SMS store's; before it exists there are no replies.
+    if let Ok(mut stmt) = inbound {
+        let rows = stmt.query_map(params![caller, opened, ended.unwrap_or(now)], |r| {
+            let media: String = r.get(1)?;
+            Ok(json!({
+                "text": r.get::<_, String>(0)?,
+                "media": serde_json::from_str::<Value>(&media).unwrap_or(json!([])),
+                "at_ms": r.get::<_, i64>(2)?,
+            }))
+        })?;
+        for row in rows {
+            replies.push(row?);
+        }
+    }
+    ticket["sms_replies"] = json!(replies);
+    Ok(Some(ticket))
+}
+
+fn list(db: &Connection, queue: Option<&str>, since: i64) -> rusqlite::Result<Value> {
+    let mut stmt = db.prepare(
+        "SELECT id FROM tickets WHERE (?1 IS NULL OR queue = ?1) AND opened_ms >= ?2 \
+         ORDER BY opened_ms LIMIT 1000",
+    )?;
+    let ids: Vec<String> = stmt
+        .query_map(params![queue, since], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut tickets = Vec::new();
+    for id in ids {
+        if let Some(t) = ticket(db, &id, i64::MAX)? {
+            tickets.push(t);
+        }
+    }
+    Ok(json!({ "tickets": tickets }))
+}
+
+fn journal(db: &Connection, queue: &str, since: i64) -> rusqlite::Result<Value> {
+    let mut stmt = db.prepare(
+        "SELECT call_id, event, at_ms FROM queue_events WHERE queue = ?1 AND at_ms >= ?2 \
+         ORDER BY id LIMIT 10000",
+    )?;
+    let events = stmt
+        .query_map(params![queue, since], |r| {
+            let event: String = r.get(1)?;
+            let mut e = serde_json::from_str::<Value>(&event).unwrap_or(Value::Null);
+            e["call_id"] = json!(r.get::<_, String>(0)?);
+            e["at_ms"] = json!(r.get::<_, i64>(2)?);
+            Ok(e)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({ "queue": queue, "events": events }))
+}
+
+/// Calls by outcome, mean wait, and how far the predicted wait was from the actual one (mean
+/// absolute error over bridged calls).
+fn stats(db: &Connection, queue: &str) -> rusqlite::Result<Value> {
+    let (total, bridged, abandoned, mean_wait, mae): (i64, i64, i64, Option<f64>, Option<f64>) = db
+        .query_row(
+            "SELECT COUNT(*), \
+             COALESCE(SUM(outcome = 'bridged'), 0), COALESCE(SUM(outcome = 'abandoned'), 0), \
+             AVG(waited_ms), \
+             AVG(CASE WHEN outcome = 'bridged' THEN ABS(predicted_ms - waited_ms) END) \
+             FROM tickets WHERE queue = ?1",
+            [queue],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+    Ok(json!({
+        "queue": queue,
+        "calls": total,
+        "bridged": bridged,
+        "abandoned": abandoned,
+        "mean_wait_ms": mean_wait.map(|m| m.round() as i64),
+        "ewt_mean_absolute_error_ms": mae.map(|m| m.round() as i64),
+    }))
+}
+
+fn due(db: &Connection, now: i64) -> rusqlite::Result<Vec<Delivery>> {
+    let mut stmt = db.prepare(
+        "SELECT id, body FROM ticket_deliveries WHERE delivered_ms IS NULL AND next_ms <= ?1 \
+         AND attempts < ?2 ORDER BY id LIMIT 50",
+    )?;
+    stmt.query_map(params![now, BACKOFF_S.len() as i64 + 1], |r| {
+        Ok(Delivery {
+            id: r.get(0)?,
+            body: r.get(1)?,
+        })
+    })?
+    .collect()
+}
+
+fn delivered(
+    db: &Connection,
+    id: i64,
+    status: Option<u16>,
+    ok: bool,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let attempts: i64 = db.query_row(
+        "SELECT attempts FROM ticket_deliveries WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let backoff = BACKOFF_S
+        .get(attempts as usize)
+        .copied()
+        .unwrap_or(i64::MAX / 2_000);
+    db.execute(
+        "UPDATE ticket_deliveries SET attempts = attempts + 1, status = ?2, \
+         delivered_ms = CASE WHEN ?3 THEN ?4 END, next_ms = ?4 + ?5 WHERE id = ?1",
+        params![id, status, ok, now, backoff * 1000],
+    )
+    .map(drop)
+}
