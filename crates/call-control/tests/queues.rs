@@ -443,3 +443,39 @@ fn a_ticket_opens_with_the_ivr_path_goes_to_the_agent_rung_and_closes_bridged() 
     s.run_for(Duration::from_secs(1));
     assert_eq!(s.tickets.last(), Some(&TicketChange::Ended { id }));
 }
+
+#[test]
+fn one_caller_rings_one_agent_at_a_time_even_when_two_come_free_at_once() {
+    let answer = Script::Answer(Duration::from_secs(1));
+    let mut s = sim("", "", [answer, answer, Script::Ring]);
+    s.core
+        .handle_input(s.now, agent_status("a3", AgentStatus::LoggedOut));
+    // Two callers, two agents talking to them; a third caller waits.
+    queued(&mut s);
+    queued(&mut s);
+    queued(&mut s);
+    s.run_for(Duration::from_secs(2));
+    let calls: Vec<_> = [1, 2].iter().map(|p| s.peers[*p].incoming()[0]).collect();
+    // Both agents hang up in the same instant: the waiting caller rings exactly one of them.
+    for (p, call) in [1, 2].iter().zip(calls) {
+        s.peers[*p]
+            .sip
+            .handle_command(s.now, call, Command::HangUp)
+            .expect("agent BYE");
+    }
+    // Both come out of wrap-up (5 s) in the same instant too.
+    s.run_for(Duration::from_secs(6));
+    let third = caller_leg(&s, 2);
+    let rings: Vec<_> = s
+        .trace
+        .iter()
+        .filter(|t| t.starts_with("Place") && t.contains(&format!("home: Some({third:?})")))
+        .collect();
+    let all: Vec<_> = s
+        .trace
+        .iter()
+        .filter(|t| t.starts_with("Place"))
+        .map(|t| t.chars().take(60).collect::<String>())
+        .collect();
+    assert_eq!(rings.len(), 1, "{third:?} {all:#?}");
+}

@@ -72,6 +72,8 @@ struct Waiting {
     ani: String,
     /// Agent legs ringing for this caller.
     ringing: Vec<CallId>,
+    /// Agent legs asked for and not placed yet (so one dispatch does not ring twice).
+    placing: u32,
     /// What plays, by tag.
     playing: (u64, Playing),
     last_announce: Option<Instant>,
@@ -193,6 +195,7 @@ impl Switch {
             language: j.language,
             ani: j.ani,
             ringing: Vec::new(),
+            placing: 0,
             playing: (0, Playing::Music),
             last_announce: None,
             sms: wait_sms::Offer::default(),
@@ -225,7 +228,7 @@ impl Switch {
                 let Some(w) = self.queues.callers.get(&caller) else {
                     continue;
                 };
-                if !w.ringing.is_empty() {
+                if !w.ringing.is_empty() || w.placing > 0 {
                     continue;
                 }
                 let chosen = self.choose(now, queue, w.joined);
@@ -264,9 +267,10 @@ impl Switch {
         let attempt = self.attempt_id();
         let (media, session) = self.media_config(None);
         let q = &mut self.queues;
-        let Some(w) = q.callers.get(&caller) else {
+        let Some(w) = q.callers.get_mut(&caller) else {
             return;
         };
+        w.placing += 1;
         let a = &mut q.agents[agent];
         info!(%caller, agent = %a.config.name, %attempt, "ringing an agent");
         // Reserved until the leg is placed; `Placed` names the leg.
@@ -298,6 +302,9 @@ impl Switch {
         let Some((caller, agent)) = q.attempts.remove(&attempt) else {
             return false;
         };
+        if let Some(w) = q.callers.get_mut(&caller) {
+            w.placing = w.placing.saturating_sub(1);
+        }
         let a = &mut q.agents[agent];
         let leg = match leg {
             Ok(leg) => *leg,
