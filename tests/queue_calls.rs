@@ -218,20 +218,29 @@ fn api(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
 /// the call with the estimated wait's error.
 #[test]
 fn a_waiting_callers_sms_reply_is_in_the_ticket_the_agent_gets() {
-    if !common::have_sipp("the queue test") {
+    if !common::have_sipp("the queue test") || !common::kannel::have_kannel("the queue SMS test") {
         return;
     }
     let hook = HttpHook::start("{}");
     let http_port = free_tcp_port();
     let agent_port = free_udp_port();
+    let dir = std::env::temp_dir().join(format!("ivrd-queue-kannel-{agent_port}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut kannel = common::kannel::Kannel::start(&dir, http_port);
     let extra = format!(
         "[http]\nlisten = \"127.0.0.1:{http_port}\"\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\
-         [tickets]\nwebhook_url = \"http://127.0.0.1:{}/tickets\"\nwebhook_secret_env = \"IVRD_TEST_HOOK\"\n",
-        hook.port
+         [tickets]\nwebhook_url = \"http://127.0.0.1:{}/tickets\"\nwebhook_secret_env = \"IVRD_TEST_HOOK\"\n\
+         [sms]\nprovider = \"kannel\"\ncountry = \"US\"\nallowed_prefixes = [\"+1\"]\n\
+         callback_base = \"http://127.0.0.1:{http_port}\"\n\
+         [sms.kannel]\nsendsms_url = \"http://127.0.0.1:{}/cgi-bin/sendsms\"\n\
+         username = \"ivrd\"\npassword_env = \"IVRD_TEST_KANNEL_PW\"\nfrom = \"12345\"\n",
+        hook.port, kannel.sendsms_port
     );
     let env = [
         ("IVRD_TEST_ADMIN", ADMIN),
         ("IVRD_TEST_HOOK", "hook-secret"),
+        ("IVRD_TEST_KANNEL_PW", "sendpw"),
     ];
     let support = "join_empty = true\nleave_when_empty = false\n";
     let ivrd = start_with(agent_port, false, support, &extra, &env);
@@ -261,24 +270,26 @@ fn a_waiting_callers_sms_reply_is_in_the_ticket_the_agent_gets() {
     ])
     .spawn()
     .expect("start the caller's sipp");
-    let outbox = ivrd.var.join("sms-outbox.jsonl");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&outbox).is_ok_and(|t| t.contains("wait_time_sms")) {
+    // The SMS reaches the handset through Kannel; the handset answers through Kannel too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(25);
+    while !kannel
+        .received()
+        .iter()
+        .any(|m| m.starts_with("12345 +15551230000 text You are waiting in our support queue"))
+    {
         assert!(
             std::time::Instant::now() < deadline,
-            "no wait-time SMS in the outbox:\n{}",
+            "no wait-time SMS at the handset ({:?}):\n{}",
+            kannel.received(),
             ivrd.log_text()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, _) = http(
-        "GET",
-        http_port,
-        "/sms/http/mo?from=%2B15551230000&to=12345&text=My+router+blinks+red",
-        &[],
-        "",
-    );
-    assert_eq!(status, 200);
+    kannel.phone_sends("+15551230000", "My router blinks red");
+    wait_until("the reply in the ticket", 15, || {
+        let (_, v) = api(http_port, "GET", "/tickets?queue=support", "");
+        v["tickets"][0]["sms_replies"][0]["text"] == "My router blinks red"
+    });
     let agent = sipp(&[
         "-sf",
         "agent.xml",

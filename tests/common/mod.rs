@@ -2,6 +2,8 @@
 //! RTP tap, free ports, and `sipp` runs.
 #![allow(dead_code, unreachable_pub, clippy::disallowed_methods)] // real processes, real time
 
+pub mod kannel;
+
 use std::io::Read;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
