@@ -23,6 +23,8 @@ pub(crate) struct Call {
     pub(crate) flow_name: String,
     /// Our address on the call's SIP flow (what SDP advertises; inbound calls).
     local_ip: IpAddr,
+    /// Where the caller called from (their From URI; a callback calls it).
+    pub(crate) caller_uri: String,
     pub(crate) stage: Stage,
     /// Its media was started (and must be ended).
     pub(crate) media: bool,
@@ -42,6 +44,7 @@ impl Call {
             flow,
             flow_name,
             local_ip: IpAddr::from([0, 0, 0, 0]),
+            caller_uri: String::new(),
             stage: Stage::Calling,
             media: true,
             transfer: None,
@@ -117,6 +120,7 @@ impl Switch {
                 flow,
                 flow_name,
                 local_ip: incoming.flow.local.ip(),
+                caller_uri: incoming.caller_uri.clone(),
                 stage: Stage::Ringing(incoming.offer),
                 media: false,
                 transfer: None,

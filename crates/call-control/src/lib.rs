@@ -453,6 +453,7 @@ impl Switch {
                 Timer::RingOut(leg) => self.push_rang_out(now, leg),
                 Timer::QueueWait(caller) => self.queue_timed_out(now, caller),
                 Timer::Announce(caller) => self.announce(now, caller),
+                Timer::Periodic(caller) => self.periodic(now, caller),
                 Timer::AgentRing(leg) => self.agent_rang_out(now, leg),
                 Timer::AgentFree(agent) => self.agent_free(now, agent),
                 Timer::SmsAnswer(caller) => self.offer_unanswered(caller),

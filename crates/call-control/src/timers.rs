@@ -21,6 +21,8 @@ pub(crate) enum Timer {
     QueueWait(CallId),
     /// A queued caller's next announcement.
     Announce(CallId),
+    /// A queued caller's next periodic announcement.
+    Periodic(CallId),
     /// An agent's phone rings out.
     AgentRing(CallId),
     /// An agent's wrap-up or hold-back ends (by index).

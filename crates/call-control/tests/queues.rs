@@ -54,7 +54,7 @@ fn queues(settings: &str, agent: &str) -> QueueSet {
          exit_key = \"0\"\ncallback_key = \"9\"\n\
          default_handle_s = 120\nmax_wait_s = 120\n\
          [defaults.languages.en]\nmusic = [\"hold-music\"]\nposition = [\"queue-position\"]\n\
-         wait = [\"queue-wait\"]\nminutes = [\"queue-minutes\"]\n\
+         wait = [\"queue-wait\"]\nminutes = [\"queue-minutes\"]\nperiodic = [\"queue-periodic\"]\n\
          [queues.support]\n{settings}\n[queues.sales]\n{agents}"
     );
     call_control::load_queues("queues.toml", &text, &|_, _| true).expect("valid queues")
@@ -478,4 +478,76 @@ fn one_caller_rings_one_agent_at_a_time_even_when_two_come_free_at_once() {
         .map(|t| t.chars().take(60).collect::<String>())
         .collect();
     assert_eq!(rings.len(), 1, "{third:?} {all:#?}");
+}
+
+#[test]
+fn a_callback_keeps_its_place_and_the_customer_is_called_back_when_the_agent_answers() {
+    use call_control::QueueEventKind;
+    let answer = Script::Answer(Duration::from_secs(1));
+    let mut s = sim("", "", [answer, Script::Ring, Script::Ring]);
+    for a in ["a2", "a3"] {
+        s.core
+            .handle_input(s.now, agent_status(a, AgentStatus::LoggedOut));
+    }
+    // The caller's phone answers calls to it: the call back.
+    s.peers[CALLER].script = Script::Answer(Duration::from_secs(1));
+    queued(&mut s);
+    s.run_for(Duration::from_secs(2));
+    assert_eq!(s.media.bridged.len(), 1, "the first caller talks to a1");
+    // A second caller waits, and asks for a callback.
+    queued(&mut s);
+    let second = caller_leg(&s, 1);
+    key(&mut s, second, '9');
+    s.run_for(Duration::from_secs(3));
+    assert!(s.prompts(second).contains(&"queue-callback".to_string()));
+    // A third joins behind the kept place.
+    queued(&mut s);
+    let positions: Vec<usize> = s
+        .queue_events
+        .iter()
+        .filter_map(|e| match e.kind {
+            QueueEventKind::Enter { position } => Some(position),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(positions, [1, 1, 2], "the callback counts in the line");
+    // a1 hangs up on the first caller; after wrap-up (5 s) a1 is rung for the callback,
+    // answers, and the customer is called back and bridged to a1.
+    let first_agent_call = s.peers[1].incoming()[0];
+    s.peer_command(1, first_agent_call, Command::HangUp);
+    s.run_for(Duration::from_secs(9));
+    assert_eq!(
+        s.peers[1].incoming().len(),
+        2,
+        "a1 rung for the callback first"
+    );
+    let callbacks = s.sent(ivrd(), addr("10.0.0.2:5060"), "INVITE").len();
+    assert_eq!(callbacks, 1, "the customer called back");
+    assert_eq!(s.media.bridged.len(), 2, "{:#?}", s.media.bridged);
+    let third = caller_leg(&s, 2);
+    assert!(
+        !s.media
+            .bridged
+            .iter()
+            .any(|(a, b)| *a == third || *b == third),
+        "the third caller still waits its turn"
+    );
+}
+
+#[test]
+fn the_periodic_announcement_plays_at_its_interval_apart_from_the_position() {
+    let mut s = sim(
+        "announce_position_s = 0\nperiodic_s = 20",
+        "",
+        [Script::Ring, Script::Ring, Script::Ring],
+    );
+    queued(&mut s);
+    s.run_for(Duration::from_secs(45));
+    let leg = caller_leg(&s, 0);
+    let periodic = s
+        .prompts(leg)
+        .iter()
+        .filter(|p| *p == "queue-periodic")
+        .count();
+    assert_eq!(periodic, 2, "at 20 s and 40 s: {:?}", s.prompts(leg));
 }

@@ -66,6 +66,11 @@ pub enum QueueEventKind {
     },
     /// The wait-time SMS offer.
     WaitSms(WaitSmsEvent),
+    /// The caller asked to be called back; their place is kept.
+    CallbackRequested {
+        /// Their place, from 1.
+        position: usize,
+    },
 }
 
 /// The wait-time SMS offer's steps.

@@ -5,6 +5,7 @@
 //! typed outcome for the caller's flow.
 
 mod agents;
+mod callback;
 pub(crate) mod config;
 mod events;
 mod tickets;
@@ -44,6 +45,8 @@ pub(crate) struct Queues {
     attempts: HashMap<AttemptId, (CallId, usize)>,
     /// Each caller's latest ticket, until their call ends.
     tickets: HashMap<CallId, String>,
+    /// Callback calls to customers being placed.
+    calling_back: HashMap<AttemptId, callback::CallingBack>,
     next_tag: u64,
     rng: u64,
 }
@@ -81,6 +84,8 @@ struct Waiting {
     sms: wait_sms::Offer,
     /// This wait's ticket.
     ticket: String,
+    /// A callback keeps this place: whom to call back (the call itself is over or ending).
+    callback_to: Option<String>,
 }
 
 /// What a queue plays to a waiting caller.
@@ -103,6 +108,11 @@ struct Ring {
     queue: usize,
     /// Bridged to the caller.
     answered: bool,
+    /// A callback's other leg: the customer's (on the agent's leg), the agent's (on the
+    /// customer's).
+    partner: Option<CallId>,
+    /// This is the customer's leg of a callback.
+    customer: bool,
 }
 
 impl Queues {
@@ -183,7 +193,11 @@ impl Switch {
             .filter(|(_, w)| w.queue == queue && w.priority >= j.priority)
             .count();
         line.insert(at.min(line.len()), caller);
-        let (max_wait, announce) = (config.max_wait, config.announce_every);
+        let (max_wait, announce, periodic) = (
+            config.max_wait,
+            config.announce_every,
+            config.periodic_every,
+        );
         info!(%caller, queue = %config.name, position = at + 1, "queued");
         let waiting = Waiting {
             queue,
@@ -200,6 +214,7 @@ impl Switch {
             last_announce: None,
             sms: wait_sms::Offer::default(),
             ticket: String::new(),
+            callback_to: None,
         };
         q.callers.insert(caller, waiting);
         let ticket = self.ticket_id();
@@ -212,6 +227,9 @@ impl Switch {
             .set(Timer::QueueWait(caller), Some(now + max_wait));
         if let Some(every) = announce {
             self.timers.set(Timer::Announce(caller), Some(now + every));
+        }
+        if let Some(every) = periodic {
+            self.timers.set(Timer::Periodic(caller), Some(now + every));
         }
         self.queue_event(caller, QueueEventKind::Enter { position: at + 1 });
         if !self.offer_sms(now, caller, Vec::new()) {
@@ -298,6 +316,9 @@ impl Switch {
         attempt: AttemptId,
         leg: &Result<CallId, String>,
     ) -> bool {
+        if self.callback_placed(now, attempt, leg) {
+            return true;
+        }
         let q = &mut self.queues;
         let Some((caller, agent)) = q.attempts.remove(&attempt) else {
             return false;
@@ -332,6 +353,8 @@ impl Switch {
                 agent,
                 queue,
                 answered: false,
+                partner: None,
+                customer: false,
             },
         );
         let ticket = q.callers.get(&caller).map(|w| w.ticket.clone());
@@ -355,6 +378,9 @@ impl Switch {
         let Some(ring) = self.queues.rings.get(&leg) else {
             return;
         };
+        if ring.customer {
+            return self.customer_leg_event(leg, event);
+        }
         let (caller, agent) = (ring.caller, ring.agent);
         match event {
             Event::Answered(negotiated) => {
@@ -381,6 +407,10 @@ impl Switch {
             self.out.push_back(Output::Sip(leg, Command::HangUp));
             return;
         }
+        if self.is_callback(caller) {
+            return self.call_back(now, caller, agent, leg);
+        }
+        let q = &mut self.queues;
         let Some(w) = q.callers.remove(&caller) else {
             return;
         };
@@ -441,6 +471,7 @@ impl Switch {
         };
         let (caller, agent, queue) = (ring.caller, ring.agent, ring.queue);
         self.media_order(caller, MediaOrder::End(leg));
+        self.callback_agent_gone(leg, ring.partner);
         let q = &mut self.queues;
         if let Some(w) = q.callers.get_mut(&caller) {
             w.ringing.retain(|l| *l != leg);
@@ -493,6 +524,9 @@ impl Switch {
         let Some(ring) = self.queues.rings.get(&leg).filter(|r| !r.answered) else {
             return;
         };
+        if ring.customer {
+            return self.customer_rang_out(leg);
+        }
         let (caller, agent) = (ring.caller, ring.agent);
         let q = &mut self.queues;
         if let Some(w) = q.callers.get_mut(&caller) {
@@ -575,6 +609,9 @@ impl Switch {
 
     /// The caller is gone (hung up): out of the line, its agents' rings cancelled.
     pub(crate) fn queue_caller_gone(&mut self, now: Instant, caller: CallId) {
+        if self.is_callback(caller) {
+            return;
+        }
         let Some(w) = self.queues.callers.remove(&caller) else {
             return;
         };
@@ -601,6 +638,7 @@ impl Switch {
     fn leave_timers(&mut self, caller: CallId) {
         self.timers.set(Timer::QueueWait(caller), None);
         self.timers.set(Timer::Announce(caller), None);
+        self.timers.set(Timer::Periodic(caller), None);
         self.timers.set(Timer::SmsAnswer(caller), None);
     }
 

@@ -55,7 +55,12 @@ impl Switch {
         let config = &self.queues.configs[w.queue];
         let outcome = match Some(key) {
             k if k == config.exit_key && w.exit_key => QueueOutcome::ExitKey,
-            k if k == config.callback_key && w.callback => QueueOutcome::Callback,
+            k if k == config.callback_key && w.callback => {
+                if self.keep_place_for_callback(now, caller) {
+                    return;
+                }
+                QueueOutcome::Callback
+            }
             _ if self.offer_open(caller) => return self.offer_answered(now, caller, key),
             _ => return,
         };
@@ -115,6 +120,42 @@ impl Switch {
         let Some(w) = self.queues.callers.get_mut(&caller) else {
             return;
         };
+        w.playing = (tag, Playing::Announcement);
+        let order = MediaOrder::Play {
+            leg: caller,
+            language: w.language.clone(),
+            items: items.into_iter().map(Playable::Prompt).collect(),
+            barge_in: false,
+            tag,
+        };
+        self.media_order(caller, order);
+    }
+
+    /// The periodic announcement (not during the SMS offer, nor closer than the minimum gap to
+    /// the last announcement: then it waits for the gap).
+    pub(crate) fn periodic(&mut self, now: Instant, caller: CallId) {
+        let tag = self.queues.tag();
+        let Some(w) = self.queues.callers.get_mut(&caller) else {
+            return;
+        };
+        let config = &self.queues.configs[w.queue];
+        let (Some(every), gap) = (config.periodic_every, config.min_gap) else {
+            return;
+        };
+        let busy = w.playing.1 == Playing::Offer || w.sms.listening;
+        if let Some(last) = w.last_announce.filter(|last| now < *last + gap) {
+            self.timers.set(Timer::Periodic(caller), Some(last + gap));
+            return;
+        }
+        self.timers.set(Timer::Periodic(caller), Some(now + every));
+        let items = config
+            .sounds(&w.language)
+            .map(|s| s.periodic.clone())
+            .unwrap_or_default();
+        if busy || items.is_empty() {
+            return;
+        }
+        w.last_announce = Some(now);
         w.playing = (tag, Playing::Announcement);
         let order = MediaOrder::Play {
             leg: caller,

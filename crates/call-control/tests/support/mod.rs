@@ -520,10 +520,14 @@ impl Sim {
     }
 
     fn place(&mut self, target: &str, caller_id: &str, session: u64) -> Result<CallId, String> {
-        let host = target
-            .rsplit('@')
-            .next()
-            .and_then(|h| h.parse::<SocketAddr>().ok())
+        let host_port = target.rsplit('@').next().unwrap_or(target);
+        let host = host_port
+            .parse::<SocketAddr>()
+            .ok()
+            .or_else(|| {
+                let ip = host_port.parse::<std::net::IpAddr>().ok()?;
+                Some(SocketAddr::new(ip, 5060))
+            })
             .ok_or_else(|| format!("{target}: no address"))?;
         if !self.peers.iter().any(|p| p.addr == host) {
             // Nobody there: the INVITE goes out and is never answered.
