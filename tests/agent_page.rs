@@ -11,7 +11,6 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{Ivrd, free_tcp_port, free_udp_port, http, root, sipp, wait_until};
 
@@ -128,28 +127,9 @@ fn the_ticket_appears_on_the_agents_page_when_their_phone_rings_with_the_sms_rep
     let mo = "/sms/http/mo?from=%2B15551230000&to=12345&text=Photo+of+the+router+attached";
     assert_eq!(http("GET", http_port, mo, &[], "").0, 200);
     // The agent logs in and is rung: the page shows the ticket.
-    let agent = sipp(&[
-        "-sf",
-        "agent.xml",
-        "-p",
-        &agent_port.to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-    ])
-    .spawn()
-    .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
-    let auth = format!("Bearer {ADMIN}");
-    let (status, body) = http(
-        "POST",
-        http_port,
-        "/agents/alice/status",
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        r#"{"status": "available"}"#,
-    );
+    let agent = common::start_agent("agent.xml", agent_port, &[]);
+    let login = r#"{"status": "available"}"#;
+    let (status, body) = common::admin_api(http_port, ADMIN, "POST", "/agents/alice/status", login);
     assert_eq!(status, 200, "{body}");
     let shown = lines.next().and_then(Result::ok).unwrap_or_default();
     let _ = browser.wait();

@@ -12,11 +12,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Arrival, Ivrd, RtpTap, finish, free_udp_port, root, sipp};
+use common::{Arrival, Ivrd, RtpTap, finish, free_udp_port, root, sipp, start_agent};
 use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
 
 /// The caller: SIPp's `scenario` dialling number 400, ivrd's RTP recorded by `tap`, holding
-/// `hold_ms` where the scenario pauses.
+/// The caller: SIPp's `scenario` dialling number 400, ivrd's RTP recorded by `tap`.
 fn call_400(
     ivrd: &Ivrd,
     scenario: &str,
@@ -24,29 +24,7 @@ fn call_400(
     tap: &RtpTap,
     call_id: &str,
 ) -> std::process::Output {
-    sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
-        scenario,
-        "-s",
-        "400",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-d",
-        &hold_ms.to_string(),
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &tap.port.to_string(),
-        "-cid_str",
-        call_id,
-    ])
-    .output()
-    .expect("run the caller's sipp")
+    common::sipp_caller(ivrd, scenario, "400", hold_ms, tap.port, call_id)
 }
 
 /// The digits in what the caller received (PCMU).
@@ -105,17 +83,6 @@ fn start_ivrd(agent_port: u16) -> Ivrd {
     )
     .expect("config");
     Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")])
-}
-
-/// SIPp as the agent: `scenario` on `port`, its own media port, `extra` options; given 300 ms to
-/// bind before the caller dials.
-fn start_agent(scenario: &str, port: u16, extra: &[&str]) -> std::process::Child {
-    let (port, media) = (port.to_string(), (free_udp_port() & !1).to_string());
-    let mut args = vec!["-sf", scenario, "-p", &port, "-mp", &media];
-    args.extend_from_slice(extra);
-    let agent = sipp(&args).spawn().expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
-    agent
 }
 
 /// The keys ivrd logged as heard on the agent's leg.

@@ -15,13 +15,7 @@ use serde_json::{Value, json};
 const ADMIN: &str = "push-test-admin-token";
 
 fn api(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let auth = format!("Bearer {ADMIN}");
-    let headers = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let (status, text) = http(method, port, path, &headers, body);
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    common::admin_api(port, ADMIN, method, path, body)
 }
 
 #[test]

@@ -10,9 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    HttpHook, Ivrd, RtpTap, finish, free_tcp_port, free_udp_port, http, sipp, wait_until,
-};
+use common::{HttpHook, Ivrd, RtpTap, finish, free_tcp_port, free_udp_port, sipp, wait_until};
 use serde_json::Value;
 
 /// ivrd with the shipped flows and a queue file whose one agent is at `agent_port`.
@@ -65,29 +63,7 @@ fn start_with(
 }
 
 fn call_500(ivrd: &Ivrd, hold_ms: u32, tap: &RtpTap, call_id: &str) -> std::process::Output {
-    sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
-        "basic.xml",
-        "-s",
-        "500",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-d",
-        &hold_ms.to_string(),
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &tap.port.to_string(),
-        "-cid_str",
-        call_id,
-    ])
-    .output()
-    .expect("run the caller's sipp")
+    common::sipp_caller(ivrd, "basic.xml", "500", hold_ms, tap.port, call_id)
 }
 
 #[test]
@@ -97,17 +73,7 @@ fn a_caller_waits_in_the_queue_and_is_bridged_to_the_agent_it_rings() {
     }
     let agent_port = free_udp_port();
     let ivrd = start(agent_port, true);
-    let agent = sipp(&[
-        "-sf",
-        "agent.xml",
-        "-p",
-        &agent_port.to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-    ])
-    .spawn()
-    .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = common::start_agent("agent.xml", agent_port, &[]);
     let tap = RtpTap::start();
     let call_id = format!("queue-{}@127.0.0.1", std::process::id());
     let caller = call_500(&ivrd, 9000, &tap, &call_id);
@@ -202,13 +168,7 @@ fn http_port_of(extra: &str) -> u16 {
 const ADMIN: &str = "queue-test-admin-token";
 
 fn api(port: u16, method: &str, path: &str, body: &str) -> (u16, Value) {
-    let auth = format!("Bearer {ADMIN}");
-    let headers = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let (status, text) = http(method, port, path, &headers, body);
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    common::admin_api(port, ADMIN, method, path, body)
 }
 
 /// The wait-time SMS, end to end: the caller waits with no agent logged in, allows the SMS (1
@@ -290,17 +250,7 @@ fn a_waiting_callers_sms_reply_is_in_the_ticket_the_agent_gets() {
         let (_, v) = api(http_port, "GET", "/tickets?queue=support", "");
         v["tickets"][0]["sms_replies"][0]["text"] == "My router blinks red"
     });
-    let agent = sipp(&[
-        "-sf",
-        "agent.xml",
-        "-p",
-        &agent_port.to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-    ])
-    .spawn()
-    .expect("start the agent's sipp");
-    std::thread::sleep(Duration::from_millis(300));
+    let agent = common::start_agent("agent.xml", agent_port, &[]);
     let (status, v) = api(
         http_port,
         "POST",

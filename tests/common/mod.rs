@@ -422,3 +422,66 @@ pub fn finish(mut child: Child, secs: u64) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// A SIPp caller: `scenario` dialling `service` on `ivrd`, its SDP naming the tap at
+/// `rtp_port`, holding `hold_ms` where the scenario pauses; its Call-ID `call_id`. Runs to the end.
+pub fn sipp_caller(
+    ivrd: &Ivrd,
+    scenario: &str,
+    service: &str,
+    hold_ms: u32,
+    rtp_port: u16,
+    call_id: &str,
+) -> std::process::Output {
+    sipp(&[
+        &format!("127.0.0.1:{}", ivrd.port),
+        "-sf",
+        scenario,
+        "-s",
+        service,
+        "-p",
+        &free_udp_port().to_string(),
+        "-mp",
+        &(free_udp_port() & !1).to_string(),
+        "-d",
+        &hold_ms.to_string(),
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &rtp_port.to_string(),
+        "-cid_str",
+        call_id,
+    ])
+    .output()
+    .expect("run the caller's sipp")
+}
+
+/// SIPp as an agent: `scenario` on `port`, its own media port, `extra` options; given 300 ms to
+/// bind before anyone calls it.
+pub fn start_agent(scenario: &str, port: u16, extra: &[&str]) -> Child {
+    let (port, media) = (port.to_string(), (free_udp_port() & !1).to_string());
+    let mut args = vec!["-sf", scenario, "-p", &port, "-mp", &media];
+    args.extend_from_slice(extra);
+    let agent = sipp(&args).spawn().expect("start the agent's sipp");
+    std::thread::sleep(Duration::from_millis(300));
+    agent
+}
+
+/// An admin API call with bearer `token` and a JSON body; the status and the parsed answer.
+pub fn admin_api(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, text) = http(method, port, path, &headers, body);
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}

@@ -476,7 +476,8 @@ impl Switch {
             self.placed_leg_media(now, leg, event);
             return;
         }
-        if self.queues.is_waiting(leg) {
+        // A caller whose place is kept for a callback is its flow's again.
+        if self.queues.is_waiting(leg) && !self.is_callback(leg) {
             match event {
                 MediaEvent::Digit { key, .. } => return self.queue_digit(now, leg, key),
                 MediaEvent::PlaybackFinished if tag & queues::QUEUE_TAG != 0 => {

@@ -598,7 +598,7 @@ impl CallFlow {
                     QueueOutcome::ExitKey => q.exit_key.unwrap_or(q.timeout),
                     QueueOutcome::Callback => q.callback.unwrap_or(q.timeout),
                 };
-                self.record(now, queue_outcome_name(&outcome));
+                self.record(now, outcome.name());
                 next
             }
             (
@@ -780,17 +780,5 @@ fn json_text(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         serde_json::Value::Bool(b) => Some(b.to_string()),
         _ => None,
-    }
-}
-
-/// A queue outcome as the trace records it.
-fn queue_outcome_name(outcome: &QueueOutcome) -> &'static str {
-    match outcome {
-        QueueOutcome::Bridged(_) => "bridged",
-        QueueOutcome::Timeout => "timeout",
-        QueueOutcome::Full => "full",
-        QueueOutcome::NoAgents => "no_agents",
-        QueueOutcome::ExitKey => "exit_key",
-        QueueOutcome::Callback => "callback",
     }
 }

@@ -329,6 +329,20 @@ pub enum QueueOutcome {
     Callback,
 }
 
+impl QueueOutcome {
+    /// `bridged`, `timeout`, `full`, `no_agents`, `exit_key` or `callback` (traces, journals).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Bridged(_) => "bridged",
+            Self::Timeout => "timeout",
+            Self::Full => "full",
+            Self::NoAgents => "no_agents",
+            Self::ExitKey => "exit_key",
+            Self::Callback => "callback",
+        }
+    }
+}
+
 /// How a call's flow ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Disposition {

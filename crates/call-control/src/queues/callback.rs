@@ -36,10 +36,14 @@ impl Switch {
         };
         w.callback_to = Some(target.clone());
         let (request, ringing) = (w.request, std::mem::take(&mut w.ringing));
+        // From here the queue neither plays to the call nor hears it; the flow has it back.
+        w.playing = (0, super::Playing::Music);
+        w.sms.listening = false;
         // Its agents are rung again when its turn comes, for the call back.
         for leg in ringing {
             self.out.push_back(Output::Sip(leg, Command::HangUp));
         }
+        self.timers.set(Timer::QueueWait(caller), None);
         self.timers.set(Timer::Announce(caller), None);
         self.timers.set(Timer::Periodic(caller), None);
         self.timers.set(Timer::SmsAnswer(caller), None);
@@ -142,9 +146,12 @@ impl Switch {
                 return true;
             }
         };
-        if let Some(r) = self.queues.rings.get_mut(&c.agent_leg) {
-            r.partner = Some(leg);
-        }
+        let Some(r) = self.queues.rings.get_mut(&c.agent_leg) else {
+            // The agent hung up while the customer's call was being placed.
+            self.out.push_back(Output::Sip(leg, Command::HangUp));
+            return true;
+        };
+        r.partner = Some(leg);
         let ring = Ring {
             caller: c.caller,
             agent: c.agent,

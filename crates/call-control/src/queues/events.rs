@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use flow_engine::QueueOutcome;
 use sip_ua::CallId;
 
 use crate::{Output, Switch};
@@ -88,18 +87,6 @@ pub enum WaitSmsEvent {
     WrongSelection,
     /// The SMS went to the outbox.
     Sent,
-}
-
-/// A queue outcome's name in the journal.
-pub(crate) fn outcome_name(outcome: &QueueOutcome) -> &'static str {
-    match outcome {
-        QueueOutcome::Bridged(_) => "bridged",
-        QueueOutcome::Timeout => "timeout",
-        QueueOutcome::Full => "full",
-        QueueOutcome::NoAgents => "no_agents",
-        QueueOutcome::ExitKey => "exit_key",
-        QueueOutcome::Callback => "callback",
-    }
 }
 
 impl Switch {

@@ -587,13 +587,13 @@ impl Switch {
         info!(%caller, queue = %q.configs[w.queue].name, ?outcome, "left the queue");
         let waited = now.saturating_duration_since(w.joined);
         let exit = QueueEventKind::Exit {
-            outcome: events::outcome_name(&outcome),
+            outcome: outcome.name(),
             waited,
         };
         self.queue_event_in(w.queue, caller, exit);
         self.ticket(TicketChange::Closed {
             id: w.ticket.clone(),
-            outcome: events::outcome_name(&outcome),
+            outcome: outcome.name(),
             waited,
             agent: None,
             deliver: false,
@@ -602,8 +602,11 @@ impl Switch {
             self.out.push_back(Output::Sip(*leg, Command::HangUp));
         }
         self.leave_timers(caller);
-        self.media_order(caller, MediaOrder::Stop(caller));
-        self.queue_result(now, caller, w.request, outcome);
+        // A kept callback place has no call (or its flow has moved on) to stop or tell.
+        if w.callback_to.is_none() {
+            self.media_order(caller, MediaOrder::Stop(caller));
+            self.queue_result(now, caller, w.request, outcome);
+        }
         self.dispatch(now);
     }
 

@@ -108,9 +108,13 @@ impl Switch {
         if let Some(every) = every {
             self.timers.set(Timer::Announce(caller), Some(now + every));
         }
+        // An open SMS offer is not talked over: the announcement waits for the next interval.
+        let open = w.playing.1 == Playing::Offer || w.sms.listening;
+        if open {
+            return;
+        }
         w.last_announce = Some(now);
         // The offer comes with the announcement, at its interval, while it may be made.
-        let open = w.playing.1 == Playing::Offer || w.sms.listening;
         if !open && self.offer_sms(now, caller, items.clone()) {
             return;
         }
