@@ -85,14 +85,6 @@ fn start_ivrd(agent_port: u16) -> Ivrd {
     Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")])
 }
 
-/// The keys ivrd logged as heard on the agent's leg.
-fn far_digits(log: &str) -> String {
-    log.lines()
-        .filter(|l| l.contains("digit from the far side"))
-        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
-        .collect()
-}
-
 #[test]
 fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
     if !common::have_sipp("the bridge test") {
@@ -118,7 +110,7 @@ fn a_pcmu_caller_is_bridged_to_a_pcma_agent_and_hears_it() {
         "the caller heard {heard:?} of the agent's 1 5 9 ({} packets)",
         packets.len()
     );
-    let far = far_digits(&log);
+    let far = common::far_digits(&log);
     assert!(
         far.starts_with("159"),
         "ivrd heard {far:?} from the agent:\n{log}"
@@ -164,7 +156,7 @@ fn the_callers_audio_reaches_the_agent_and_the_agents_echo_comes_back() {
         caller_digits.starts_with("159"),
         "ivrd heard {caller_digits:?} from the caller:\n{log}"
     );
-    let far = far_digits(&log);
+    let far = common::far_digits(&log);
     assert!(
         far.starts_with("159"),
         "ivrd heard {far:?} from the agent (the echo):\n{log}"

@@ -94,11 +94,7 @@ fn a_caller_waits_in_the_queue_and_is_bridged_to_the_agent_it_rings() {
         lines.contains("wait:bridged alice") || log.contains("bridged alice"),
         "{lines}"
     );
-    let far: String = log
-        .lines()
-        .filter(|l| l.contains("digit from the far side"))
-        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
-        .collect();
+    let far = common::far_digits(&log);
     assert!(
         far.starts_with("159"),
         "ivrd heard {far:?} from the agent:\n{log}"

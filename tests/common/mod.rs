@@ -485,3 +485,11 @@ pub fn admin_api(
     let (status, text) = http(method, port, path, &headers, body);
     (status, serde_json::from_str(&text).unwrap_or_default())
 }
+
+/// The keys ivrd logged as heard on the far side's leg (an agent's), in order.
+pub fn far_digits(log: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains("digit from the far side"))
+        .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
+        .collect()
+}

@@ -31,6 +31,27 @@ use crate::{AttemptId, MediaOrder, Output, Switch, Timer};
 /// Tags of the playlists a queue plays (a flow's are its small request ids).
 pub(crate) const QUEUE_TAG: u64 = 1 << 62;
 
+/// A playlist of prompt `names` for a waiting caller, tagged so its end comes back to the
+/// queue.
+fn prompts(
+    caller: CallId,
+    language: &str,
+    names: impl IntoIterator<Item = String>,
+    barge_in: bool,
+    tag: u64,
+) -> MediaOrder {
+    MediaOrder::Play {
+        leg: caller,
+        language: language.to_string(),
+        items: names
+            .into_iter()
+            .map(flow_engine::Playable::Prompt)
+            .collect(),
+        barge_in,
+        tag,
+    }
+}
+
 /// The queues' live state.
 #[derive(Debug, Default)]
 pub(crate) struct Queues {
@@ -232,7 +253,7 @@ impl Switch {
             self.timers.set(Timer::Periodic(caller), Some(now + every));
         }
         self.queue_event(caller, QueueEventKind::Enter { position: at + 1 });
-        if !self.offer_sms(now, caller, Vec::new()) {
+        if !self.offer_sms(caller, Vec::new()) {
             self.play_music(caller);
         }
         self.dispatch(now);

@@ -7,12 +7,12 @@
 
 use std::time::Instant;
 
-use flow_engine::{ConsentAnswer, Playable, RequestId, SmsRequest};
+use flow_engine::{ConsentAnswer, RequestId, SmsRequest};
 use sip_ua::CallId;
 use tracing::info;
 
 use super::{Playing, QUEUE_TAG, QueueEventKind, TicketChange, WaitSmsEvent};
-use crate::{Effect, MediaOrder, Output, Switch, Timer};
+use crate::{Effect, Output, Switch, Timer};
 
 /// Where a caller's offer stands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub(crate) enum Status {
 impl Switch {
     /// Offers the wait-time SMS now if the caller may be asked; `before` plays first (an
     /// announcement). False if not offered.
-    pub(crate) fn offer_sms(&mut self, now: Instant, caller: CallId, before: Vec<String>) -> bool {
+    pub(crate) fn offer_sms(&mut self, caller: CallId, before: Vec<String>) -> bool {
         let ewt = self.estimated_wait(caller);
         let tag = self.queues.tag();
         let Some(w) = self.queues.callers.get_mut(&caller) else {
@@ -59,15 +59,8 @@ impl Switch {
         w.sms.listening = false;
         w.playing = (tag, Playing::Offer);
         let items = before.into_iter().chain(sounds.sms_consent.iter().cloned());
-        let order = MediaOrder::Play {
-            leg: caller,
-            language: w.language.clone(),
-            items: items.map(Playable::Prompt).collect(),
-            barge_in: true,
-            tag,
-        };
+        let order = super::prompts(caller, &w.language, items, true, tag);
         info!(%caller, offers = w.sms.offers, ewt_s = ewt.as_secs(), "wait-time SMS offered");
-        let _ = now;
         self.media_order(caller, order);
         self.queue_event(caller, QueueEventKind::WaitSms(WaitSmsEvent::Offered));
         true
@@ -95,7 +88,7 @@ impl Switch {
     }
 
     /// A key while the offer is open.
-    pub(crate) fn offer_answered(&mut self, now: Instant, caller: CallId, key: char) {
+    pub(crate) fn offer_answered(&mut self, caller: CallId, key: char) {
         self.timers.set(Timer::SmsAnswer(caller), None);
         let Some(w) = self.queues.callers.get_mut(&caller) else {
             return;
@@ -124,15 +117,8 @@ impl Switch {
                     return;
                 };
                 let items = sounds.wrong_selection.iter().chain(&sounds.sms_consent);
-                let order = MediaOrder::Play {
-                    leg: caller,
-                    language: w.language.clone(),
-                    items: items.cloned().map(Playable::Prompt).collect(),
-                    barge_in: true,
-                    tag,
-                };
+                let order = super::prompts(caller, &w.language, items.cloned(), true, tag);
                 w.playing = (tag, Playing::Offer);
-                let _ = now;
                 self.media_order(caller, order);
                 self.queue_event(
                     caller,
@@ -226,13 +212,7 @@ impl Switch {
             .map(|s| s.sms_sent.clone())
             .unwrap_or_default();
         w.playing = (tag, Playing::Sent);
-        let order = MediaOrder::Play {
-            leg: caller,
-            language: w.language.clone(),
-            items: sent.into_iter().map(Playable::Prompt).collect(),
-            barge_in: false,
-            tag,
-        };
+        let order = super::prompts(caller, &w.language, sent, false, tag);
         self.media_order(caller, order);
     }
 }

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use flow_engine::{Playable, QueueOutcome};
+use flow_engine::QueueOutcome;
 use sip_ua::CallId;
 
 use super::Playing;
-use crate::{MediaOrder, Switch, Timer};
+use crate::{Switch, Timer};
 
 impl Switch {
     /// Music on hold, from the start.
@@ -23,13 +23,7 @@ impl Switch {
             .map(|s| s.music.clone())
             .unwrap_or_default();
         w.playing = (tag, Playing::Music);
-        let order = MediaOrder::Play {
-            leg: caller,
-            language: w.language.clone(),
-            items: music.into_iter().map(Playable::Prompt).collect(),
-            barge_in: false,
-            tag,
-        };
+        let order = super::prompts(caller, &w.language, music, false, tag);
         self.media_order(caller, order);
     }
 
@@ -61,7 +55,7 @@ impl Switch {
                 }
                 QueueOutcome::Callback
             }
-            _ if self.offer_open(caller) => return self.offer_answered(now, caller, key),
+            _ if self.offer_open(caller) => return self.offer_answered(caller, key),
             _ => return,
         };
         self.leave_queue(now, caller, outcome);
@@ -115,7 +109,7 @@ impl Switch {
         }
         w.last_announce = Some(now);
         // The offer comes with the announcement, at its interval, while it may be made.
-        if !open && self.offer_sms(now, caller, items.clone()) {
+        if !open && self.offer_sms(caller, items.clone()) {
             return;
         }
         if items.is_empty() {
@@ -125,13 +119,7 @@ impl Switch {
             return;
         };
         w.playing = (tag, Playing::Announcement);
-        let order = MediaOrder::Play {
-            leg: caller,
-            language: w.language.clone(),
-            items: items.into_iter().map(Playable::Prompt).collect(),
-            barge_in: false,
-            tag,
-        };
+        let order = super::prompts(caller, &w.language, items, false, tag);
         self.media_order(caller, order);
     }
 
@@ -161,13 +149,7 @@ impl Switch {
         }
         w.last_announce = Some(now);
         w.playing = (tag, Playing::Announcement);
-        let order = MediaOrder::Play {
-            leg: caller,
-            language: w.language.clone(),
-            items: items.into_iter().map(Playable::Prompt).collect(),
-            barge_in: false,
-            tag,
-        };
+        let order = super::prompts(caller, &w.language, items, false, tag);
         self.media_order(caller, order);
     }
 
