@@ -7,7 +7,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use call_control::{AgentStatus, Input, QueueSet};
+use call_control::{AgentStatus, Input, QueueEventKind, QueueSet};
 use media::{DigitSource, MediaEvent};
 use sip_ua::{CallId, Command, EndReason};
 use support::{IVRD, Script, Sim};
@@ -550,4 +550,65 @@ fn the_periodic_announcement_plays_at_its_interval_apart_from_the_position() {
         .filter(|p| *p == "queue-periodic")
         .count();
     assert_eq!(periodic, 2, "at 20 s and 40 s: {:?}", s.prompts(leg));
+}
+
+/// How many "ring no answer" events the journal holds for `agent`.
+fn rang_out(s: &Sim, agent: &str) -> usize {
+    s.queue_events
+        .iter()
+        .filter(|e| matches!(&e.kind, QueueEventKind::RingNoAnswer { agent: a } if a == agent))
+        .count()
+}
+
+#[test]
+fn ring_all_losers_are_neither_held_back_nor_counted_as_not_answering() {
+    let mut s = sim(
+        "strategy = \"ring-all\"",
+        "max_no_answer = 1",
+        [
+            Script::Answer(Duration::from_secs(1)),
+            Script::Ring,
+            Script::Ring,
+        ],
+    );
+    queued(&mut s);
+    s.run_for(Duration::from_secs(2));
+    assert_eq!(s.media.bridged.len(), 1, "a1 took it");
+    assert_eq!(s.sent(ivrd(), agent_addr(2), "CANCEL").len(), 1);
+    // A second caller right away: a2 and a3 ring again at once, not 5 s later, and not on
+    // break for a ring the switch itself cancelled; nor does a ring timer of the first ring
+    // go off against them later.
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_millis(2100));
+    assert_eq!((rung(&s, 2), rung(&s, 3)), (2, 2), "{:#?}", s.trace);
+    assert_eq!((rang_out(&s, "a2"), rang_out(&s, "a3")), (0, 0));
+    s.run_for(Duration::from_secs(5));
+    assert_eq!((rang_out(&s, "a2"), rang_out(&s, "a3")), (0, 0));
+}
+
+#[test]
+fn an_agent_already_logged_out_logging_out_again_does_not_empty_a_queue_joined_empty() {
+    let mut s = sim(
+        "join_empty = true\nleave_when_empty = true",
+        "logged_in = false",
+        [
+            Script::Answer(Duration::from_secs(1)),
+            Script::Ring,
+            Script::Ring,
+        ],
+    );
+    queued(&mut s);
+    s.core
+        .handle_input(s.now, agent_status("a2", AgentStatus::LoggedOut));
+    s.settle();
+    let caller = caller_leg(&s, 0);
+    assert!(
+        !s.prompts(caller).contains(&"queue-closed".to_string()),
+        "{:?}",
+        s.prompts(caller)
+    );
+    s.core
+        .handle_input(s.now, agent_status("a1", AgentStatus::Available));
+    s.run_for(Duration::from_secs(2));
+    assert_eq!(s.media.bridged.len(), 1, "still in line, and taken");
 }

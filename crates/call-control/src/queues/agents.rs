@@ -24,8 +24,13 @@ pub enum AgentStatus {
 pub(crate) enum AgentState {
     /// Free since then (`None`: not yet since ivrd started).
     Idle { since: Option<Instant> },
-    /// Their phone rings for this caller on this leg.
-    Ringing { caller: CallId, leg: CallId },
+    /// Their phone rings for this caller on this leg; idle since then before it rang (kept
+    /// when the switch itself cancels the ring).
+    Ringing {
+        caller: CallId,
+        leg: CallId,
+        idle_since: Option<Instant>,
+    },
     /// Talking to this caller on this leg since then.
     OnCall {
         caller: CallId,

@@ -40,9 +40,7 @@ impl Switch {
         w.playing = (0, super::Playing::Music);
         w.sms.listening = false;
         // Its agents are rung again when its turn comes, for the call back.
-        for leg in ringing {
-            self.out.push_back(Output::Sip(leg, Command::HangUp));
-        }
+        self.cancel_rings(&ringing);
         self.timers.set(Timer::QueueWait(caller), None);
         self.timers.set(Timer::Announce(caller), None);
         self.timers.set(Timer::Periodic(caller), None);
@@ -91,9 +89,13 @@ impl Switch {
         let target = w.callback_to.clone().unwrap_or_default();
         let waited = now.saturating_duration_since(w.joined);
         info!(%caller, agent = %name, %target, "calling the customer back");
-        for other in w.ringing.iter().filter(|l| **l != agent_leg) {
-            self.out.push_back(Output::Sip(*other, Command::HangUp));
-        }
+        let losers: Vec<CallId> = w
+            .ringing
+            .iter()
+            .copied()
+            .filter(|l| *l != agent_leg)
+            .collect();
+        self.cancel_rings(&losers);
         self.timers.set(Timer::AgentRing(agent_leg), None);
         self.leave_timers(caller);
         let calling = CallingBack {
@@ -107,7 +109,7 @@ impl Switch {
             agent: name.clone(),
             waited,
         };
-        self.queue_event_in(w.queue, caller, connect);
+        self.queue_event_for(w.queue, w.call_id.clone(), connect);
         self.ticket(TicketChange::Closed {
             id: w.ticket.clone(),
             outcome: "callback",
@@ -152,6 +154,7 @@ impl Switch {
             return true;
         };
         r.partner = Some(leg);
+        let call_id = r.call_id.clone();
         let ring = Ring {
             caller: c.caller,
             agent: c.agent,
@@ -159,6 +162,8 @@ impl Switch {
             answered: false,
             partner: Some(c.agent_leg),
             customer: true,
+            cancelled: false,
+            call_id,
         };
         self.queues.rings.insert(leg, ring);
         let ring_timeout = self.queues.configs[c.queue].ring_timeout * 2;
@@ -221,10 +226,11 @@ impl Switch {
         ) {
             self.media_order(caller, MediaOrder::Unbridge(agent_leg, customer));
         }
+        // Still up (it may have ended first, and ended this).
         if let Some(r) = self.queues.rings.get_mut(&customer) {
             r.partner = None;
+            self.out.push_back(Output::Sip(customer, Command::HangUp));
         }
-        self.out.push_back(Output::Sip(customer, Command::HangUp));
     }
 
     /// The customer let the callback ring out.

@@ -99,14 +99,22 @@ impl Switch {
 
     /// An event of queue `queue` (by index) for `caller`.
     pub(crate) fn queue_event_in(&mut self, queue: usize, caller: CallId, kind: QueueEventKind) {
+        let call_id = match self.queues.callers.get(&caller) {
+            Some(w) => w.call_id.clone(),
+            None => self
+                .calls
+                .get(&caller)
+                .map(|c| c.sip_call_id.clone())
+                .unwrap_or_default(),
+        };
+        self.queue_event_for(queue, call_id, kind);
+    }
+
+    /// An event of queue `queue` (by index) for the call `call_id` (its SIP Call-ID).
+    pub(crate) fn queue_event_for(&mut self, queue: usize, call_id: String, kind: QueueEventKind) {
         let Some(config) = self.queues.configs.get(queue) else {
             return;
         };
-        let call_id = self
-            .calls
-            .get(&caller)
-            .map(|c| c.sip_call_id.clone())
-            .unwrap_or_default();
         self.out.push_back(Output::QueueEvent(QueueEvent {
             queue: config.name.clone(),
             call_id,

@@ -62,13 +62,15 @@ pub(crate) struct Queues {
     callers: HashMap<CallId, Waiting>,
     /// Agent legs, by leg.
     rings: HashMap<CallId, Ring>,
-    /// Agent legs being placed.
-    attempts: HashMap<AttemptId, (CallId, usize)>,
+    /// Agent legs being placed: for which caller's wait (by serial), which agent.
+    attempts: HashMap<AttemptId, (CallId, u64, usize)>,
     /// Each caller's latest ticket, until their call ends.
     tickets: HashMap<CallId, String>,
     /// Callback calls to customers being placed.
     calling_back: HashMap<AttemptId, callback::CallingBack>,
     next_tag: u64,
+    /// Serials of waits, so a leg placed for a wait that is over never joins the next one.
+    next_wait: u64,
     rng: u64,
 }
 
@@ -87,6 +89,10 @@ struct Line {
 #[derive(Debug)]
 struct Waiting {
     queue: usize,
+    /// This wait's serial (a caller may wait in line more than once in a call).
+    serial: u64,
+    /// The caller's SIP Call-ID, for the journal (a callback's call ends before its turn).
+    call_id: String,
     request: RequestId,
     priority: i32,
     joined: Instant,
@@ -134,6 +140,11 @@ struct Ring {
     partner: Option<CallId>,
     /// This is the customer's leg of a callback.
     customer: bool,
+    /// The switch itself stopped it ringing (another agent answered, the caller left): not
+    /// the agent's fault, so no hold-back and no "ring no answer".
+    cancelled: bool,
+    /// The caller's SIP Call-ID, for the journal.
+    call_id: String,
 }
 
 impl Queues {
@@ -197,6 +208,11 @@ impl Switch {
             warn!(%caller, queue = %j.queue, "no such queue");
             return self.queue_result(now, caller, j.request, QueueOutcome::NoAgents);
         };
+        if q.callers.contains_key(&caller) {
+            // A kept callback place, and the caller is back in a line: the place goes.
+            self.drop_wait(now, caller, "rejoined");
+        }
+        let q = &mut self.queues;
         let config = &q.configs[queue];
         let logged_in = q.agents.iter().any(|a| a.logged_in_for(&config.name));
         if q.lines[queue].waiting.len() >= config.max_len {
@@ -220,8 +236,16 @@ impl Switch {
             config.periodic_every,
         );
         info!(%caller, queue = %config.name, position = at + 1, "queued");
+        q.next_wait += 1;
+        let call_id = self
+            .calls
+            .get(&caller)
+            .map(|c| c.sip_call_id.clone())
+            .unwrap_or_default();
         let waiting = Waiting {
             queue,
+            serial: q.next_wait,
+            call_id,
             request: j.request,
             priority: j.priority,
             joined: now,
@@ -242,7 +266,10 @@ impl Switch {
         if let Some(w) = self.queues.callers.get_mut(&caller) {
             w.ticket = ticket.clone();
         }
-        self.queues.tickets.insert(caller, ticket.clone());
+        if let Some(old) = self.queues.tickets.insert(caller, ticket.clone()) {
+            // Replies from here on belong to this wait's ticket.
+            self.ticket(TicketChange::Ended { id: old });
+        }
         self.open_ticket(caller, &ticket);
         self.timers
             .set(Timer::QueueWait(caller), Some(now + max_wait));
@@ -312,13 +339,18 @@ impl Switch {
         w.placing += 1;
         let a = &mut q.agents[agent];
         info!(%caller, agent = %a.config.name, %attempt, "ringing an agent");
+        let idle_since = match a.state {
+            AgentState::Idle { since } => since,
+            _ => None,
+        };
         // Reserved until the leg is placed; `Placed` names the leg.
         a.state = AgentState::Ringing {
             caller,
             leg: caller,
+            idle_since,
         };
         q.lines[w.queue].last = Some(agent);
-        q.attempts.insert(attempt, (caller, agent));
+        q.attempts.insert(attempt, (caller, w.serial, agent));
         self.out.push_back(Output::Place {
             attempt,
             home: Some(caller),
@@ -341,13 +373,19 @@ impl Switch {
             return true;
         }
         let q = &mut self.queues;
-        let Some((caller, agent)) = q.attempts.remove(&attempt) else {
+        let Some((caller, serial, agent)) = q.attempts.remove(&attempt) else {
             return false;
         };
-        if let Some(w) = q.callers.get_mut(&caller) {
+        // The wait it was placed for, if that wait is still on (not a later one).
+        let mut wait = q.callers.get_mut(&caller).filter(|w| w.serial == serial);
+        if let Some(w) = wait.as_deref_mut() {
             w.placing = w.placing.saturating_sub(1);
         }
         let a = &mut q.agents[agent];
+        let idle_since = match a.state {
+            AgentState::Ringing { idle_since, .. } => idle_since,
+            _ => None,
+        };
         let leg = match leg {
             Ok(leg) => *leg,
             Err(reason) => {
@@ -359,26 +397,30 @@ impl Switch {
                 return true;
             }
         };
-        a.state = AgentState::Ringing { caller, leg };
-        let (queue, ring_timeout) = match q.callers.get_mut(&caller) {
+        a.state = AgentState::Ringing {
+            caller,
+            leg,
+            idle_since,
+        };
+        let (queue, call_id, ticket, ring_timeout) = match wait {
             Some(w) => {
                 w.ringing.push(leg);
-                (w.queue, Some(q.configs[w.queue].ring_timeout))
+                let t = q.configs[w.queue].ring_timeout;
+                (w.queue, w.call_id.clone(), Some(w.ticket.clone()), Some(t))
             }
-            None => (0, None),
+            None => (0, String::new(), None, None),
         };
-        q.rings.insert(
-            leg,
-            Ring {
-                caller,
-                agent,
-                queue,
-                answered: false,
-                partner: None,
-                customer: false,
-            },
-        );
-        let ticket = q.callers.get(&caller).map(|w| w.ticket.clone());
+        let ring = Ring {
+            caller,
+            agent,
+            queue,
+            answered: false,
+            partner: None,
+            customer: false,
+            cancelled: false,
+            call_id,
+        };
+        q.rings.insert(leg, ring);
         let agent_name = q.agents[agent].config.name.clone();
         if let Some(id) = ticket {
             self.ticket(TicketChange::Offered {
@@ -388,10 +430,22 @@ impl Switch {
         }
         match ring_timeout {
             Some(t) => self.timers.set(Timer::AgentRing(leg), Some(now + t)),
-            // The caller left while it was being placed.
-            None => self.out.push_back(Output::Sip(leg, Command::HangUp)),
+            // The wait it was for is over.
+            None => self.cancel_rings(&[leg]),
         }
         true
+    }
+
+    /// The switch itself stops agent legs ringing (another agent answered, the caller left):
+    /// not the agents' fault, so when the legs end they are idle again at once.
+    fn cancel_rings(&mut self, legs: &[CallId]) {
+        for leg in legs {
+            self.timers.set(Timer::AgentRing(*leg), None);
+            if let Some(r) = self.queues.rings.get_mut(leg) {
+                r.cancelled = true;
+            }
+            self.out.push_back(Output::Sip(*leg, Command::HangUp));
+        }
     }
 
     /// A SIP event of an agent leg.
@@ -425,7 +479,7 @@ impl Switch {
             .is_some_and(|w| w.ringing.contains(&leg));
         if !live {
             // Answered after the caller left, or after we gave up on it.
-            self.out.push_back(Output::Sip(leg, Command::HangUp));
+            self.cancel_rings(&[leg]);
             return;
         }
         if self.is_callback(caller) {
@@ -453,14 +507,11 @@ impl Switch {
         info!(%caller, agent = %name, waited_ms = waited.as_millis() as u64, "bridged to an agent");
         self.timers.set(Timer::SmsAnswer(caller), None);
         let agent_name = name.clone();
-        self.queue_event_in(
-            w.queue,
-            caller,
-            QueueEventKind::Connect {
-                agent: agent_name,
-                waited,
-            },
-        );
+        let connect = QueueEventKind::Connect {
+            agent: agent_name,
+            waited,
+        };
+        self.queue_event_for(w.queue, w.call_id.clone(), connect);
         self.ticket(TicketChange::Closed {
             id: w.ticket.clone(),
             outcome: "bridged",
@@ -468,9 +519,8 @@ impl Switch {
             agent: Some(name.clone()),
             deliver: false,
         });
-        for other in w.ringing.iter().filter(|l| **l != leg) {
-            self.out.push_back(Output::Sip(*other, Command::HangUp));
-        }
+        let losers: Vec<CallId> = w.ringing.iter().copied().filter(|l| *l != leg).collect();
+        self.cancel_rings(&losers);
         self.leave_timers(caller);
         // The announcement or music in progress is cut at this moment.
         self.media_order(caller, MediaOrder::Stop(caller));
@@ -490,7 +540,7 @@ impl Switch {
         let Some(ring) = self.queues.rings.remove(&leg) else {
             return;
         };
-        let (caller, agent, queue) = (ring.caller, ring.agent, ring.queue);
+        let (caller, agent, queue, call_id) = (ring.caller, ring.agent, ring.queue, ring.call_id);
         self.media_order(caller, MediaOrder::End(leg));
         self.callback_agent_gone(leg, ring.partner);
         let q = &mut self.queues;
@@ -515,8 +565,13 @@ impl Switch {
                     agent: agent_name,
                     talked: talk,
                 };
-                self.queue_event_in(queue, caller, complete);
+                self.queue_event_for(queue, call_id, complete);
                 self.bridge_over(now, caller, leg);
+            }
+            AgentState::Ringing {
+                leg: l, idle_since, ..
+            } if l == leg && ring.cancelled => {
+                a.state = AgentState::Idle { since: idle_since };
             }
             AgentState::Ringing { leg: l, .. } if l == leg => {
                 let busy = matches!(reason, EndReason::Refused(486 | 600 | 603));
@@ -533,7 +588,7 @@ impl Switch {
                     true => QueueEventKind::AgentBusy { agent: agent_name },
                     false => QueueEventKind::RingNoAnswer { agent: agent_name },
                 };
-                self.queue_event_in(queue, caller, kind);
+                self.queue_event_for(queue, call_id, kind);
             }
             _ => {}
         }
@@ -542,7 +597,8 @@ impl Switch {
 
     /// An agent's phone rang out: CANCEL it; a run of these puts the agent on break.
     pub(crate) fn agent_rang_out(&mut self, now: Instant, leg: CallId) {
-        let Some(ring) = self.queues.rings.get(&leg).filter(|r| !r.answered) else {
+        let ring = self.queues.rings.get(&leg);
+        let Some(ring) = ring.filter(|r| !r.answered && !r.cancelled) else {
             return;
         };
         if ring.customer {
@@ -563,12 +619,12 @@ impl Switch {
         }
         let agent_name = a.config.name.clone();
         self.agent_free_timer(agent);
-        let queue = self.queues.rings.get(&leg).map_or(0, |r| r.queue);
-        self.queue_event_in(
-            queue,
-            caller,
-            QueueEventKind::RingNoAnswer { agent: agent_name },
-        );
+        let (queue, call_id) = match self.queues.rings.get(&leg) {
+            Some(r) => (r.queue, r.call_id.clone()),
+            None => (0, String::new()),
+        };
+        let kind = QueueEventKind::RingNoAnswer { agent: agent_name };
+        self.queue_event_for(queue, call_id, kind);
         self.out.push_back(Output::Sip(leg, Command::HangUp));
         self.dispatch(now);
     }
@@ -600,35 +656,42 @@ impl Switch {
 
     /// The caller leaves the line: its rings are cancelled and the flow hears why.
     pub(crate) fn leave_queue(&mut self, now: Instant, caller: CallId, outcome: QueueOutcome) {
-        let Some(w) = self.queues.callers.remove(&caller) else {
+        let Some(w) = self.drop_wait(now, caller, outcome.name()) else {
             return;
         };
-        let q = &mut self.queues;
-        q.lines[w.queue].waiting.retain(|c| *c != caller);
-        info!(%caller, queue = %q.configs[w.queue].name, ?outcome, "left the queue");
-        let waited = now.saturating_duration_since(w.joined);
-        let exit = QueueEventKind::Exit {
-            outcome: outcome.name(),
-            waited,
-        };
-        self.queue_event_in(w.queue, caller, exit);
-        self.ticket(TicketChange::Closed {
-            id: w.ticket.clone(),
-            outcome: outcome.name(),
-            waited,
-            agent: None,
-            deliver: false,
-        });
-        for leg in &w.ringing {
-            self.out.push_back(Output::Sip(*leg, Command::HangUp));
-        }
-        self.leave_timers(caller);
         // A kept callback place has no call (or its flow has moved on) to stop or tell.
         if w.callback_to.is_none() {
             self.media_order(caller, MediaOrder::Stop(caller));
             self.queue_result(now, caller, w.request, outcome);
         }
         self.dispatch(now);
+    }
+
+    /// Takes `caller` out of the line for the reason `outcome` (journal and ticket), its rings
+    /// cancelled and timers disarmed; the flow is not told.
+    fn drop_wait(
+        &mut self,
+        now: Instant,
+        caller: CallId,
+        outcome: &'static str,
+    ) -> Option<Waiting> {
+        let w = self.queues.callers.remove(&caller)?;
+        let q = &mut self.queues;
+        q.lines[w.queue].waiting.retain(|c| *c != caller);
+        info!(%caller, queue = %q.configs[w.queue].name, outcome, "left the queue");
+        let waited = now.saturating_duration_since(w.joined);
+        let exit = QueueEventKind::Exit { outcome, waited };
+        self.queue_event_for(w.queue, w.call_id.clone(), exit);
+        self.ticket(TicketChange::Closed {
+            id: w.ticket.clone(),
+            outcome,
+            waited,
+            agent: None,
+            deliver: false,
+        });
+        self.cancel_rings(&w.ringing);
+        self.leave_timers(caller);
+        Some(w)
     }
 
     /// The caller is gone (hung up): out of the line, its agents' rings cancelled.
@@ -642,7 +705,8 @@ impl Switch {
         self.queues.lines[w.queue].waiting.retain(|c| *c != caller);
         info!(%caller, "abandoned the queue");
         let waited = now.saturating_duration_since(w.joined);
-        self.queue_event_in(w.queue, caller, QueueEventKind::Abandon { waited });
+        let abandon = QueueEventKind::Abandon { waited };
+        self.queue_event_for(w.queue, w.call_id.clone(), abandon);
         let sms_data = w.sms.status == wait_sms::Status::Allowed;
         let deliver = sms_data && self.queues.configs[w.queue].abandoned_tickets;
         self.ticket(TicketChange::Closed {
@@ -652,9 +716,7 @@ impl Switch {
             agent: None,
             deliver,
         });
-        for leg in &w.ringing {
-            self.out.push_back(Output::Sip(*leg, Command::HangUp));
-        }
+        self.cancel_rings(&w.ringing);
         self.leave_timers(caller);
         self.dispatch(now);
     }
@@ -685,19 +747,26 @@ impl Switch {
         else {
             return;
         };
-        a.status = status;
+        let was = std::mem::replace(&mut a.status, status);
         if status == AgentStatus::Available {
             a.no_answer_run = 0;
         }
         info!(agent = %name, ?status, "agent status");
-        // The last agent gone: callers of queues that leave when empty go.
-        let empty: Vec<CallId> = self
-            .queues
+        if was == AgentStatus::LoggedOut || status != AgentStatus::LoggedOut {
+            return self.dispatch(now);
+        }
+        // This agent logged out: callers of their queues that leave when empty go if they
+        // were the last one there.
+        let served: Vec<String> = a.config.queues.iter().map(|(q, _)| q.clone()).collect();
+        let q = &self.queues;
+        let empty: Vec<CallId> = q
             .callers
             .iter()
             .filter(|(_, w)| {
-                let c = &self.queues.configs[w.queue];
-                c.leave_when_empty && !self.queues.agents.iter().any(|a| a.logged_in_for(&c.name))
+                let c = &q.configs[w.queue];
+                c.leave_when_empty
+                    && served.contains(&c.name)
+                    && !q.agents.iter().any(|a| a.logged_in_for(&c.name))
             })
             .map(|(c, _)| *c)
             .collect();
