@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::Duration;
 
 use common::{HttpHook, Ivrd, RtpTap, finish, free_tcp_port, free_udp_port, sipp, wait_until};
@@ -321,5 +322,163 @@ fn a_waiting_callers_sms_reply_is_in_the_ticket_the_agent_gets() {
     assert!(
         events.contains(&"connect") && events.contains(&"complete"),
         "{journal}"
+    );
+}
+
+/// ivrd with the HTTP API (admin token `ADMIN`) and the ticket webhook to `hook_port`, alice at
+/// `agent_port` logged out, and `support` joined with nobody logged in; its HTTP port.
+fn start_with_api(agent_port: u16, hook_port: u16) -> (Ivrd, u16) {
+    let http_port = free_tcp_port();
+    let extra = format!(
+        "[http]\nlisten = \"127.0.0.1:{http_port}\"\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\
+         [tickets]\nwebhook_url = \"http://127.0.0.1:{hook_port}/tickets\"\n\
+         webhook_secret_env = \"IVRD_TEST_HOOK\"\n"
+    );
+    let env = [
+        ("IVRD_TEST_ADMIN", ADMIN),
+        ("IVRD_TEST_HOOK", "hook-secret"),
+    ];
+    let support = "join_empty = true\nleave_when_empty = false\n";
+    (
+        start_with(agent_port, false, support, &extra, &env),
+        http_port,
+    )
+}
+
+/// The journal's event names for `queue`.
+fn journal(http_port: u16, queue: &str) -> Vec<String> {
+    let (_, v) = api(http_port, "GET", &format!("/queues/{queue}/events"), "");
+    v["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str().map(String::from))
+        .collect()
+}
+
+/// A queued SIPp caller at `port` (-s 500, number +15551230000) running `scenario` with `keys`.
+fn queued_caller(ivrd: &Ivrd, scenario: &str, port: u16, tap: &RtpTap, keys: &[&str]) -> Command {
+    let (ivrd_addr, port, rtp) = (
+        format!("127.0.0.1:{}", ivrd.port),
+        port.to_string(),
+        tap.port.to_string(),
+    );
+    let mut args = vec![
+        ivrd_addr.as_str(),
+        "-sf",
+        scenario,
+        "-s",
+        "500",
+        "-p",
+        &port,
+        "-key",
+        "ani",
+        "+15551230000",
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &rtp,
+    ];
+    args.extend_from_slice(keys);
+    sipp(&args)
+}
+
+/// An abandoned call with SMS data still makes its ticket: the caller allows the wait-time SMS
+/// (1 by INFO during the offer) and hangs up with nobody to take the call; the signed webhook
+/// carries the ticket as `abandoned`, with the consent, and the API and the journal have it.
+#[test]
+fn an_abandoned_caller_who_allowed_the_sms_still_sends_the_ticket() {
+    if !common::have_sipp("the queue test") {
+        return;
+    }
+    let hook = HttpHook::start("{}");
+    let agent_port = free_udp_port();
+    let (ivrd, http_port) = start_with_api(agent_port, hook.port);
+    let tap = RtpTap::start();
+    let caller = queued_caller(
+        &ivrd,
+        "queue-sms.xml",
+        free_udp_port(),
+        &tap,
+        &["-d", "2000"],
+    )
+    .output()
+    .expect("run the caller's sipp");
+    let _ = tap.finish();
+    let log = ivrd.log_text();
+    assert!(caller.status.success(), "caller: {caller:?}\n{log}");
+    wait_until("the abandoned ticket's webhook", 15, || {
+        !hook.requests().is_empty()
+    });
+    let posted = hook.requests()[0].clone();
+    let (head, body) = posted.split_once("\r\n\r\n").expect("a body");
+    assert!(head.contains("x-ivrd-signature: sha256="), "{head}");
+    let ticket: Value = serde_json::from_str(body).expect("ticket JSON");
+    assert_eq!(ticket["event"], "abandoned", "{ticket}");
+    assert_eq!(ticket["wait_time_sms"], "allowed", "{ticket}");
+    assert_eq!(ticket["caller"], "+15551230000", "{ticket}");
+    let id = ticket["id"].as_str().expect("an id");
+    let (_, t) = api(http_port, "GET", &format!("/tickets/{id}"), "");
+    assert_eq!(t["outcome"], "abandoned", "{t}");
+    let events = journal(http_port, "support");
+    assert!(events.contains(&"abandon".to_string()), "{events:?}");
+}
+
+/// A callback keeps the caller's place, end to end: the caller presses 9 while waiting (nobody
+/// logged in), hears the callback prompt and is hung up; their phone then waits for calls on
+/// the same port. Alice logs in through the API and is rung; when she answers, ivrd calls the
+/// customer back at their From URI and bridges the two; she hangs up, and the customer's leg
+/// goes too. The journal and the ticket say so.
+#[test]
+fn a_caller_who_takes_the_callback_is_called_back_and_bridged_when_the_agent_answers() {
+    if !common::have_sipp("the queue test") {
+        return;
+    }
+    let hook = HttpHook::start("{}");
+    let agent_port = free_udp_port();
+    let (ivrd, http_port) = start_with_api(agent_port, hook.port);
+    let tap = RtpTap::start();
+    let phone_port = free_udp_port();
+    let keys = ["-key", "digit", "9"];
+    let caller = queued_caller(&ivrd, "queue-callback.xml", phone_port, &tap, &keys)
+        .output()
+        .expect("run the caller's sipp");
+    let log = ivrd.log_text();
+    assert!(caller.status.success(), "caller: {caller:?}\n{log}");
+    // The customer's phone answers on the port it called from; alice hangs up after 3 s.
+    let customer = common::start_agent("callee.xml", phone_port, &[]);
+    let agent = common::start_agent("agent-hangs-up.xml", agent_port, &["-d", "3000"]);
+    let (status, v) = api(
+        http_port,
+        "POST",
+        "/agents/alice/status",
+        r#"{"status": "available"}"#,
+    );
+    assert_eq!(status, 200, "{v}");
+    let (agent_ok, agent_text) = finish(agent, 30);
+    let (customer_ok, customer_text) = finish(customer, 20);
+    let _ = tap.finish();
+    let log = ivrd.log_text();
+    assert!(agent_ok, "agent:\n{agent_text}\n{log}");
+    assert!(customer_ok, "customer:\n{customer_text}\n{log}");
+    assert!(
+        log.contains("the customer answered the callback: bridged"),
+        "{log}"
+    );
+    let events = journal(http_port, "support");
+    let at = |name: &str| events.iter().position(|e| e == name);
+    let order = [at("callback_requested"), at("connect"), at("complete")];
+    assert!(
+        order.iter().all(Option::is_some) && order.is_sorted(),
+        "{events:?}"
+    );
+    let (_, v) = api(http_port, "GET", "/tickets?queue=support", "");
+    let t = &v["tickets"][0];
+    assert_eq!(
+        (t["outcome"].as_str(), t["agent"].as_str()),
+        (Some("callback"), Some("alice")),
+        "{t}"
     );
 }

@@ -45,7 +45,7 @@ mod views;
 
 pub use push::{PushOutcome, PushRefusal, PushRequest, PushResult};
 pub use queues::config::{
-    AgentConfig, QueueConfig, QueueConfigError, QueueSet, Sounds, Strategy, WaitSms,
+    AgentConfig, Overflow, QueueConfig, QueueConfigError, QueueSet, Sounds, Strategy, WaitSms,
     load as load_queues,
 };
 pub use queues::{AgentStatus, QueueEvent, QueueEventKind, Ticket, TicketChange, WaitSmsEvent};
@@ -194,6 +194,13 @@ pub enum Input {
         agent: String,
         /// Their new status.
         status: AgentStatus,
+    },
+    /// A waiting caller's priority (by the calls API id), higher first; their place moves.
+    QueuePriority {
+        /// The call's API id.
+        call: String,
+        /// The new priority.
+        priority: i32,
     },
     /// A deadline from [`Switch::poll_timeout`] has passed.
     Timeout,
@@ -413,6 +420,7 @@ impl Switch {
             Input::Push(request) => self.push(now, request),
             Input::HangUpCall(name) => self.hang_up_call(now, &name),
             Input::AgentStatus { agent, status } => self.set_agent_status(now, &agent, status),
+            Input::QueuePriority { call, priority } => self.set_priority(now, &call, priority),
             Input::Timeout => self.timeout(now),
         }
     }

@@ -55,6 +55,7 @@ fn queues(settings: &str, agent: &str) -> QueueSet {
          default_handle_s = 120\nmax_wait_s = 120\n\
          [defaults.languages.en]\nmusic = [\"hold-music\"]\nposition = [\"queue-position\"]\n\
          wait = [\"queue-wait\"]\nminutes = [\"queue-minutes\"]\nperiodic = [\"queue-periodic\"]\n\
+         overflow = [\"queue-overflow\"]\n\
          [queues.support]\n{settings}\n[queues.sales]\n{agents}"
     );
     call_control::load_queues("queues.toml", &text, &|_, _| true).expect("valid queues")
@@ -611,4 +612,114 @@ fn an_agent_already_logged_out_logging_out_again_does_not_empty_a_queue_joined_e
         .handle_input(s.now, agent_status("a1", AgentStatus::Available));
     s.run_for(Duration::from_secs(2));
     assert_eq!(s.media.bridged.len(), 1, "still in line, and taken");
+}
+
+#[test]
+fn over_capacity_joining_callers_hear_the_overflow_options_then_wait_on_or_take_the_callback() {
+    // The estimated wait is position × 120 s / 3 agents: 40 s, 80 s, 120 s, … over 60 s from
+    // the second caller on.
+    let rings = [Script::Ring, Script::Ring, Script::Ring];
+    let mut s = sim("overflow_ewt_s = 60", "", rings);
+    queued(&mut s);
+    let first = caller_leg(&s, 0);
+    assert!(!s.prompts(first).iter().any(|p| p == "queue-overflow"));
+    // The second presses 1 (keep waiting) during the options: the music at once.
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_millis(2100));
+    let second = caller_leg(&s, 1);
+    assert_eq!(s.prompts(second), ["queue-welcome", "queue-overflow"]);
+    key(&mut s, second, '1');
+    s.run_for(Duration::from_millis(100));
+    assert_eq!(
+        s.prompts(second),
+        ["queue-welcome", "queue-overflow", "hold-music"]
+    );
+    // The third lets the options end: the music; the fourth takes the callback (9).
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_millis(3100));
+    let third = caller_leg(&s, 2);
+    assert_eq!(
+        s.prompts(third),
+        ["queue-welcome", "queue-overflow", "hold-music"]
+    );
+    s.call(CALLER, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_millis(2100));
+    let fourth = caller_leg(&s, 3);
+    key(&mut s, fourth, '9');
+    s.run_for(Duration::from_millis(100));
+    assert_eq!(
+        s.prompts(fourth).iter().rev().nth(1).map(String::as_str),
+        Some("queue-callback")
+    );
+    let overflows = s
+        .queue_events
+        .iter()
+        .filter(|e| matches!(e.kind, QueueEventKind::Overflow { .. }))
+        .count();
+    assert_eq!(overflows, 3);
+}
+
+#[test]
+fn a_waiting_callers_priority_moves_them_up_the_line_and_they_are_taken_first() {
+    let answer = Script::Answer(Duration::from_secs(1));
+    let mut s = sim("", "logged_in = false", [answer, answer, answer]);
+    // a3 on break: logged in, so callers join, but nobody is rung yet.
+    s.core
+        .handle_input(s.now, agent_status("a3", AgentStatus::OnBreak));
+    for _ in 0..3 {
+        s.call(CALLER, "sip:500@10.0.0.1");
+        s.run_for(Duration::from_millis(300));
+    }
+    s.run_for(Duration::from_secs(2));
+    let third_leg = caller_leg(&s, 2);
+    let views = s.core.call_views();
+    let third = views
+        .iter()
+        .find(|v| v.leg == third_leg)
+        .expect("third")
+        .id
+        .clone();
+    assert!(s.core.is_queued(&third));
+    let priority = Input::QueuePriority {
+        call: third.clone(),
+        priority: 5,
+    };
+    s.core.handle_input(s.now, priority);
+    s.settle();
+    let moved = s.queue_events.iter().find_map(|e| match e.kind {
+        QueueEventKind::Priority { position, .. } => Some((e.call_id.clone(), position)),
+        _ => None,
+    });
+    assert_eq!(moved, Some((third, 1)));
+    // The first agent free takes the third caller.
+    s.core
+        .handle_input(s.now, agent_status("a3", AgentStatus::Available));
+    s.run_for(Duration::from_secs(2));
+    assert_eq!(s.media.bridged.len(), 1);
+    assert_eq!(s.media.bridged[0].0, third_leg, "{:#?}", s.trace);
+}
+
+#[test]
+fn a_rejection_holds_the_agent_back_for_the_reject_delay_not_the_busy_one() {
+    let mut s = sim(
+        "",
+        "reject_delay_s = 20",
+        [Script::Reject(603), Script::Ring, Script::Ring],
+    );
+    for a in ["a2", "a3"] {
+        s.core
+            .handle_input(s.now, agent_status(a, AgentStatus::LoggedOut));
+    }
+    queued(&mut s);
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(rung(&s, 1), 1);
+    let rejected = s.queue_events.iter().any(|e| {
+        matches!(&e.kind, QueueEventKind::AgentRejected { agent, status: 603 } if agent == "a1")
+    });
+    assert!(rejected, "{:?}", s.queue_events);
+    // busy_delay_s is 5: a busy a1 would ring again by now.
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(rung(&s, 1), 1, "held back 20 s");
+    s.run_for(Duration::from_secs(10));
+    assert_eq!(rung(&s, 1), 2, "then rung again");
 }

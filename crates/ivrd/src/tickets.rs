@@ -255,11 +255,35 @@ fn event_json(e: &QueueEvent) -> Value {
         }
         K::RingNoAnswer { agent } => json!({"event": "ring_no_answer", "agent": agent}),
         K::AgentBusy { agent } => json!({"event": "agent_busy", "agent": agent}),
+        K::AgentRejected { agent, status } => {
+            json!({"event": "agent_rejected", "agent": agent, "status": status})
+        }
         K::Complete { agent, talked } => {
             json!({"event": "complete", "agent": agent, "talked_ms": talked.as_millis() as u64})
         }
-        K::WaitSms(w) => json!({"event": "wait_sms", "step": format!("{w:?}").to_lowercase()}),
+        K::WaitSms(w) => json!({"event": "wait_sms", "step": wait_sms_step(*w)}),
+        K::CallbackRequested { position } => {
+            json!({"event": "callback_requested", "position": position})
+        }
+        K::Overflow { position, ewt } => {
+            json!({"event": "overflow", "position": position, "ewt_ms": ewt.as_millis() as u64})
+        }
+        K::Priority { priority, position } => {
+            json!({"event": "priority", "priority": priority, "position": position})
+        }
         other => json!({"event": format!("{other:?}")}),
+    }
+}
+
+fn wait_sms_step(step: call_control::WaitSmsEvent) -> &'static str {
+    use call_control::WaitSmsEvent as W;
+    match step {
+        W::Offered => "offered",
+        W::Allowed => "allowed",
+        W::Denied => "denied",
+        W::NoResponse => "no_response",
+        W::WrongSelection => "wrong_selection",
+        W::Sent => "sent",
     }
 }
 

@@ -62,6 +62,21 @@ pub struct Sounds {
     pub wrong_selection: Vec<String>,
     /// The SMS; `{queue}` and `{ewt_minutes}` are filled in.
     pub sms_text: String,
+    /// The overflow options over capacity ("press 1 to keep waiting, 9 for a callback that
+    /// keeps your place").
+    pub overflow: Vec<String>,
+}
+
+/// The key that keeps waiting in the overflow options.
+pub(crate) const OVERFLOW_KEEP_KEY: char = '1';
+
+/// When a queue is over capacity: a joining caller then hears the overflow options.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Overflow {
+    /// More callers waiting than this per available agent…
+    pub per_agent: Option<f64>,
+    /// … or an estimated wait above this.
+    pub ewt: Option<Duration>,
 }
 
 /// The wait-time SMS offer of a queue.
@@ -116,6 +131,8 @@ pub struct QueueConfig {
     pub wait_sms: Option<WaitSms>,
     /// An abandoned call with SMS data still sends its ticket.
     pub abandoned_tickets: bool,
+    /// Over capacity, joining callers hear the overflow options.
+    pub overflow: Option<Overflow>,
 }
 
 impl QueueConfig {
@@ -143,8 +160,10 @@ pub struct AgentConfig {
     pub max_no_answer: u32,
     /// Not rung again for this long after they let a call ring out.
     pub no_answer_delay: Duration,
-    /// … after they were busy (486) or rejected a call.
+    /// … after they were busy (486 Busy Here, 600 Busy Everywhere).
     pub busy_delay: Duration,
+    /// Not rung again for this long after rejecting a call (603 Decline and other refusals).
+    pub reject_delay: Duration,
     /// Logged in when ivrd starts.
     pub logged_in: bool,
     /// Weight for `weighted-random`.
@@ -229,6 +248,8 @@ struct RawQueue {
     penalty_step_s: Option<u32>,
     default_handle_s: Option<u32>,
     abandoned_tickets: Option<bool>,
+    overflow_per_agent: Option<f64>,
+    overflow_ewt_s: Option<u32>,
     #[serde(default)]
     wait_sms: RawWaitSms,
     #[serde(default)]
@@ -257,6 +278,7 @@ struct RawSounds {
     sms_sent: Option<Vec<String>>,
     wrong_selection: Option<Vec<String>>,
     sms_text: Option<String>,
+    overflow: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -269,6 +291,7 @@ struct RawAgent {
     max_no_answer: Option<u32>,
     no_answer_delay_s: Option<u32>,
     busy_delay_s: Option<u32>,
+    reject_delay_s: Option<u32>,
     logged_in: Option<bool>,
     weight: Option<u32>,
 }
@@ -314,6 +337,13 @@ pub fn load(
         true => Ok(QueueSet { queues, agents }),
         false => Err(c.errors),
     }
+}
+
+/// What a queue's sounds must include.
+#[derive(Clone, Copy)]
+struct Needs {
+    wait_sms: bool,
+    overflow: bool,
 }
 
 struct Check<'a> {
@@ -393,11 +423,16 @@ impl Check<'_> {
             self.error("languages", "no language gives the callers' music");
         }
         let wait_sms = self.wait_sms(&q.wait_sms, &d.wait_sms);
+        let overflow = self.overflow(q, d, callback_key);
+        let needs = Needs {
+            wait_sms: wait_sms.is_some(),
+            overflow: overflow.is_some(),
+        };
         let sounds = languages
             .into_iter()
             .map(|lang| {
                 let (a, b) = (q.languages.get(lang), d.languages.get(lang));
-                let s = self.sounds(lang, a, b, wait_sms.is_some());
+                let s = self.sounds(lang, a, b, needs);
                 (lang.clone(), s)
             })
             .collect();
@@ -446,7 +481,37 @@ impl Check<'_> {
             sounds,
             wait_sms,
             abandoned_tickets: q.abandoned_tickets.or(d.abandoned_tickets).unwrap_or(true),
+            overflow,
         }
+    }
+
+    fn overflow(&mut self, q: &RawQueue, d: &RawQueue, callback: Option<char>) -> Option<Overflow> {
+        let per_agent = q.overflow_per_agent.or(d.overflow_per_agent);
+        let ewt = q.overflow_ewt_s.or(d.overflow_ewt_s);
+        if per_agent.is_none() && ewt.is_none() {
+            return None;
+        }
+        if let Some(p) = per_agent.filter(|p| !(p.is_finite() && *p > 0.0 && *p <= 1000.0)) {
+            self.error(
+                "overflow_per_agent",
+                format!("{p}: must be above 0, at most 1000"),
+            );
+        }
+        match callback {
+            None => self.error(
+                "callback_key",
+                "the overflow options offer a callback: set callback_key",
+            ),
+            Some(OVERFLOW_KEEP_KEY) => self.error(
+                "callback_key",
+                "1 keeps waiting in the overflow options: use another key",
+            ),
+            Some(_) => {}
+        }
+        Some(Overflow {
+            per_agent,
+            ewt: ewt.map(|s| self.seconds("overflow_ewt_s", s, 1, 86_400)),
+        })
     }
 
     fn wait_sms(&mut self, q: &RawWaitSms, d: &RawWaitSms) -> Option<WaitSms> {
@@ -487,7 +552,7 @@ impl Check<'_> {
         lang: &str,
         q: Option<&RawSounds>,
         d: Option<&RawSounds>,
-        wait_sms: bool,
+        needs: Needs,
     ) -> Sounds {
         let field = |f: fn(&RawSounds) -> &Option<Vec<String>>| {
             q.and_then(|s| f(s).clone())
@@ -507,6 +572,7 @@ impl Check<'_> {
                 .and_then(|s| s.sms_text.clone())
                 .or_else(|| d.and_then(|s| s.sms_text.clone()))
                 .unwrap_or_default(),
+            overflow: field(|s| &s.overflow),
         };
         if s.music.is_empty() {
             self.error(
@@ -514,7 +580,11 @@ impl Check<'_> {
                 "callers need music on hold",
             );
         }
-        if wait_sms {
+        if needs.overflow && s.overflow.is_empty() {
+            let field = format!("languages.{lang}.overflow");
+            self.error(field, "needed when the queue has overflow options");
+        }
+        if needs.wait_sms {
             for (what, empty) in [
                 ("sms_consent", s.sms_consent.is_empty()),
                 ("sms_sent", s.sms_sent.is_empty()),
@@ -536,6 +606,7 @@ impl Check<'_> {
             ("sms_consent", &s.sms_consent),
             ("sms_sent", &s.sms_sent),
             ("wrong_selection", &s.wrong_selection),
+            ("overflow", &s.overflow),
         ] {
             for (i, name) in list.iter().enumerate() {
                 if !(self.has_prompt)(lang, name) {
@@ -591,6 +662,7 @@ impl Check<'_> {
             max_no_answer: a.max_no_answer.unwrap_or(3),
             no_answer_delay: seconds(self, "no_answer_delay_s", a.no_answer_delay_s, 10),
             busy_delay: seconds(self, "busy_delay_s", a.busy_delay_s, 10),
+            reject_delay: seconds(self, "reject_delay_s", a.reject_delay_s, 10),
             logged_in: a.logged_in.unwrap_or(true),
             weight: a.weight.unwrap_or(1).max(1),
         }

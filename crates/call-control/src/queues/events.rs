@@ -51,10 +51,31 @@ pub enum QueueEventKind {
         /// The agent.
         agent: String,
     },
-    /// An agent was busy or rejected it.
+    /// An agent was busy (486, 600).
     AgentBusy {
         /// The agent.
         agent: String,
+    },
+    /// An agent refused it with this status (603 Decline, 480 …).
+    AgentRejected {
+        /// The agent.
+        agent: String,
+        /// The final status.
+        status: u16,
+    },
+    /// Over capacity on joining: the overflow options played.
+    Overflow {
+        /// The caller's place, from 1.
+        position: usize,
+        /// The estimated wait then.
+        ewt: Duration,
+    },
+    /// The caller's priority was changed while waiting.
+    Priority {
+        /// The new priority (higher first).
+        priority: i32,
+        /// The caller's place after it, from 1.
+        position: usize,
     },
     /// The bridged call ended.
     Complete {

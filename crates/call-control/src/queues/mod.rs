@@ -124,6 +124,8 @@ enum Playing {
     Offer,
     /// "We have sent you a text."
     Sent,
+    /// The overflow options (keep waiting, or a callback that keeps the place).
+    Overflow,
 }
 
 /// An agent leg.
@@ -280,7 +282,7 @@ impl Switch {
             self.timers.set(Timer::Periodic(caller), Some(now + every));
         }
         self.queue_event(caller, QueueEventKind::Enter { position: at + 1 });
-        if !self.offer_sms(caller, Vec::new()) {
+        if !self.offer_overflow(caller) && !self.offer_sms(caller, Vec::new()) {
             self.play_music(caller);
         }
         self.dispatch(now);
@@ -574,20 +576,29 @@ impl Switch {
                 a.state = AgentState::Idle { since: idle_since };
             }
             AgentState::Ringing { leg: l, .. } if l == leg => {
-                let busy = matches!(reason, EndReason::Refused(486 | 600 | 603));
-                let (delay, what) = match busy {
-                    true => (a.config.busy_delay, "busy"),
-                    false => (a.config.no_answer_delay, "not answered"),
+                let agent_name = a.config.name.clone();
+                // Busy, a refusal (603 Decline, 480 …), or no answer: each its own hold-back.
+                let (delay, kind) = match reason {
+                    EndReason::Refused(486 | 600) => (
+                        a.config.busy_delay,
+                        QueueEventKind::AgentBusy { agent: agent_name },
+                    ),
+                    EndReason::Refused(status) => (
+                        a.config.reject_delay,
+                        QueueEventKind::AgentRejected {
+                            agent: agent_name,
+                            status,
+                        },
+                    ),
+                    _ => (
+                        a.config.no_answer_delay,
+                        QueueEventKind::RingNoAnswer { agent: agent_name },
+                    ),
                 };
-                info!(%caller, agent = %a.config.name, ?reason, "agent {what}");
+                info!(%caller, agent = %a.config.name, ?reason, "agent did not take the call");
                 a.state = AgentState::Idle { since: Some(now) };
                 a.not_before = Some(now + delay);
-                let agent_name = a.config.name.clone();
                 self.agent_free_timer(agent);
-                let kind = match busy {
-                    true => QueueEventKind::AgentBusy { agent: agent_name },
-                    false => QueueEventKind::RingNoAnswer { agent: agent_name },
-                };
                 self.queue_event_for(queue, call_id, kind);
             }
             _ => {}
@@ -726,6 +737,46 @@ impl Switch {
         self.timers.set(Timer::Announce(caller), None);
         self.timers.set(Timer::Periodic(caller), None);
         self.timers.set(Timer::SmsAnswer(caller), None);
+    }
+
+    /// A waiting caller's priority changes (by the calls API id); their place moves with it.
+    pub(crate) fn set_priority(&mut self, now: Instant, name: &str, priority: i32) {
+        let Some(&caller) = self.names.get(name) else {
+            return;
+        };
+        let q = &mut self.queues;
+        let Some(w) = q.callers.get_mut(&caller) else {
+            return;
+        };
+        w.priority = priority;
+        let (queue, joined) = (w.queue, w.joined);
+        let line = &mut q.lines[queue].waiting;
+        line.retain(|c| *c != caller);
+        let callers = &q.callers;
+        let behind = |c: &CallId| {
+            callers.get(c).is_some_and(|o| {
+                o.priority < priority || (o.priority == priority && o.joined > joined)
+            })
+        };
+        let at = line.iter().position(behind).unwrap_or(line.len());
+        line.insert(at, caller);
+        info!(%caller, priority, position = at + 1, "priority changed");
+        let kind = QueueEventKind::Priority {
+            priority,
+            position: at + 1,
+        };
+        self.queue_event(caller, kind);
+        self.dispatch(now);
+    }
+
+    /// Whether the call with this API id waits in a queue (its call live).
+    pub fn is_queued(&self, name: &str) -> bool {
+        self.names.get(name).is_some_and(|c| {
+            self.queues
+                .callers
+                .get(c)
+                .is_some_and(|w| w.callback_to.is_none())
+        })
     }
 
     fn queue_result(&mut self, now: Instant, caller: CallId, id: RequestId, outcome: QueueOutcome) {

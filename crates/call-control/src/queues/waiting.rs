@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use flow_engine::QueueOutcome;
 use sip_ua::CallId;
+use tracing::info;
 
-use super::Playing;
+use super::config::OVERFLOW_KEEP_KEY;
+use super::{AgentStatus, Playing, QueueEventKind, Waiting};
 use crate::{Switch, Timer};
 
 impl Switch {
@@ -36,6 +38,7 @@ impl Switch {
         match w.playing {
             (t, _) if t != tag => {}
             (_, Playing::Offer) => self.offer_played(now, caller),
+            (_, Playing::Overflow) => self.keep_waiting(caller),
             _ => self.play_music(caller),
         }
     }
@@ -56,6 +59,9 @@ impl Switch {
                 QueueOutcome::Callback
             }
             _ if self.offer_open(caller) => return self.offer_answered(caller, key),
+            Some(OVERFLOW_KEEP_KEY) if w.playing.1 == Playing::Overflow => {
+                return self.keep_waiting(caller);
+            }
             _ => return,
         };
         self.leave_queue(now, caller, outcome);
@@ -102,8 +108,9 @@ impl Switch {
         if let Some(every) = every {
             self.timers.set(Timer::Announce(caller), Some(now + every));
         }
-        // An open SMS offer is not talked over: the announcement waits for the next interval.
-        let open = w.playing.1 == Playing::Offer || w.sms.listening;
+        // An open SMS offer or the overflow options are not talked over: the announcement
+        // waits for the next interval.
+        let open = w.asking();
         if open {
             return;
         }
@@ -134,7 +141,7 @@ impl Switch {
         let (Some(every), gap) = (config.periodic_every, config.min_gap) else {
             return;
         };
-        let busy = w.playing.1 == Playing::Offer || w.sms.listening;
+        let busy = w.asking();
         if let Some(last) = w.last_announce.filter(|last| now < *last + gap) {
             self.timers.set(Timer::Periodic(caller), Some(last + gap));
             return;
@@ -151,6 +158,51 @@ impl Switch {
         w.playing = (tag, Playing::Announcement);
         let order = super::prompts(caller, &w.language, items, false, tag);
         self.media_order(caller, order);
+    }
+
+    /// Over capacity (callers per available agent, or the estimated wait, above the queue's
+    /// limit) and the caller may take a callback: the overflow options play. False if not.
+    pub(crate) fn offer_overflow(&mut self, caller: CallId) -> bool {
+        let ewt = self.estimated_wait(caller);
+        let tag = self.queues.tag();
+        let q = &self.queues;
+        let Some(w) = q.callers.get(&caller) else {
+            return false;
+        };
+        let config = &q.configs[w.queue];
+        let Some(limit) = config.overflow.filter(|_| w.callback) else {
+            return false;
+        };
+        let waiting = q.lines[w.queue].waiting.len() as f64;
+        let available = q
+            .agents
+            .iter()
+            .filter(|a| a.status == AgentStatus::Available && a.logged_in_for(&config.name))
+            .count() as f64;
+        let crowded = limit.per_agent.is_some_and(|p| waiting > p * available);
+        let slow = limit.ewt.is_some_and(|e| ewt > e);
+        let Some(sounds) = config.sounds(&w.language).filter(|_| crowded || slow) else {
+            return false;
+        };
+        let position = self.position(caller).unwrap_or(1);
+        let items = sounds.overflow.clone();
+        let Some(w) = self.queues.callers.get_mut(&caller) else {
+            return false;
+        };
+        info!(%caller, position, ewt_s = ewt.as_secs(), "over capacity: overflow options");
+        w.playing = (tag, Playing::Overflow);
+        let order = super::prompts(caller, &w.language, items, true, tag);
+        self.media_order(caller, order);
+        self.queue_event(caller, QueueEventKind::Overflow { position, ewt });
+        true
+    }
+
+    /// After the overflow options (1, or no key): waiting on, with the SMS offer if it may be
+    /// made, else the music.
+    fn keep_waiting(&mut self, caller: CallId) {
+        if !self.offer_sms(caller, Vec::new()) {
+            self.play_music(caller);
+        }
     }
 
     /// The caller's place in line, from 1.
@@ -179,5 +231,12 @@ impl Switch {
             .count()
             .max(1) as f64;
         Duration::from_secs_f64(position * handle / agents)
+    }
+}
+
+impl Waiting {
+    /// An SMS offer or the overflow options are open: announcements wait.
+    fn asking(&self) -> bool {
+        matches!(self.playing.1, Playing::Offer | Playing::Overflow) || self.sms.listening
     }
 }

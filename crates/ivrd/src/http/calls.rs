@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use call_control::{CallView, PushRefusal};
 use serde::Deserialize;
 use serde_json::json as j;
@@ -44,6 +44,8 @@ pub(crate) enum ApiCommand {
     HangUp(String, oneshot::Sender<bool>),
     /// An agent's new status; false if there is no such agent.
     AgentStatus(String, call_control::AgentStatus, oneshot::Sender<bool>),
+    /// A waiting caller's new priority; false if the call is not waiting in a queue.
+    Priority(String, i32, oneshot::Sender<bool>),
 }
 
 /// The API's side of the channel to the SIP loop, and the stores it reads.
@@ -70,6 +72,7 @@ pub(crate) fn router(api: Api, admin: Admin) -> Router {
     Router::new()
         .route("/calls", get(list).post(push))
         .route("/calls/{id}", get(outcome).delete(hang_up))
+        .route("/calls/{id}/priority", post(priority))
         .with_state(shared)
 }
 
@@ -246,6 +249,48 @@ async fn hang_up(State(s): AppState, headers: HeaderMap, Path(id): Path<String>)
     match rx.await {
         Ok(true) => (StatusCode::ACCEPTED, "").into_response(),
         Ok(false) => json(StatusCode::NOT_FOUND, j!({"error": "no such live call"})),
+        Err(_) => gone(),
+    }
+}
+
+/// `POST /calls/{id}/priority` `{"priority": N}`: a waiting caller moves up (or down) the
+/// line; higher goes first, -1000 to 1000.
+async fn priority(
+    State(s): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(refusal) = s.admin.refusal(&headers) {
+        return refusal;
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        priority: i32,
+    }
+    let p = match serde_json::from_slice::<Body>(&body) {
+        Ok(b) if (-1000..=1000).contains(&b.priority) => b.priority,
+        Ok(b) => {
+            let error = format!("priority {}: must be -1000 to 1000", b.priority);
+            return json(StatusCode::BAD_REQUEST, j!({ "error": error }));
+        }
+        Err(e) => return json(StatusCode::BAD_REQUEST, j!({"error": e.to_string()})),
+    };
+    let (tx, rx) = oneshot::channel();
+    if s.api
+        .commands
+        .send(ApiCommand::Priority(id, p, tx))
+        .is_err()
+    {
+        return gone();
+    }
+    match rx.await {
+        Ok(true) => (StatusCode::NO_CONTENT, "").into_response(),
+        Ok(false) => json(
+            StatusCode::NOT_FOUND,
+            j!({"error": "no such call waiting in a queue"}),
+        ),
         Err(_) => gone(),
     }
 }

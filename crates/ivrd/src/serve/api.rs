@@ -51,6 +51,14 @@ impl Daemon {
                 }
                 let _ = reply.send(known);
             }
+            ApiCommand::Priority(id, priority, reply) => {
+                let queued = self.core.is_queued(&id);
+                if queued {
+                    let input = CoreInput::QueuePriority { call: id, priority };
+                    self.core.handle_input(now, input);
+                }
+                let _ = reply.send(queued);
+            }
             ApiCommand::HangUp(id, reply) => {
                 let live = self.core.has_call(&id);
                 if live {
