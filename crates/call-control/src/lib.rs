@@ -49,7 +49,7 @@ pub use queues::config::{
     load as load_queues,
 };
 pub use queues::{AgentStatus, QueueEvent, QueueEventKind, Ticket, TicketChange, WaitSmsEvent};
-pub use views::{CallView, LegView};
+pub use views::{AgentView, CallView, LegView};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -202,6 +202,9 @@ pub enum Input {
         /// The new priority.
         priority: i32,
     },
+    /// A REGISTER the endpoint handed over (`sip_ua::Output::Register`); answered with
+    /// [`Output::Register`].
+    Register(sip_ua::Registration),
     /// A deadline from [`Switch::poll_timeout`] has passed.
     Timeout,
 }
@@ -340,6 +343,8 @@ pub enum Output {
     QueueEvent(QueueEvent),
     /// A ticket opened or changed (store it; deliver it to the agent it is offered to).
     Ticket(TicketChange),
+    /// The answer to an [`Input::Register`], for `sip_ua::Endpoint::answer_register`.
+    Register(sip_ua::RegisterId, sip_ua::RegisterAnswer),
 }
 
 /// The call-control core. See the crate docs for the drain contract.
@@ -421,6 +426,7 @@ impl Switch {
             Input::HangUpCall(name) => self.hang_up_call(now, &name),
             Input::AgentStatus { agent, status } => self.set_agent_status(now, &agent, status),
             Input::QueuePriority { call, priority } => self.set_priority(now, &call, priority),
+            Input::Register(r) => self.register(now, r),
             Input::Timeout => self.timeout(now),
         }
     }
@@ -465,6 +471,7 @@ impl Switch {
                 Timer::AgentRing(leg) => self.agent_rang_out(now, leg),
                 Timer::AgentFree(agent) => self.agent_free(now, agent),
                 Timer::SmsAnswer(caller) => self.offer_unanswered(caller),
+                Timer::Binding(agent) => self.binding_expired(now, agent),
             }
         }
     }

@@ -29,6 +29,8 @@ pub(crate) enum Timer {
     AgentFree(u32),
     /// A queued caller did not answer the wait-time SMS offer.
     SmsAnswer(CallId),
+    /// An agent's registration expires (by index).
+    Binding(u32),
 }
 
 /// Timers by deadline, and each timer's deadline.

@@ -63,3 +63,27 @@ impl Switch {
         views
     }
 }
+
+/// An agent, as the API shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentView {
+    /// Their name.
+    pub name: String,
+    /// `logged_out`, `available`, `on_break`: what they chose.
+    pub status: &'static str,
+    /// `idle`, `ringing`, `on_call`, `wrap_up`: what they are doing.
+    pub state: &'static str,
+    /// Where they are rung now (registered or configured), if anywhere.
+    pub contact: Option<String>,
+    /// They are registered with ivrd.
+    pub registered: bool,
+    /// Calls taken since ivrd started.
+    pub calls: u32,
+}
+
+impl Switch {
+    /// Every configured agent, in configuration order.
+    pub fn agent_views(&self) -> Vec<AgentView> {
+        self.queues.agent_views()
+    }
+}

@@ -16,6 +16,8 @@ pub(crate) fn reason(status: u16) -> &'static str {
         200 => "OK",
         202 => "Accepted",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        423 => "Interval Too Brief",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",

@@ -103,7 +103,7 @@ impl Challenge {
     }
 }
 
-fn hash(algorithm: Algorithm, s: &str) -> String {
+pub(crate) fn hash(algorithm: Algorithm, s: &str) -> String {
     let bytes: Vec<u8> = match algorithm {
         Algorithm::Md5 => Md5::digest(s.as_bytes()).to_vec(),
         Algorithm::Sha256 => Sha256::digest(s.as_bytes()).to_vec(),
@@ -112,7 +112,7 @@ fn hash(algorithm: Algorithm, s: &str) -> String {
 }
 
 /// `name=value` pairs of a challenge, values unquoted; commas inside quotes do not split.
-fn params_of(params: &str) -> Vec<(String, String)> {
+pub(crate) fn params_of(params: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let (mut current, mut quoted) = (String::new(), false);
     for c in params.chars().chain(std::iter::once(',')) {

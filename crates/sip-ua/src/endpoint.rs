@@ -13,8 +13,8 @@ use crate::call::{Call, CallState, Retransmit};
 use crate::message::{self, Message, Method, Request, addr_uri, uri_user};
 use crate::sdp::{self, MediaOffer};
 use crate::{
-    CallId, Command, EndReason, Event, Flow, IncomingCall, Input, LogLimiter, Output, SipConfig,
-    SipError, Transmit, Transport,
+    CallId, Command, EndReason, Event, Flow, IncomingCall, Input, LogLimiter, Output,
+    RegisterAnswer, RegisterId, SipConfig, SipError, Transmit, Transport,
 };
 
 /// What a timer entry points at; the entity itself says whether it is still due.
@@ -65,6 +65,9 @@ pub struct Endpoint {
     gate: Gate,
     log: LogLimiter,
     next_call: u64,
+    /// REGISTERs the application has not answered yet.
+    registering: HashMap<RegisterId, (Flow, Request)>,
+    next_register: u64,
     rng: u64,
 }
 
@@ -84,6 +87,8 @@ impl Endpoint {
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             next_call: 1,
+            registering: HashMap::new(),
+            next_register: 0,
             rng,
         }
     }
@@ -344,8 +349,52 @@ impl Endpoint {
                 };
                 self.answer_request(now, flow, &req, 200, extra);
             }
+            Method::Register => self.handle_register(now, flow, req),
             Method::Refer | Method::Other => {} // refused by the checks above
         }
+    }
+
+    /// A REGISTER: read and handed to the application (its retransmissions while it decides
+    /// are dropped), or 405 when this endpoint is no registrar.
+    fn handle_register(&mut self, now: Instant, flow: Flow, req: Request) {
+        if !self.config.registrar {
+            let extra = Extra {
+                headers: vec![("Allow", ALLOW.into())],
+                ..Extra::default()
+            };
+            return self.answer_request(now, flow, &req, 405, extra);
+        }
+        let branch = &req.common.branch;
+        if self
+            .registering
+            .values()
+            .any(|(_, r)| &r.common.branch == branch)
+        {
+            return;
+        }
+        self.next_register += 1;
+        let id = RegisterId(self.next_register);
+        match crate::registrar::read(id, &req, flow.remote) {
+            Ok(registration) => {
+                self.registering.insert(id, (flow, req));
+                self.out.push_back(Output::Register(registration));
+            }
+            Err(reason) => {
+                if let Some(skipped) = self.log.hit(now, "register") {
+                    warn!(remote = %flow.remote, %reason, skipped, "REGISTER refused");
+                }
+                self.answer_request(now, flow, &req, 400, Extra::default());
+            }
+        }
+    }
+
+    /// The application's answer to an [`Output::Register`].
+    pub fn answer_register(&mut self, now: Instant, id: RegisterId, answer: &RegisterAnswer) {
+        let Some((flow, req)) = self.registering.remove(&id) else {
+            return;
+        };
+        let (status, extra) = answer.response();
+        self.answer_request(now, flow, &req, status, extra);
     }
 
     fn handle_invite(&mut self, now: Instant, flow: Flow, req: Request) {

@@ -70,6 +70,7 @@ mod fallback;
 mod framing;
 mod log_limit;
 mod message;
+mod registrar;
 pub mod sdp;
 
 use std::net::SocketAddr;
@@ -81,6 +82,9 @@ pub use endpoint::Endpoint;
 pub use error::SipError;
 pub use framing::{Framed, StreamFramer};
 pub use log_limit::LogLimiter;
+pub use registrar::{
+    Contacts, DigestCredentials, RegisterAnswer, RegisterId, Registration, issue_nonce, nonce_stamp,
+};
 pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated};
 
 /// Transport of a flow.
@@ -128,6 +132,8 @@ pub struct SipConfig {
     pub codecs: Vec<AudioCodec>,
     /// Limits on new INVITEs.
     pub admission: Admission,
+    /// Serve REGISTER (hand each to the application as [`Output::Register`]); else 405.
+    pub registrar: bool,
 }
 
 impl Default for SipConfig {
@@ -139,6 +145,7 @@ impl Default for SipConfig {
             seed: 0,
             codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
             admission: Admission::default(),
+            registrar: false,
         }
     }
 }
@@ -343,4 +350,7 @@ pub enum Output {
     Transmit(Transmit),
     /// Tell the application.
     Event(CallId, Event),
+    /// A REGISTER for the application to decide on (only with [`SipConfig::registrar`]);
+    /// answer it with [`Endpoint::answer_register`].
+    Register(Registration),
 }

@@ -17,6 +17,7 @@ pub(crate) enum Method {
     Info,
     Refer,
     Notify,
+    Register,
     Other,
 }
 
@@ -31,6 +32,7 @@ impl Method {
             "INFO" => Self::Info,
             "REFER" => Self::Refer,
             "NOTIFY" => Self::Notify,
+            "REGISTER" => Self::Register,
             _ => Self::Other,
         }
     }

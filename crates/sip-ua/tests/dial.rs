@@ -91,6 +91,7 @@ impl Pair {
                     self.wire.push((true, t.data));
                 }
                 Output::Event(c, e) => self.caller_events.push((c, e)),
+                Output::Register(_) => {}
             }
         }
         while let Some(out) = self.callee.poll_output() {
@@ -101,6 +102,7 @@ impl Pair {
                     self.wire.push((false, t.data));
                 }
                 Output::Event(c, e) => self.callee_events.push((c, e)),
+                Output::Register(_) => {}
             }
         }
     }

@@ -53,6 +53,8 @@ pub(crate) struct Agent {
     pub(crate) no_answer_run: u32,
     pub(crate) calls: u32,
     pub(crate) talk: Duration,
+    /// Where they registered (ivrd as their registrar), if they did.
+    pub(crate) binding: Option<super::registrar::Binding>,
 }
 
 impl Agent {
@@ -69,6 +71,15 @@ impl Agent {
             no_answer_run: 0,
             calls: 0,
             talk: Duration::ZERO,
+            binding: None,
+        }
+    }
+
+    /// Where to ring them: what they registered, else their configured contact.
+    pub(crate) fn contact(&self) -> Option<&str> {
+        match &self.binding {
+            Some(b) => Some(&b.contact),
+            None => Some(self.config.contact.as_str()).filter(|c| !c.is_empty()),
         }
     }
 
@@ -97,6 +108,7 @@ impl Agent {
             return None;
         };
         let ok = self.status == AgentStatus::Available
+            && self.contact().is_some()
             && self.penalty(queue).is_some_and(|p| p <= max_penalty)
             && self.not_before.is_none_or(|t| t <= now);
         ok.then_some(since)

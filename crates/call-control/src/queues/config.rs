@@ -150,8 +150,10 @@ impl QueueConfig {
 pub struct AgentConfig {
     /// Their name.
     pub name: String,
-    /// Where they are rung: a SIP URI.
+    /// Where they are rung when not registered: a SIP URI (empty: only where they register).
     pub contact: String,
+    /// Their digest password, to register with ivrd under their name.
+    pub password: Option<Password>,
     /// Queues they serve, with their penalty in each (0 first).
     pub queues: Vec<(String, u32)>,
     /// After a call, before the next (across all their queues).
@@ -168,6 +170,23 @@ pub struct AgentConfig {
     pub logged_in: bool,
     /// Weight for `weighted-random`.
     pub weight: u32,
+}
+
+/// An agent's SIP password: never printed (`Debug` shows `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password itself, for digest verification.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
 }
 
 /// Every queue and agent.
@@ -292,6 +311,7 @@ struct RawAgent {
     no_answer_delay_s: Option<u32>,
     busy_delay_s: Option<u32>,
     reject_delay_s: Option<u32>,
+    password: Option<String>,
     logged_in: Option<bool>,
     weight: Option<u32>,
 }
@@ -625,8 +645,21 @@ impl Check<'_> {
         queues: &BTreeMap<String, RawQueue>,
     ) -> AgentConfig {
         let contact = a.contact.clone().unwrap_or_default();
-        if !(contact.starts_with("sip:") || contact.starts_with("sips:")) {
-            self.error("contact", format!("`{contact}`: an agent needs a sip: URI"));
+        if let Some(p) = &a.password
+            && (p.len() < 8 || p.chars().any(char::is_control))
+        {
+            self.error("password", "at least 8 characters, no control characters");
+        }
+        match (contact.as_str(), &a.password) {
+            ("", None) => self.error(
+                "contact",
+                "an agent needs a sip: URI to be rung at, or a password to register with",
+            ),
+            ("", Some(_)) => {}
+            (c, _) if !(c.starts_with("sip:") || c.starts_with("sips:")) => {
+                self.error("contact", format!("`{c}`: an agent needs a sip: URI"));
+            }
+            _ => {}
         }
         if contact
             .chars()
@@ -657,6 +690,7 @@ impl Check<'_> {
         AgentConfig {
             name: name.into(),
             contact,
+            password: a.password.clone().map(Password),
             queues: a.queues.iter().map(|(q, p)| (q.clone(), *p)).collect(),
             wrap_up: seconds(self, "wrap_up_s", a.wrap_up_s, 10),
             max_no_answer: a.max_no_answer.unwrap_or(3),

@@ -8,6 +8,7 @@ mod agents;
 mod callback;
 pub(crate) mod config;
 mod events;
+mod registrar;
 mod tickets;
 mod wait_sms;
 mod waiting;
@@ -71,6 +72,9 @@ pub(crate) struct Queues {
     next_tag: u64,
     /// Serials of waits, so a leg placed for a wait that is over never joins the next one.
     next_wait: u64,
+    /// The registrar's clock start (nonce stamps count seconds from it) and nonce key.
+    epoch: Option<Instant>,
+    nonce_secret: u64,
     rng: u64,
 }
 
@@ -156,6 +160,7 @@ impl Queues {
             agents: set.agents.into_iter().map(Agent::new).collect(),
             configs: set.queues,
             lines,
+            nonce_secret: seed ^ 0x5eed_0fa6_e975,
             rng: seed | 1,
             ..Self::default()
         }
@@ -176,6 +181,29 @@ impl Queues {
     /// The caller an agent leg is for.
     pub(crate) fn agent_leg_caller(&self, leg: CallId) -> Option<CallId> {
         self.rings.get(&leg).map(|r| r.caller)
+    }
+
+    pub(crate) fn agent_views(&self) -> Vec<crate::AgentView> {
+        self.agents
+            .iter()
+            .map(|a| crate::AgentView {
+                name: a.config.name.clone(),
+                status: match a.status {
+                    AgentStatus::LoggedOut => "logged_out",
+                    AgentStatus::Available => "available",
+                    AgentStatus::OnBreak => "on_break",
+                },
+                state: match a.state {
+                    AgentState::Idle { .. } => "idle",
+                    AgentState::Ringing { .. } => "ringing",
+                    AgentState::OnCall { .. } => "on_call",
+                    AgentState::WrapUp { .. } => "wrap_up",
+                },
+                contact: a.contact().map(str::to_string),
+                registered: a.binding.is_some(),
+                calls: a.calls,
+            })
+            .collect()
     }
 
     fn tag(&mut self) -> u64 {
@@ -356,7 +384,7 @@ impl Switch {
         self.out.push_back(Output::Place {
             attempt,
             home: Some(caller),
-            target: a.config.contact.clone(),
+            target: a.contact().unwrap_or_default().to_string(),
             trunk: None,
             caller_id: w.ani.clone(),
             media,

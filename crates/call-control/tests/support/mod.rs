@@ -218,6 +218,7 @@ impl Sim {
             now: Instant::now(),
             ivrd: Endpoint::new(SipConfig {
                 seed: 1,
+                registrar: true,
                 ..SipConfig::default()
             }),
             core: Switch::new(config),
@@ -410,6 +411,7 @@ impl Sim {
                         };
                         self.core.handle_input(self.now, input);
                     }
+                    SipOutput::Register(r) => self.core.handle_input(self.now, Input::Register(r)),
                 }
             }
             while let Some(out) = self.core.poll_output() {
@@ -425,6 +427,7 @@ impl Sim {
                             self.send(from, t);
                         }
                         SipOutput::Event(call, event) => self.peer_event(i, call, event),
+                        SipOutput::Register(_) => {}
                     }
                 }
             }
@@ -515,6 +518,7 @@ impl Sim {
             Output::PushEnded(outcome) => self.push_outcomes.push(outcome),
             Output::QueueEvent(e) => self.queue_events.push(e),
             Output::Ticket(t) => self.tickets.push(t),
+            Output::Register(id, answer) => self.ivrd.answer_register(now, id, &answer),
             other => panic!("output the harness does not know: {other:?}"),
         }
     }

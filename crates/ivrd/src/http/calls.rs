@@ -44,6 +44,8 @@ pub(crate) enum ApiCommand {
     HangUp(String, oneshot::Sender<bool>),
     /// An agent's new status; false if there is no such agent.
     AgentStatus(String, call_control::AgentStatus, oneshot::Sender<bool>),
+    /// Every agent: status, state, where they are rung.
+    Agents(oneshot::Sender<Vec<call_control::AgentView>>),
     /// A waiting caller's new priority; false if the call is not waiting in a queue.
     Priority(String, i32, oneshot::Sender<bool>),
 }

@@ -38,6 +38,7 @@ pub(crate) fn router(api: Api, admin: Admin) -> Router {
         .route("/tickets/{id}", get(one))
         .route("/queues/{name}/stats", get(stats))
         .route("/queues/{name}/events", get(journal))
+        .route("/agents", get(agents))
         .route("/agents/{name}/status", post(status))
         .route("/agents/{name}", get(page))
         .route("/agents/{name}/events", get(events))
@@ -115,6 +116,29 @@ async fn journal(
         Ok(v) => json(StatusCode::OK, v),
         Err(e) => unavailable(e),
     }
+}
+
+/// `GET /agents`: every agent's status (what they chose), state (what they do), where they are
+/// rung and whether they registered.
+async fn agents(State(s): AppState, headers: HeaderMap) -> Response {
+    if let Some(refusal) = s.admin.refusal(&headers) {
+        return refusal;
+    }
+    let (tx, rx) = oneshot::channel();
+    if s.api.commands.send(ApiCommand::Agents(tx)).is_err() {
+        return unavailable("the call loop is not answering".into());
+    }
+    let Ok(views) = rx.await else {
+        return unavailable("the call loop is not answering".into());
+    };
+    let agents: Vec<serde_json::Value> = views
+        .iter()
+        .map(|a| {
+            j!({"name": a.name, "status": a.status, "state": a.state, "contact": a.contact,
+                "registered": a.registered, "calls": a.calls})
+        })
+        .collect();
+    json(StatusCode::OK, j!({ "agents": agents }))
 }
 
 async fn status(

@@ -51,6 +51,9 @@ impl Daemon {
                 }
                 let _ = reply.send(known);
             }
+            ApiCommand::Agents(reply) => {
+                let _ = reply.send(self.core.agent_views());
+            }
             ApiCommand::Priority(id, priority, reply) => {
                 let queued = self.core.is_queued(&id);
                 if queued {

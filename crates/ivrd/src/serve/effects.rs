@@ -57,6 +57,9 @@ impl Daemon {
                 self.tickets.event(e, clock::unix_ms());
             }
             CoreOutput::Ticket(change) => self.ticket(change),
+            CoreOutput::Register(id, answer) => {
+                self.sip.answer_register(clock::now(), id, &answer);
+            }
             other => warn!(output = ?other, "call-control output not handled"),
         }
     }

@@ -170,6 +170,8 @@ async fn serve(
     };
     crate::http::start(&config, sms.clone(), api).await?;
     let codecs = config.codecs().map_err(anyhow::Error::msg)?;
+    // ivrd is the agents' registrar when any agent has a password to register with.
+    let registrar = loaded.queues.agents.iter().any(|a| a.password.is_some());
     let core_config = core_config(&config, loaded.flows, loaded.queues, &codecs, seed);
     let core = call_control::Switch::new(core_config);
     let mut d = Daemon {
@@ -186,6 +188,7 @@ async fn serve(
             seed,
             codecs,
             admission: config.sip.admission.to_admission(config.rtp_ports()),
+            registrar,
             ..SipConfig::default()
         }),
         ports: PortPool::new(
@@ -335,6 +338,11 @@ impl Daemon {
                         Transport::Tcp => self.tcp.send(t.flow.remote, t.data),
                     },
                     Output::Event(call, event) => self.sip_event(call, event),
+                    Output::Register(r) => {
+                        let now = clock::now();
+                        self.core
+                            .handle_input(now, call_control::Input::Register(r));
+                    }
                 }
             }
             while let Some(output) = self.core.poll_output() {

@@ -18,6 +18,7 @@ pub struct Peer {
     pub flow: Flow,
     pub sent: Vec<String>,
     pub events: Vec<(CallId, Event)>,
+    pub registrations: Vec<sip_ua::Registration>,
 }
 
 impl Peer {
@@ -38,6 +39,7 @@ impl Peer {
             },
             sent: Vec::new(),
             events: Vec::new(),
+            registrations: Vec::new(),
         }
     }
 
@@ -56,6 +58,7 @@ impl Peer {
             match out {
                 Output::Transmit(t) => self.sent.push(String::from_utf8_lossy(&t.data).into()),
                 Output::Event(call, event) => self.events.push((call, event)),
+                Output::Register(r) => self.registrations.push(r),
             }
         }
     }
