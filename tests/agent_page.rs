@@ -12,7 +12,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{Ivrd, free_tcp_port, free_udp_port, http, root, sipp, wait_until};
+use common::{Ivrd, free_tcp_port, free_udp_port, http, root, wait_until};
 
 const ADMIN: &str = "agent-page-admin-token";
 
@@ -39,22 +39,9 @@ fn the_ticket_appears_on_the_agents_page_when_their_phone_rings_with_the_sms_rep
     let (http_port, agent_port) = (free_tcp_port(), free_udp_port());
     let dir = std::env::temp_dir().join(format!("ivrd-agent-page-{agent_port}"));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let shipped = std::fs::read_to_string(root().join("config/queues.toml")).expect("queues");
-    let queues = shipped
-        .replace(
-            "sip:alice@127.0.0.1:5071",
-            &format!("sip:alice@127.0.0.1:{agent_port}"),
-        )
-        .replace("wrap_up_s = 10\n", "wrap_up_s = 10\nlogged_in = false\n")
-        .replace(
-            "queues = { support = 0 }\n",
-            "queues = { support = 0 }\nlogged_in = false\n",
-        )
-        .replace(
-            "[queues.support]\n",
-            "[queues.support]\njoin_empty = true\nleave_when_empty = false\n",
-        );
-    std::fs::write(dir.join("queues.toml"), queues).expect("queue file");
+    let alice = format!("contact = \"sip:alice@127.0.0.1:{agent_port}\"\nlogged_in = false\n");
+    let support = "join_empty = true\nleave_when_empty = false\n";
+    common::queue_file(&dir, &alice, support);
     let config = dir.join("ivrd.toml");
     let text = format!(
         "[queues]\nfile = \"{}\"\n[http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n",
@@ -98,26 +85,13 @@ fn the_ticket_appears_on_the_agents_page_when_their_phone_rings_with_the_sms_rep
         );
     }
     // A caller allows the SMS (1 by INFO) and replies to it.
-    let caller = sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
+    let caller = common::queued_caller(
+        &ivrd,
         "queue-sms.xml",
-        "-s",
-        "500",
-        "-p",
-        &free_udp_port().to_string(),
-        "-d",
-        "12000",
-        "-key",
-        "ani",
-        "+15551230000",
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &free_udp_port().to_string(),
-    ])
+        free_udp_port(),
+        free_udp_port(),
+        &["-d", "12000"],
+    )
     .spawn()
     .expect("start the caller's sipp");
     let outbox = ivrd.var.join("sms-outbox.jsonl");

@@ -17,24 +17,12 @@ const PASSWORD: &str = "alice-sip-secret";
 
 fn start(http_port: u16) -> Ivrd {
     let dir = std::env::temp_dir().join(format!("ivrd-register-{http_port}"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let shipped =
-        std::fs::read_to_string(common::root().join("config/queues.toml")).expect("queues");
-    let queues = shipped
-        .replace(
-            "contact = \"sip:alice@127.0.0.1:5071\"\n",
-            &format!("password = \"{PASSWORD}\"\nlogged_in = false\n"),
-        )
-        .replace(
-            "queues = { support = 0 }\n",
-            "queues = { support = 0 }\nlogged_in = false\n",
-        )
-        .replace(
-            "[queues.support]\n",
-            "[queues.support]\njoin_empty = true\nleave_when_empty = false\n",
-        );
-    let file = dir.join("queues.toml");
-    std::fs::write(&file, queues).expect("queue file");
+    let alice = format!("password = \"{PASSWORD}\"\nlogged_in = false\n");
+    let file = common::queue_file(
+        &dir,
+        &alice,
+        "join_empty = true\nleave_when_empty = false\n",
+    );
     let config = dir.join("ivrd.toml");
     let text = format!(
         "[queues]\nfile = \"{}\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\

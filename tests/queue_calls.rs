@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{HttpHook, Ivrd, RtpTap, finish, free_tcp_port, free_udp_port, sipp, wait_until};
@@ -28,24 +27,9 @@ fn start_with(
     env: &[(&str, &str)],
 ) -> Ivrd {
     let dir = std::env::temp_dir().join(format!("ivrd-queue-{}-{agent_port}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let shipped =
-        std::fs::read_to_string(common::root().join("config/queues.toml")).expect("queues");
-    let alice = format!("sip:alice@127.0.0.1:{agent_port}");
-    let logged_in = format!("wrap_up_s = 10\nlogged_in = {logged_in}\n");
-    let queues = shipped
-        .replace("sip:alice@127.0.0.1:5071", &alice)
-        .replace(
-            "queues = { support = 0 }\n",
-            "queues = { support = 0 }\nlogged_in = false\n",
-        )
-        .replace("wrap_up_s = 10\n", &logged_in)
-        .replace(
-            "[queues.support]\n",
-            &format!("[queues.support]\n{support}"),
-        );
-    let file = dir.join("queues.toml");
-    std::fs::write(&file, queues).expect("queue file");
+    let alice =
+        format!("contact = \"sip:alice@127.0.0.1:{agent_port}\"\nlogged_in = {logged_in}\n");
+    let file = common::queue_file(&dir, &alice, support);
     let config = dir.join("ivrd.toml");
     let text = format!("[queues]\nfile = \"{}\"\n{extra}", file.display());
     std::fs::write(&config, text).expect("config");
@@ -311,24 +295,23 @@ fn a_waiting_callers_sms_reply_is_in_the_ticket_the_agent_gets() {
         stats["ewt_mean_absolute_error_ms"].as_i64().is_some(),
         "{stats}"
     );
-    let (_, journal) = api(http_port, "GET", "/queues/support/events", "");
-    let events: Vec<&str> = journal["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["event"].as_str())
-        .collect();
-    assert!(events.starts_with(&["enter", "wait_sms"]), "{journal}");
+    let events = journal(http_port, "support");
     assert!(
-        events.contains(&"connect") && events.contains(&"complete"),
-        "{journal}"
+        events.starts_with(&["enter".into(), "wait_sms".into()]),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e == "connect") && events.iter().any(|e| e == "complete"),
+        "{events:?}"
     );
 }
 
-/// ivrd with the HTTP API (admin token `ADMIN`) and the ticket webhook to `hook_port`, alice at
-/// `agent_port` logged out, and `support` joined with nobody logged in; its HTTP port.
-fn start_with_api(agent_port: u16, hook_port: u16) -> (Ivrd, u16) {
-    let http_port = free_tcp_port();
+/// ivrd with the HTTP API (admin token `ADMIN`) and the ticket webhook to the hook returned,
+/// alice at the agent port returned, logged out, and `support` joined with nobody logged in;
+/// also its HTTP port.
+fn start_with_api() -> (Ivrd, HttpHook, u16, u16) {
+    let (hook, agent_port, http_port) = (HttpHook::start("{}"), free_udp_port(), free_tcp_port());
+    let hook_port = hook.port;
     let extra = format!(
         "[http]\nlisten = \"127.0.0.1:{http_port}\"\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\
          [tickets]\nwebhook_url = \"http://127.0.0.1:{hook_port}/tickets\"\n\
@@ -339,10 +322,8 @@ fn start_with_api(agent_port: u16, hook_port: u16) -> (Ivrd, u16) {
         ("IVRD_TEST_HOOK", "hook-secret"),
     ];
     let support = "join_empty = true\nleave_when_empty = false\n";
-    (
-        start_with(agent_port, false, support, &extra, &env),
-        http_port,
-    )
+    let ivrd = start_with(agent_port, false, support, &extra, &env);
+    (ivrd, hook, http_port, agent_port)
 }
 
 /// The journal's event names for `queue`.
@@ -356,35 +337,6 @@ fn journal(http_port: u16, queue: &str) -> Vec<String> {
         .collect()
 }
 
-/// A queued SIPp caller at `port` (-s 500, number +15551230000) running `scenario` with `keys`.
-fn queued_caller(ivrd: &Ivrd, scenario: &str, port: u16, tap: &RtpTap, keys: &[&str]) -> Command {
-    let (ivrd_addr, port, rtp) = (
-        format!("127.0.0.1:{}", ivrd.port),
-        port.to_string(),
-        tap.port.to_string(),
-    );
-    let mut args = vec![
-        ivrd_addr.as_str(),
-        "-sf",
-        scenario,
-        "-s",
-        "500",
-        "-p",
-        &port,
-        "-key",
-        "ani",
-        "+15551230000",
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &rtp,
-    ];
-    args.extend_from_slice(keys);
-    sipp(&args)
-}
-
 /// An abandoned call with SMS data still makes its ticket: the caller allows the wait-time SMS
 /// (1 by INFO during the offer) and hangs up with nobody to take the call; the signed webhook
 /// carries the ticket as `abandoned`, with the consent, and the API and the journal have it.
@@ -393,15 +345,13 @@ fn an_abandoned_caller_who_allowed_the_sms_still_sends_the_ticket() {
     if !common::have_sipp("the queue test") {
         return;
     }
-    let hook = HttpHook::start("{}");
-    let agent_port = free_udp_port();
-    let (ivrd, http_port) = start_with_api(agent_port, hook.port);
+    let (ivrd, hook, http_port, _) = start_with_api();
     let tap = RtpTap::start();
-    let caller = queued_caller(
+    let caller = common::queued_caller(
         &ivrd,
         "queue-sms.xml",
         free_udp_port(),
-        &tap,
+        tap.port,
         &["-d", "2000"],
     )
     .output()
@@ -436,13 +386,11 @@ fn a_caller_who_takes_the_callback_is_called_back_and_bridged_when_the_agent_ans
     if !common::have_sipp("the queue test") {
         return;
     }
-    let hook = HttpHook::start("{}");
-    let agent_port = free_udp_port();
-    let (ivrd, http_port) = start_with_api(agent_port, hook.port);
+    let (ivrd, _hook, http_port, agent_port) = start_with_api();
     let tap = RtpTap::start();
     let phone_port = free_udp_port();
     let keys = ["-key", "digit", "9"];
-    let caller = queued_caller(&ivrd, "queue-callback.xml", phone_port, &tap, &keys)
+    let caller = common::queued_caller(&ivrd, "queue-callback.xml", phone_port, tap.port, &keys)
         .output()
         .expect("run the caller's sipp");
     let log = ivrd.log_text();

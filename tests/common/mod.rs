@@ -493,3 +493,60 @@ pub fn far_digits(log: &str) -> String {
         .filter_map(|l| l.split(" key=").nth(1)?.chars().next())
         .collect()
 }
+
+/// The shipped queue file for a test: alice's `contact = …` line becomes `alice` (her contact
+/// or password, `logged_in`), bob is logged out, and `support` is added to
+/// `[queues.support]`. Written into `dir`; its path.
+pub fn queue_file(dir: &Path, alice: &str, support: &str) -> PathBuf {
+    let shipped = std::fs::read_to_string(root().join("config/queues.toml")).expect("queues");
+    let queues = shipped
+        .replace("contact = \"sip:alice@127.0.0.1:5071\"\n", alice)
+        .replace(
+            "queues = { support = 0 }\n",
+            "queues = { support = 0 }\nlogged_in = false\n",
+        )
+        .replace(
+            "[queues.support]\n",
+            &format!("[queues.support]\n{support}"),
+        );
+    std::fs::create_dir_all(dir).expect("temp dir");
+    let file = dir.join("queues.toml");
+    std::fs::write(&file, queues).expect("queue file");
+    file
+}
+
+/// A queued SIPp caller (number +15551230000 dialling 500) at SIP `port`, its RTP advertised
+/// at `rtp_port`, running `scenario` with `extra` arguments.
+pub fn queued_caller(
+    ivrd: &Ivrd,
+    scenario: &str,
+    port: u16,
+    rtp_port: u16,
+    extra: &[&str],
+) -> Command {
+    let (ivrd_addr, port, rtp) = (
+        format!("127.0.0.1:{}", ivrd.port),
+        port.to_string(),
+        rtp_port.to_string(),
+    );
+    let mut args = vec![
+        ivrd_addr.as_str(),
+        "-sf",
+        scenario,
+        "-s",
+        "500",
+        "-p",
+        &port,
+        "-key",
+        "ani",
+        "+15551230000",
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &rtp,
+    ];
+    args.extend_from_slice(extra);
+    sipp(&args)
+}

@@ -267,31 +267,52 @@ const SINGLE_VALUED: [&str; 7] = [
 /// (`;;`, `;,`, a trailing `,`) outside quotes and `<…>` (RFC 4475 badinv01), or an
 /// unterminated quoted string or `<` (quotbal).
 fn is_broken_value(value: &str) -> bool {
-    let (mut quoted, mut bracket, mut escaped) = (false, false, false);
+    let mut nesting = Nesting::default();
     let mut segment_empty = false; // just after a separator
     for c in value.chars() {
-        if escaped {
-            escaped = false;
-            continue;
+        if nesting.outside(c) && (c == ';' || c == ',') {
+            if segment_empty {
+                return true;
+            }
+            segment_empty = true;
+        } else if !c.is_whitespace() {
+            segment_empty = false;
+        }
+    }
+    segment_empty || nesting.open()
+}
+
+/// Where a scan through a header value stands: inside a quoted string (with its
+/// backslash escapes), inside `<…>`.
+#[derive(Debug, Default)]
+pub(crate) struct Nesting {
+    quoted: bool,
+    bracket: bool,
+    escaped: bool,
+}
+
+impl Nesting {
+    /// Takes the next character: true if it stands outside quotes and `<…>` (where a `,` or
+    /// `;` separates), false for the quotes and brackets themselves and all inside them.
+    pub(crate) fn outside(&mut self, c: char) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
         }
         match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => bracket = true,
-            '>' if !quoted => bracket = false,
-            ';' | ',' if !quoted && !bracket => {
-                if segment_empty {
-                    return true;
-                }
-                segment_empty = true;
-                continue;
-            }
-            c if c.is_whitespace() => continue,
-            _ => {}
+            '\\' if self.quoted => self.escaped = true,
+            '"' => self.quoted = !self.quoted,
+            '<' if !self.quoted => self.bracket = true,
+            '>' if !self.quoted => self.bracket = false,
+            _ => return !self.quoted && !self.bracket,
         }
-        segment_empty = false;
+        false
     }
-    segment_empty || quoted || bracket
+
+    /// A quoted string or `<` is still open.
+    pub(crate) fn open(&self) -> bool {
+        self.quoted || self.bracket
+    }
 }
 
 /// Bytes after the blank line that ends the headers.

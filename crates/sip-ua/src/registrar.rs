@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use crate::build::Extra;
 use crate::digest::{Algorithm, hash, params_of};
-use crate::message::{NameAddr, Request, addr_uri, uri_user};
+use crate::message::{NameAddr, Nesting, Request, addr_uri, uri_user};
 
 /// Handle of a REGISTER waiting for the application's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -240,22 +240,11 @@ pub(crate) fn read(
 /// The values of a comma-separated header, commas inside quotes or `<…>` not splitting.
 fn split_list(value: &str) -> Vec<&str> {
     let (mut out, mut start) = (Vec::new(), 0);
-    let (mut quoted, mut bracket, mut escaped) = (false, false, false);
+    let mut nesting = Nesting::default();
     for (i, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => bracket = true,
-            '>' if !quoted => bracket = false,
-            ',' if !quoted && !bracket => {
-                out.push(value[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
+        if nesting.outside(c) && c == ',' {
+            out.push(value[start..i].trim());
+            start = i + 1;
         }
     }
     out.push(value[start..].trim());

@@ -19,6 +19,30 @@ pub enum AgentStatus {
     OnBreak,
 }
 
+impl AgentStatus {
+    const NAMES: [(&'static str, Self); 3] = [
+        ("logged_out", Self::LoggedOut),
+        ("available", Self::Available),
+        ("on_break", Self::OnBreak),
+    ];
+
+    /// Its API name: `logged_out`, `available`, `on_break`.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("logged_out", |(n, _)| n)
+    }
+
+    /// The status an API name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+    }
+}
+
 /// What the agent is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AgentState {

@@ -41,10 +41,7 @@ impl Switch {
         w.sms.listening = false;
         // Its agents are rung again when its turn comes, for the call back.
         self.cancel_rings(&ringing);
-        self.timers.set(Timer::QueueWait(caller), None);
-        self.timers.set(Timer::Announce(caller), None);
-        self.timers.set(Timer::Periodic(caller), None);
-        self.timers.set(Timer::SmsAnswer(caller), None);
+        self.leave_timers(caller);
         self.media_order(caller, MediaOrder::Stop(caller));
         info!(%caller, %target, position, "callback requested; place kept");
         self.queue_event(caller, QueueEventKind::CallbackRequested { position });

@@ -188,11 +188,7 @@ impl Queues {
             .iter()
             .map(|a| crate::AgentView {
                 name: a.config.name.clone(),
-                status: match a.status {
-                    AgentStatus::LoggedOut => "logged_out",
-                    AgentStatus::Available => "available",
-                    AgentStatus::OnBreak => "on_break",
-                },
+                status: a.status.name(),
                 state: match a.state {
                     AgentState::Idle { .. } => "idle",
                     AgentState::Ringing { .. } => "ringing",

@@ -154,14 +154,9 @@ async fn status(
         Ok(v) => v,
         Err(e) => return json(StatusCode::BAD_REQUEST, j!({"error": format!("body: {e}")})),
     };
-    let status = match v["status"].as_str() {
-        Some("available") => AgentStatus::Available,
-        Some("on_break") => AgentStatus::OnBreak,
-        Some("logged_out") => AgentStatus::LoggedOut,
-        _ => {
-            let error = "`status` is available, on_break or logged_out";
-            return json(StatusCode::BAD_REQUEST, j!({ "error": error }));
-        }
+    let Some(status) = v["status"].as_str().and_then(AgentStatus::from_name) else {
+        let error = "`status` is available, on_break or logged_out";
+        return json(StatusCode::BAD_REQUEST, j!({ "error": error }));
     };
     let (tx, rx) = oneshot::channel();
     if s.api
