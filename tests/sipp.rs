@@ -12,6 +12,8 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+#[path = "sipp_ops.rs"]
+mod ops;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -152,9 +154,23 @@ fn sipp_scenarios_against_ivrd_serve() {
     let dir = std::env::temp_dir().join(format!("ivrd-sipp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = dir.join("ivrd.toml");
-    std::fs::write(&config, "[rtp]\naccept_from = \"sdp_host\"\n").expect("config");
-    let ivrd = Ivrd::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+    std::fs::write(
+        &config,
+        "[rtp]\naccept_from = \"sdp_host\"\n[http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n",
+    )
+    .expect("config");
+    let http = common::free_tcp_port();
+    let ivrd = Ivrd::start_with_env(
+        &[
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--http",
+            &format!("127.0.0.1:{http}"),
+        ],
+        &[("IVRD_TEST_ADMIN", "ops-token")],
+    );
     let mut failures = Vec::new();
+    let mut made = Vec::new();
     let cases: [(Run<'_>, &str, Option<&str>); 10] = [
         // An INVITE without SDP: ivrd offers in the 200, SIPp answers in the ACK.
         (
@@ -265,6 +281,11 @@ fn sipp_scenarios_against_ivrd_serve() {
         );
         let tap = RtpTap::start();
         let (ok, output, call_id) = sipp(&ivrd, &run, &tap);
+        made.push(ops::Made {
+            call_id: call_id.clone(),
+            scenario: run.scenario,
+            hold_ms: run.hold_ms,
+        });
         std::thread::sleep(Duration::from_millis(300)); // let ivrd log the call's end
         let packets = tap.finish();
         if !ok {
@@ -304,6 +325,7 @@ fn sipp_scenarios_against_ivrd_serve() {
             }
         }
     }
+    failures.extend(ops::check(&ivrd, http, "ops-token", &made, is_root()));
     assert!(
         failures.is_empty(),
         "{}\n--- ivrd log ---\n{}",

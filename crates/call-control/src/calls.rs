@@ -95,6 +95,16 @@ impl Switch {
     ) {
         let c = &self.config;
         let name = c.routes.get(&incoming.callee).unwrap_or(&c.default_flow);
+        let head = crate::records::Pending {
+            kind: crate::LegKind::Inbound,
+            id: incoming.sip_call_id.clone(),
+            parent: None,
+            from: incoming.caller.clone(),
+            to: incoming.callee.clone(),
+            trunk: None,
+            flow: Some(name.clone()),
+        };
+        self.records.open(now, call, head);
         let Some(flow_id) = c.flows.find(name) else {
             error!(call_id = %incoming.sip_call_id, flow = %name, "no such flow: 500");
             self.out
@@ -207,6 +217,7 @@ impl Switch {
             }
         };
         let up = matches!(c.stage, Stage::Up);
+        self.records.answered(now, leg);
         self.out.push_back(Output::Sip(leg, command));
         if up {
             self.drive(now, leg, FlowInput::Answered);
@@ -466,6 +477,7 @@ impl Switch {
             FlowOutput::Transfer { id, target } => {
                 info!(%call_id, %target, "transfer");
                 c.transfer = Some(id);
+                self.records.transferring(call, &target);
                 Output::Sip(call, Command::Transfer { target })
             }
             FlowOutput::HangUp => Output::Sip(call, Command::HangUp),
@@ -477,6 +489,7 @@ impl Switch {
                 let path: Vec<String> = summary.trace.iter().map(ToString::to_string).collect();
                 info!(%call_id, disposition = ?summary.disposition, path = %path.join(" "), "flow finished");
                 c.disposition = Some(format!("{:?}", summary.disposition));
+                self.records.flow_finished(call, &summary);
                 return;
             }
             other => {

@@ -40,6 +40,7 @@ mod calls;
 mod dialing;
 mod push;
 mod queues;
+mod records;
 mod timers;
 mod views;
 
@@ -49,6 +50,7 @@ pub use queues::config::{
     load as load_queues,
 };
 pub use queues::{AgentStatus, QueueEvent, QueueEventKind, Ticket, TicketChange, WaitSmsEvent};
+pub use records::{CallRecord, Disposition, LegKind};
 pub use views::{AgentView, CallView, LegView};
 
 use std::collections::{HashMap, VecDeque};
@@ -345,6 +347,8 @@ pub enum Output {
     Ticket(TicketChange),
     /// The answer to an [`Input::Register`], for `sip_ua::Endpoint::answer_register`.
     Register(sip_ua::RegisterId, sip_ua::RegisterAnswer),
+    /// A leg ended: its call detail record (store it; count it).
+    Record(Box<CallRecord>),
 }
 
 /// The call-control core. See the crate docs for the drain contract.
@@ -359,6 +363,7 @@ pub struct Switch {
     pushes: HashMap<AttemptId, push::PendingPush>,
     push_rate: push::Rate,
     queues: queues::Queues,
+    records: records::Records,
     /// Callers with a dial in progress or bridged, by caller.
     sessions: HashMap<CallId, dialing::Session>,
     /// Legs we placed, by id.
@@ -384,6 +389,7 @@ impl Switch {
         let queues = queues::Queues::new(config.queues.clone(), config.seed);
         Self {
             queues,
+            records: records::Records::default(),
             seed: config.seed,
             config,
             calls: HashMap::new(),
@@ -411,18 +417,44 @@ impl Switch {
                 call,
                 incoming,
                 unix_ms,
-            } => self.incoming(now, call, *incoming, unix_ms),
-            Input::Sip(call, event) => self.sip(now, call, event),
+            } => {
+                self.records.learn_clock(now, unix_ms);
+                self.incoming(now, call, *incoming, unix_ms);
+            }
+            Input::Sip(call, event) => {
+                let ended = match &event {
+                    sip_ua::Event::Ended(reason) => Some(*reason),
+                    sip_ua::Event::Answered(_) => {
+                        self.records.answered(now, call);
+                        None
+                    }
+                    sip_ua::Event::TransferResult(outcome) => {
+                        let ok = *outcome == sip_ua::TransferOutcome::Succeeded;
+                        self.records.transfer_result(call, ok);
+                        None
+                    }
+                    _ => None,
+                };
+                self.sip(now, call, event);
+                if let Some(record) = ended.and_then(|r| self.records.close(now, call, &r)) {
+                    self.out.push_back(Output::Record(Box::new(record)));
+                }
+            }
             Input::CommandFailed(call) => self.command_failed(now, call),
             Input::MediaStarted { leg, port } => self.media_started(now, leg, port),
             Input::Media(leg, event, tag) => self.media(now, leg, event, tag),
             Input::Placed { attempt, leg } => {
+                self.records
+                    .placed(now, attempt, leg.as_ref().ok().copied());
                 if !self.push_placed(now, attempt, &leg) && !self.queue_placed(now, attempt, &leg) {
                     self.placed(now, attempt, leg);
                 }
             }
             Input::Effect(call, input) => self.drive(now, call, input),
-            Input::Push(request) => self.push(now, request),
+            Input::Push(request) => {
+                self.records.learn_clock(now, request.unix_ms);
+                self.push(now, request);
+            }
             Input::HangUpCall(name) => self.hang_up_call(now, &name),
             Input::AgentStatus { agent, status } => self.set_agent_status(now, &agent, status),
             Input::QueuePriority { call, priority } => self.set_priority(now, &call, priority),
@@ -434,7 +466,38 @@ impl Switch {
     /// The next output; drain until `None` after every input.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let out = self.out.pop_front()?;
+        if let Output::Place {
+            attempt,
+            home,
+            target,
+            trunk,
+            caller_id,
+            ..
+        } = &out
+        {
+            let (kind, id, flow) = match self.pending_push(*attempt) {
+                Some((id, flow)) => (LegKind::Push, id.to_string(), Some(flow.to_string())),
+                None => (self.queue_leg_kind(*attempt), String::new(), None),
+            };
+            let parent = home.and_then(|h| self.records.id(h)).map(String::from);
+            let head = records::Pending {
+                kind,
+                id,
+                parent,
+                from: caller_id.clone(),
+                to: target.clone(),
+                trunk: trunk.clone(),
+                flow,
+            };
+            self.records.placing(*attempt, head);
+        }
+        Some(out)
+    }
+
+    /// Legs open now (a record is open for each), by direction: (inbound, outbound).
+    pub fn live_legs(&self) -> (usize, usize) {
+        self.records.live()
     }
 
     /// When to feed [`Input::Timeout`] next.
@@ -487,6 +550,9 @@ impl Switch {
     }
 
     fn media(&mut self, now: Instant, leg: CallId, event: MediaEvent, tag: u64) {
+        if event == MediaEvent::Inactive {
+            self.records.rtp_timeout(leg);
+        }
         if self.placed.contains_key(&leg) || self.queues.is_agent_leg(leg) {
             self.placed_leg_media(now, leg, event);
             return;
@@ -505,6 +571,9 @@ impl Switch {
     }
 
     fn media_order(&mut self, home: CallId, order: MediaOrder) {
+        if let MediaOrder::Bridge(a, b) = &order {
+            self.records.bridged(*a, *b);
+        }
         self.out.push_back(Output::Media { home, order });
     }
 

@@ -122,6 +122,14 @@ pub(crate) struct PendingPush {
     flow_name: String,
 }
 
+impl crate::Switch {
+    /// The id and flow of the push call `attempt` places, if it is one.
+    pub(crate) fn pending_push(&self, attempt: crate::AttemptId) -> Option<(&str, &str)> {
+        let p = self.pushes.get(&attempt)?;
+        Some((p.request.id.as_str(), p.flow_name.as_str()))
+    }
+}
+
 /// Push calls per second: a token bucket.
 #[derive(Debug)]
 pub(crate) struct Rate {

@@ -86,4 +86,9 @@ impl Switch {
     pub fn agent_views(&self) -> Vec<AgentView> {
         self.queues.agent_views()
     }
+
+    /// Each queue's name and how many callers wait in its line now.
+    pub fn queue_waiting(&self) -> Vec<(&str, usize)> {
+        self.queues.waiting()
+    }
 }

@@ -456,6 +456,7 @@ impl Compiler<'_> {
                 "on_no_input",
                 c.on_no_input.as_ref().unwrap_or(&c.on_failure),
             ),
+            sensitive: c.sensitive,
         }
     }
 

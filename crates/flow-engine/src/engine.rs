@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::graph::{DialMode, FlowId, FlowSet, HttpMethod, Kind, LocalTime, NodeId, SayItem};
 use crate::io::{
-    CallInfo, CallSummary, DialOutcome, Disposition, FlowEvent, HttpOutcome, Input, Output,
+    CallInfo, CallSummary, DialOutcome, Disposition, Entry, FlowEvent, HttpOutcome, Input, Output,
     Playable, QueueOutcome, RequestId, SmsRequest, TraceStep,
 };
 use crate::say::{self, Language};
@@ -78,6 +78,7 @@ pub struct CallFlow {
     next_id: u64,
     out: VecDeque<Output>,
     trace: Vec<TraceStep>,
+    entries: Vec<Entry>,
 }
 
 impl CallFlow {
@@ -113,6 +114,7 @@ impl CallFlow {
             next_id: 0,
             out: VecDeque::new(),
             trace: Vec::new(),
+            entries: Vec::new(),
         }
     }
 
@@ -763,11 +765,20 @@ impl CallFlow {
         });
     }
 
+    /// Keys the caller entered at this node (a menu choice, a collected entry).
+    fn entered(&mut self, digits: &str, sensitive: bool) {
+        self.entries.push(Entry {
+            node: self.node_label(),
+            digits: crate::io::masked(digits, sensitive),
+        });
+    }
+
     fn finish(&mut self, disposition: Disposition) {
         self.step = Step::Finished;
         self.out.push_back(Output::Finished(CallSummary {
             disposition,
             trace: self.trace.clone(),
+            entries: std::mem::take(&mut self.entries),
         }));
     }
 }

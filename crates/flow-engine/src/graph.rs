@@ -159,6 +159,7 @@ pub(crate) struct Collect {
     pub(crate) next: NodeId,
     pub(crate) on_failure: NodeId,
     pub(crate) on_no_input: NodeId,
+    pub(crate) sensitive: bool,
 }
 
 #[derive(Debug)]

@@ -293,7 +293,7 @@ pub struct FlowEvent {
     pub name: String,
     /// `flow/node`.
     pub node: String,
-    /// Time since the call was answered.
+    /// Time since the flow began (the call arrived, or a push call was placed).
     pub at: Duration,
     /// Fields.
     pub fields: Vec<(String, String)>,
@@ -365,12 +365,31 @@ pub struct CallSummary {
     pub disposition: Disposition,
     /// Each node left, in order, with its outcome.
     pub trace: Vec<TraceStep>,
+    /// What the caller keyed in, in order (menu choices and collected entries).
+    pub entries: Vec<Entry>,
+}
+
+/// Keys entered at one node; a `sensitive` node's are masked (`*` for each key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// `flow/node`.
+    pub node: String,
+    /// The keys, or as many `*`.
+    pub digits: String,
+}
+
+/// `digits` as they are, or one `*` for each when `sensitive`.
+pub(crate) fn masked(digits: &str, sensitive: bool) -> String {
+    match sensitive {
+        true => "*".repeat(digits.chars().count()),
+        false => digits.to_string(),
+    }
 }
 
 /// One node on the path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceStep {
-    /// Time since the call was answered.
+    /// Time since the flow began (the call arrived, or a push call was placed).
     pub at: Duration,
     /// `flow/node`.
     pub node: String,
@@ -378,6 +397,23 @@ pub struct TraceStep {
     /// `confirmed`, `case 0`, `else`, `found`, `not_found`, `http 200`, `http_failed`,
     /// `timed_out`, `sms_accepted`, `sms_refused`, `transferred`, `transfer_failed`, …
     pub outcome: String,
+}
+
+impl TraceStep {
+    /// The outcome with its free-form part left out (`answered`, not `answered sip:…`;
+    /// `http_failed`, not its reason), so that it can label a metric: keys, menu choices,
+    /// branch cases and HTTP statuses stay, as the flow file bounds them.
+    pub fn outcome_label(&self) -> &str {
+        let (head, rest) = self
+            .outcome
+            .split_once(' ')
+            .unwrap_or((self.outcome.as_str(), ""));
+        match head {
+            "key" | "chose" | "case" | "event" => &self.outcome,
+            "http" if rest.len() == 3 && rest.bytes().all(|b| b.is_ascii_digit()) => &self.outcome,
+            _ => head,
+        }
+    }
 }
 
 impl fmt::Display for TraceStep {

@@ -53,7 +53,7 @@ pub use engine::CallFlow;
 pub use error::{ConfigError, Problem};
 pub use graph::{DialMode, FlowId, FlowSet};
 pub use io::{
-    CallInfo, CallSummary, ConsentAnswer, DialOutcome, Disposition, DropCause, FlowEvent,
+    CallInfo, CallSummary, ConsentAnswer, DialOutcome, Disposition, DropCause, Entry, FlowEvent,
     HttpMethod, HttpOutcome, Input, Output, Playable, QueueOutcome, RequestId, SmsRequest,
     TraceStep,
 };

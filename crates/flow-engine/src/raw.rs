@@ -245,6 +245,9 @@ pub struct Collect {
     pub on_failure: String,
     /// Attempts ran out and none had any key (defaults to `on_failure`).
     pub on_no_input: Option<String>,
+    /// The digits are private (an account number, a PIN): masked in CDRs, traces and logs.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 /// Confirm-by-readback: `before` + the digits + `after`, then `yes` or `no`.

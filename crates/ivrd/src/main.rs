@@ -1,11 +1,13 @@
 //! `ivrd`: the telephony engine's daemon (`ivrd serve`) and tools (`ivrd dtmf …`).
 
 mod audio_file;
+mod cdr;
 mod check;
 mod clock;
 mod dtmf_cmd;
 mod flows;
 mod http;
+mod meters;
 mod push_log;
 mod serve;
 mod sms;
@@ -52,10 +54,34 @@ enum Command {
         /// Flow directory; default: `flows.dir` from the configuration.
         dir: Option<PathBuf>,
     },
+    /// Call detail records.
+    Cdr {
+        #[command(subcommand)]
+        command: CdrCommand,
+    },
     /// DTMF tools: decode files, benchmark the detector.
     Dtmf {
         #[command(subcommand)]
         command: DtmfCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CdrCommand {
+    /// Print the records of legs that started in `[since, until)`, oldest first.
+    Export {
+        /// The daemon's SQLite file.
+        #[arg(long, default_value = "var/ivrd.sqlite")]
+        store: PathBuf,
+        /// Unix milliseconds or an RFC 3339 time; default: the beginning.
+        #[arg(long)]
+        since: Option<String>,
+        /// Unix milliseconds or an RFC 3339 time; default: now and on.
+        #[arg(long)]
+        until: Option<String>,
+        /// `jsonl` (one JSON object per line) or `csv`.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
     },
 }
 
@@ -131,6 +157,34 @@ fn main() -> ExitCode {
         Command::Check { config, dir } => {
             let required = config != std::path::Path::new("config/ivrd.toml");
             check::run(&config, required, dir.as_deref())
+        }
+        Command::Cdr {
+            command:
+                CdrCommand::Export {
+                    store,
+                    since,
+                    until,
+                    format,
+                },
+        } => {
+            let bound = |v: Option<String>, default| v.map_or(Ok(default), |t| cdr::parse_time(&t));
+            let csv = match format.as_str() {
+                "csv" => Ok(true),
+                "jsonl" => Ok(false),
+                other => Err(format!("--format {other}: use jsonl or csv")),
+            };
+            let run = || -> anyhow::Result<()> {
+                let since = bound(since, i64::MIN).map_err(anyhow::Error::msg)?;
+                let until = bound(until, i64::MAX).map_err(anyhow::Error::msg)?;
+                cdr::export(&store, since, until, csv.map_err(anyhow::Error::msg)?)
+            };
+            match run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ivrd cdr export: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Dtmf { command } => match command {
             DtmfCommand::Decode { json, files } => dtmf_cmd::decode(&files, json),

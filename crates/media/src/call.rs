@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
 
@@ -17,6 +18,9 @@ use crate::player::{Frame, PlayItem, Played, Player};
 use crate::rfc4733::EventDecoder;
 use crate::rtp::{self, FRAME, ReceiveStats, ReorderBuffer, RtpSender};
 use crate::{Law, MediaTime};
+
+/// G.711's RTP clock.
+const SAMPLE_RATE: u32 = 8000;
 
 /// Whose RTP a call accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -109,6 +113,7 @@ pub struct CallMedia {
     sender: RtpSender,
     player: Player,
     reorder: ReorderBuffer,
+    jitter: crate::Jitter,
     events4733: EventDecoder,
     detector: DtmfDetector,
     merger: DigitMerger,
@@ -136,6 +141,7 @@ impl CallMedia {
         Self {
             sender: RtpSender::new(config.ssrc, config.first_sequence, config.first_timestamp),
             reorder: ReorderBuffer::new(config.reorder_window),
+            jitter: crate::Jitter::default(),
             config,
             player: Player::new(),
             events4733: EventDecoder::new(),
@@ -159,6 +165,13 @@ impl CallMedia {
     /// An incoming RTP datagram from `from`. Garbage and unknown payload types are counted and
     /// dropped, and so is anything from a source the call does not accept.
     pub fn handle_rtp(&mut self, from: SocketAddr, data: &[u8]) {
+        self.handle_rtp_at(from, data, None);
+    }
+
+    /// [`CallMedia::handle_rtp`] for a datagram that arrived at `arrival` (since any fixed
+    /// origin, the same for every packet of the call): its audio packets count towards the
+    /// interarrival jitter.
+    pub fn handle_rtp_at(&mut self, from: SocketAddr, data: &[u8], arrival: Option<Duration>) {
         let parsed = rtp::parse(data);
         if !self.accepts(from, parsed.as_ref().ok().map(|(h, _)| h)) {
             self.reorder.count_foreign();
@@ -184,6 +197,10 @@ impl CallMedia {
             return;
         }
         self.last_rtp = self.now;
+        if let Some(arrival) = arrival {
+            self.jitter
+                .arrived(header.ssrc, header.timestamp, arrival, SAMPLE_RATE);
+        }
         if self.reorder.take_in_order(&header) {
             self.listen(payload);
             return;
@@ -407,6 +424,11 @@ impl CallMedia {
     /// Receive counters.
     pub fn stats(&self) -> ReceiveStats {
         self.reorder.stats()
+    }
+
+    /// The interarrival jitter of what it heard (RFC 3550), now and at its worst.
+    pub fn jitter(&self) -> (Duration, Duration) {
+        self.jitter.now_and_max(SAMPLE_RATE)
     }
 
     /// Media time: samples since the call's media started.

@@ -24,6 +24,7 @@ mod call;
 mod digits;
 mod error;
 mod g711;
+mod jitter;
 mod player;
 pub mod rfc4733;
 pub mod rtp;
@@ -33,6 +34,7 @@ pub use call::{AcceptFrom, CallMedia, CallMediaConfig, LATCH_PACKETS, MediaDirec
 pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
 pub use error::MediaError;
 pub use g711::Law;
+pub use jitter::Jitter;
 pub use player::{Frame, PlayItem, Played, Player, PromptFrames, Tone};
 
 /// Media time in 8 kHz samples since a call's media started.

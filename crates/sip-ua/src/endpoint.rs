@@ -69,6 +69,22 @@ pub struct Endpoint {
     registering: HashMap<RegisterId, (Flow, Request)>,
     next_register: u64,
     rng: u64,
+    stats: EndpointStats,
+}
+
+/// What the endpoint has sent and received since it started (for metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Responses sent, by class: index 0 is 1xx … index 5 is 6xx.
+    pub responses: [u64; 6],
+    /// Requests sent (INVITE, BYE, REFER, ACK, …).
+    pub requests: u64,
+    /// Messages we sent again: a 2xx until its ACK, a request until its response.
+    pub retransmissions_sent: u64,
+    /// Retransmitted INVITEs absorbed (answered with what was sent last).
+    pub retransmissions_received: u64,
+    /// Messages that failed parsing or our checks (answered 4xx where addressable, else dropped).
+    pub malformed: u64,
 }
 
 impl Endpoint {
@@ -90,7 +106,13 @@ impl Endpoint {
             registering: HashMap::new(),
             next_register: 0,
             rng,
+            stats: EndpointStats::default(),
         }
+    }
+
+    /// Counters since the start.
+    pub fn stats(&self) -> EndpointStats {
+        self.stats
     }
 
     /// Live calls (dialogs and unanswered INVITEs). Ended calls are removed at once, so this is
@@ -289,6 +311,7 @@ impl Endpoint {
     /// A message that failed our checks: a request we can still address gets 400 (or 416,
     /// 505, 513); anything else is dropped. Either way it is logged, once per 10 s with a count.
     fn reject_unparsable(&mut self, now: Instant, flow: Flow, data: &[u8], error: &SipError) {
+        self.stats.malformed += 1;
         if let Some(skipped) = self.log.hit(now, "malformed") {
             warn!(remote = %flow.remote, %error, skipped, "dropping malformed SIP message");
         }
@@ -400,6 +423,7 @@ impl Endpoint {
     fn handle_invite(&mut self, now: Instant, flow: Flow, req: Request) {
         if let Some(&call) = self.by_branch.get(&req.common.branch) {
             // A retransmission: resend whatever was sent last.
+            self.stats.retransmissions_received += 1;
             if let Some(c) = self.calls.get(&call) {
                 let data = match &c.state {
                     CallState::Answering { response, .. }
@@ -559,6 +583,7 @@ impl Endpoint {
         if udp && now >= retransmit.next {
             retransmit.backoff(now, self.config.t2);
             let next = retransmit.next_deadline();
+            self.stats.retransmissions_sent += 1;
             self.transmit(flow, response);
             self.arm(next, TimerRef::Call(call));
         } else {
@@ -719,6 +744,10 @@ impl Endpoint {
     }
 
     fn transmit(&mut self, flow: Flow, data: Vec<u8>) {
+        match data.strip_prefix(b"SIP/2.0 ").and_then(|s| s.first()) {
+            Some(class @ b'1'..=b'6') => self.stats.responses[usize::from(class - b'1')] += 1,
+            _ => self.stats.requests += 1,
+        }
         self.out
             .push_back(Output::Transmit(Transmit { flow, data }));
     }

@@ -78,7 +78,7 @@ use std::time::Duration;
 
 pub use admission::Admission;
 pub use dtmf_info::InfoDigit;
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, EndpointStats};
 pub use error::SipError;
 pub use framing::{Framed, StreamFramer};
 pub use log_limit::LogLimiter;

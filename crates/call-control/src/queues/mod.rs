@@ -202,6 +202,15 @@ impl Queues {
             .collect()
     }
 
+    /// Each queue's name and the callers in its line now, in configuration order.
+    pub(crate) fn waiting(&self) -> Vec<(&str, usize)> {
+        self.configs
+            .iter()
+            .zip(&self.lines)
+            .map(|(c, l)| (c.name.as_str(), l.waiting.len()))
+            .collect()
+    }
+
     fn tag(&mut self) -> u64 {
         self.next_tag += 1;
         QUEUE_TAG | self.next_tag
@@ -386,6 +395,17 @@ impl Switch {
             media,
             session,
         });
+    }
+
+    /// The kind of leg a non-push `attempt` places: a callback, an agent's leg, or a dial.
+    pub(crate) fn queue_leg_kind(&self, attempt: AttemptId) -> crate::LegKind {
+        if self.queues.calling_back.contains_key(&attempt) {
+            crate::LegKind::Callback
+        } else if self.queues.attempts.contains_key(&attempt) {
+            crate::LegKind::Agent
+        } else {
+            crate::LegKind::Dial
+        }
     }
 
     /// The answer to an agent leg's `Place`; false if `attempt` is not one.

@@ -115,6 +115,8 @@ pub struct Sim {
     pub queue_events: Vec<call_control::QueueEvent>,
     /// Ticket changes.
     pub tickets: Vec<call_control::TicketChange>,
+    /// Call detail records, as legs ended.
+    pub records: Vec<call_control::CallRecord>,
     /// Peer actions due later: (when, peer, call, command).
     actions: Vec<(Instant, usize, CallId, Command)>,
     /// Core outputs, as debug text (for failure messages).
@@ -163,6 +165,7 @@ pub fn flows(extra: &[(&str, &str)]) -> Arc<FlowSet> {
             "queue-closed",
             "queue-exit",
             "queue-callback",
+            "enter-contract",
         ],
     );
     for queue in ["support", "sales"] {
@@ -235,6 +238,7 @@ impl Sim {
             push_outcomes: Vec::new(),
             queue_events: Vec::new(),
             tickets: Vec::new(),
+            records: Vec::new(),
             actions: Vec::new(),
             trace: Vec::new(),
         }
@@ -518,6 +522,7 @@ impl Sim {
             Output::PushEnded(outcome) => self.push_outcomes.push(outcome),
             Output::QueueEvent(e) => self.queue_events.push(e),
             Output::Ticket(t) => self.tickets.push(t),
+            Output::Record(r) => self.records.push(*r),
             Output::Register(id, answer) => self.ivrd.answer_register(now, id, &answer),
             other => panic!("output the harness does not know: {other:?}"),
         }

@@ -159,6 +159,7 @@ impl CallFlow {
             self.vars.set("last_digit", last.to_string());
         }
         self.record(now, format!("chose {keys}"));
+        self.entered(keys, false);
         Verdict::Go(to)
     }
 
@@ -194,6 +195,7 @@ impl CallFlow {
     fn collect_key(&mut self, now: Instant, c: &Collect, mut g: Gather, key: char) -> Verdict {
         if let Some(digits) = g.confirming.clone() {
             if key == c.confirm.as_ref().map_or('1', |k| k.yes) {
+                self.entered(&digits, c.sensitive);
                 self.vars.set(&c.store, digits);
                 self.record(now, "confirmed");
                 return Verdict::Go(c.next);
@@ -232,6 +234,7 @@ impl CallFlow {
             digits.chars().last().map(String::from).unwrap_or_default(),
         );
         let Some(confirm) = &c.confirm else {
+            self.entered(&digits, c.sensitive);
             self.vars.set(&c.store, digits);
             self.record(now, "collected");
             return Verdict::Go(c.next);
@@ -260,7 +263,8 @@ impl CallFlow {
     ) -> Verdict {
         if invalid {
             g.invalid += 1;
-            self.record(now, format!("invalid {}", g.keys));
+            let keys = crate::io::masked(&g.keys, c.sensitive);
+            self.record(now, format!("invalid {keys}"));
         } else {
             g.no_input += 1;
             self.record(now, "no_input");

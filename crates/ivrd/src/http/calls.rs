@@ -48,6 +48,8 @@ pub(crate) enum ApiCommand {
     Agents(oneshot::Sender<Vec<call_control::AgentView>>),
     /// A waiting caller's new priority; false if the call is not waiting in a queue.
     Priority(String, i32, oneshot::Sender<bool>),
+    /// Publish the SIP loop's counters and gauges now (a scrape is about to render them).
+    Publish(oneshot::Sender<()>),
 }
 
 /// The API's side of the channel to the SIP loop, and the stores it reads.

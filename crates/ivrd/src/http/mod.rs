@@ -1,5 +1,6 @@
 //! The daemon's HTTP server (axum), one listener for everything:
 //! - `GET /health`.
+//! - `GET /metrics` (Prometheus) and `GET /cdrs` (see [`ops`]).
 //! - The calls API (admin token): push calls, live calls, hang-ups (see [`calls`]).
 //! - Tickets, queue statistics and journal, agents' status and their page (see [`tickets`]).
 //! - The SMS side: receipts and inbound messages from the gateways, coupon redemption, the
@@ -9,6 +10,7 @@
 //! which owns the call-control core, and awaits its answer.
 
 pub(crate) mod calls;
+mod ops;
 mod sms;
 mod tickets;
 
@@ -17,6 +19,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tracing::{error, info};
+
+pub(crate) use ops::Ops;
 
 use crate::serve::Config;
 
@@ -61,6 +65,7 @@ pub(crate) async fn start(
     config: &Config,
     sms: crate::sms::Sms,
     api: calls::Api,
+    ops: ops::Ops,
 ) -> anyhow::Result<()> {
     let token = config
         .http
@@ -71,6 +76,7 @@ pub(crate) async fn start(
     let admin = Admin(token);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .merge(ops::router(ops, api.commands.clone(), admin.clone()))
         .merge(calls::router(api.clone(), admin.clone()))
         .merge(tickets::router(api, admin.clone()))
         .merge(sms::router(sms, &config.merchants, &config.sms, admin)?);

@@ -62,6 +62,10 @@ impl Daemon {
                 }
                 let _ = reply.send(queued);
             }
+            ApiCommand::Publish(reply) => {
+                self.publish();
+                let _ = reply.send(());
+            }
             ApiCommand::HangUp(id, reply) => {
                 let live = self.core.has_call(&id);
                 if live {

@@ -54,12 +54,14 @@ impl Daemon {
             CoreOutput::PushEnded(outcome) => self.push_ended(outcome),
             CoreOutput::QueueEvent(e) => {
                 info!(queue = %e.queue, call_id = %e.call_id, event = ?e.kind, "queue event");
+                crate::meters::queue_event(&e);
                 self.tickets.event(e, clock::unix_ms());
             }
             CoreOutput::Ticket(change) => self.ticket(change),
             CoreOutput::Register(id, answer) => {
                 self.sip.answer_register(clock::now(), id, &answer);
             }
+            CoreOutput::Record(record) => self.call_record(record),
             other => warn!(output = ?other, "call-control output not handled"),
         }
     }
@@ -78,18 +80,22 @@ impl Daemon {
                 items,
                 barge_in,
                 tag,
-            } => MediaCommand::Play {
-                call: leg,
-                items: self.playlist(leg, &language, &items),
-                barge_in,
-                tag,
-            },
+            } => {
+                crate::meters::prompt_play();
+                MediaCommand::Play {
+                    call: leg,
+                    items: self.playlist(leg, &language, &items),
+                    barge_in,
+                    tag,
+                }
+            }
             MediaOrder::Stop(call) => MediaCommand::Stop { call },
             MediaOrder::InfoDigit(call, key) => MediaCommand::InfoDigit { call, key },
             MediaOrder::Update(call, negotiated) => MediaCommand::Update { call, negotiated },
             MediaOrder::Bridge(a, b) => MediaCommand::Bridge { a, b },
             MediaOrder::Unbridge(a, b) => MediaCommand::Unbridge { a, b },
             MediaOrder::End(call) => {
+                self.media_quality.insert(call, None);
                 if let Some(port) = self.leg_ports.remove(&call) {
                     self.ports.release(port);
                 }

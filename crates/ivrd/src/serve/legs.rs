@@ -88,6 +88,7 @@ impl Daemon {
         info!(caller = %home, %leg, %target, rtp_port = port, "placing a leg");
         self.leg_ports.insert(leg, port);
         let sip_call_id = self.sip.sip_call_id(leg).unwrap_or_default().to_string();
+        self.leg_call_ids.insert(leg, sip_call_id.clone());
         self.media.send_home(
             home,
             super::media_worker::MediaCommand::Start {

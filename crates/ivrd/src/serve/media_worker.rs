@@ -19,6 +19,7 @@ use sip_ua::{CallId, Negotiated};
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
+use super::media_meters::{Quality, RtpMeters};
 use crate::clock;
 
 /// Pacing interval.
@@ -66,11 +67,15 @@ pub(crate) enum MediaCommand {
 }
 
 /// What workers tell the SIP loop.
-pub(crate) struct MediaReport {
-    pub(crate) call: CallId,
-    pub(crate) event: MediaEvent,
-    /// The tag of the playlist playing when the event happened.
-    pub(crate) tag: u64,
+pub(crate) enum MediaReport {
+    /// Something happened on a leg, with the tag of the playlist playing then.
+    Event {
+        call: CallId,
+        event: MediaEvent,
+        tag: u64,
+    },
+    /// A leg's media ended ([`MediaCommand::End`]): how it went (zero if it never started).
+    Ended { call: CallId, quality: Quality },
 }
 
 struct Live {
@@ -175,11 +180,12 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
     let mut buf = vec![0u8; 2048];
     let mut packet = Vec::with_capacity(256);
     let mut relays: Vec<(CallId, char)> = Vec::new();
+    let mut meters = RtpMeters::default();
     let mut next = clock::now();
     loop {
         loop {
             match commands.try_recv() {
-                Ok(command) => apply(&mut calls, command),
+                Ok(command) => apply(&mut calls, command, reports, &mut meters),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
@@ -190,11 +196,12 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
         exchange(&mut calls);
         for live in &mut calls.lives {
             let call = live.call;
-            if let Some(to) = live.media.handle_tick(&mut packet)
-                && let Err(e) = live.socket.send_to(&packet, to)
-                && e.kind() != std::io::ErrorKind::ConnectionRefused
-            {
-                warn!(call_id = %live.sip_call_id, error = %e, "RTP send failed");
+            if let Some(to) = live.media.handle_tick(&mut packet) {
+                match live.socket.send_to(&packet, to) {
+                    Ok(_) => meters.sent(),
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                    Err(e) => warn!(call_id = %live.sip_call_id, error = %e, "RTP send failed"),
+                }
             }
             while let Some(event) = live.media.poll_event() {
                 // A key pressed on one leg of a bridge is sent on the other as RFC 4733;
@@ -204,7 +211,7 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                 {
                     relays.push((other, key));
                 }
-                let _ = reports.send(MediaReport {
+                let _ = reports.send(MediaReport::Event {
                     call,
                     event,
                     tag: live.tag,
@@ -216,6 +223,7 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                 live.media.send_digit(key);
             }
         }
+        meters.tick(calls.lives.iter().map(|l| l.media.stats()));
         next += TICK;
         let now = clock::now();
         if next + 5 * TICK < now {
@@ -232,8 +240,8 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
 /// Drains a call's socket.
 fn receive(live: &mut Live, buf: &mut [u8]) {
     loop {
-        match live.socket.recv_from(buf) {
-            Ok((n, from)) => live.media.handle_rtp(from, &buf[..n]),
+        match super::rtp_socket::recv_stamped(&live.socket, buf) {
+            Ok((n, from, arrival)) => live.media.handle_rtp_at(from, &buf[..n], arrival),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => {
                 // ICMP port unreachable surfaces here on Linux: the peer's socket is gone;
@@ -268,7 +276,12 @@ fn exchange(calls: &mut Calls) {
     }
 }
 
-fn apply(calls: &mut Calls, command: MediaCommand) {
+fn apply(
+    calls: &mut Calls,
+    command: MediaCommand,
+    reports: &UnboundedSender<MediaReport>,
+    meters: &mut RtpMeters,
+) {
     match command {
         MediaCommand::Start {
             call,
@@ -279,6 +292,9 @@ fn apply(calls: &mut Calls, command: MediaCommand) {
             if let Err(e) = socket.set_nonblocking(true) {
                 warn!(call_id = %sip_call_id, error = %e, "RTP socket setup failed");
                 return;
+            }
+            if !super::rtp_socket::stamp_arrivals(&socket) {
+                warn!(call_id = %sip_call_id, "no kernel receive timestamps: jitter not measured");
             }
             calls.insert(Live {
                 call,
@@ -345,6 +361,8 @@ fn apply(calls: &mut Calls, command: MediaCommand) {
         }
         MediaCommand::End { call } => {
             let Some(live) = calls.remove(&call) else {
+                let quality = Quality::default();
+                let _ = reports.send(MediaReport::Ended { call, quality });
                 return;
             };
             if let Some(other) = live.bridged.and_then(|o| calls.get_mut(&o)) {
@@ -352,12 +370,21 @@ fn apply(calls: &mut Calls, command: MediaCommand) {
                 other.media.unbridge();
             }
             let s = live.media.stats();
+            let (jitter, max_jitter) = live.media.jitter();
             info!(
                 call_id = %live.sip_call_id,
                 delivered = s.delivered, late = s.late, duplicate = s.duplicate,
                 lost = s.lost, invalid = s.invalid, foreign = s.foreign,
+                jitter_us = jitter.as_micros() as u64, max_jitter_us = max_jitter.as_micros() as u64,
                 "media ended"
             );
+            let quality = Quality {
+                stats: s,
+                jitter,
+                max_jitter,
+            };
+            meters.ended(&quality);
+            let _ = reports.send(MediaReport::Ended { call, quality });
         }
     }
 }

@@ -7,9 +7,11 @@ mod api;
 mod config;
 mod effects;
 mod legs;
+mod media_meters;
 mod media_worker;
 mod ports;
 mod prompts;
+mod rtp_socket;
 mod tcp;
 mod webhook;
 
@@ -28,6 +30,7 @@ use tracing::{info, warn};
 use crate::clock;
 use crate::flows::DataSources;
 pub(crate) use config::Config;
+pub(crate) use media_meters::Quality;
 use media_worker::{MediaReport, MediaWorkers};
 use ports::PortPool;
 use prompts::Prompts;
@@ -118,6 +121,13 @@ struct Daemon {
     push_log: crate::push_log::PushLog,
     tickets: crate::tickets::TicketLog,
     agent_events: tokio::sync::broadcast::Sender<(String, String)>,
+    cdrs: crate::cdr::CdrLog,
+    /// Placed legs' SIP Call-IDs (their records carry none), until their record is written.
+    leg_call_ids: HashMap<CallId, String>,
+    /// Legs whose media was ended: how it went, once the worker says.
+    media_quality: HashMap<CallId, Option<Quality>>,
+    /// Records waiting for their leg's media quality.
+    pending_cdrs: HashMap<CallId, Box<call_control::CallRecord>>,
 }
 
 async fn serve(
@@ -160,6 +170,12 @@ async fn serve(
         };
         webhook::spawn(tickets.clone(), http.clone(), url.clone(), secret);
     }
+    let cdrs = crate::cdr::CdrLog::open(&config.sms.store)?;
+    let ops = crate::http::Ops {
+        prometheus: crate::meters::install()?,
+        cdrs: cdrs.clone(),
+        metrics_open: !config.http.metrics_need_token,
+    };
     let (api_tx, mut api_rx) = mpsc::unbounded_channel();
     let api = crate::http::calls::Api {
         commands: api_tx,
@@ -168,7 +184,7 @@ async fn serve(
         agent_events: agent_events.clone(),
         ring_timeout_s: config.push.ring_timeout_s,
     };
-    crate::http::start(&config, sms.clone(), api).await?;
+    crate::http::start(&config, sms.clone(), api, ops).await?;
     let codecs = config.codecs().map_err(anyhow::Error::msg)?;
     // ivrd is the agents' registrar when any agent has a password to register with.
     let registrar = loaded.queues.agents.iter().any(|a| a.password.is_some());
@@ -183,6 +199,10 @@ async fn serve(
         push_log,
         tickets,
         agent_events,
+        cdrs,
+        leg_call_ids: HashMap::new(),
+        media_quality: HashMap::new(),
+        pending_cdrs: HashMap::new(),
         sip: Endpoint::new(SipConfig {
             t1: config.t1(),
             seed,
@@ -208,6 +228,8 @@ async fn serve(
     };
     info!(%listen, "listening for SIP on UDP and TCP");
     let mut buf = vec![0u8; 65_536];
+    let mut publish = tokio::time::interval(Duration::from_secs(1));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let wake = [d.sip.poll_timeout(), d.core.poll_timeout()]
             .into_iter()
@@ -232,9 +254,8 @@ async fn serve(
                 }
                 other => d.tcp.handle_event(other),
             },
-            Some(r) = report_rx.recv() => {
-                d.core.handle_input(clock::now(), CoreInput::Media(r.call, r.event, r.tag));
-            }
+            Some(r) = report_rx.recv() => d.media_report(r),
+            _ = publish.tick() => d.publish(),
             Some((call, input)) = replies_rx.recv() => {
                 d.core.handle_input(clock::now(), CoreInput::Effect(call, input));
             }
@@ -363,25 +384,62 @@ impl Daemon {
                 incoming,
                 unix_ms: clock::unix_ms(),
             },
-            other => {
-                if matches!(other, Event::Ended(_)) {
-                    metrics_calls(self.sip.calls());
-                }
-                CoreInput::Sip(call, other)
-            }
+            other => CoreInput::Sip(call, other),
         };
-        if matches!(input, CoreInput::Incoming { .. }) {
-            metrics_calls(self.sip.calls());
-        }
         self.core.handle_input(now, input);
     }
-}
 
-/// The live dialog count (`ivrd_sip_dialogs`, a gauge on the `metrics` facade; the Prometheus
-/// exporter comes with the HTTP API), also logged at debug level.
-fn metrics_calls(live: usize) {
-    metrics::gauge!("ivrd_sip_dialogs").set(live as f64);
-    tracing::debug!(live_dialogs = live, "dialogs");
+    /// The counters and gauges the SIP loop owns, for the next scrape.
+    pub(super) fn publish(&self) {
+        crate::meters::publish(self.sip.stats(), self.sip.calls(), &self.core);
+    }
+
+    fn media_report(&mut self, report: MediaReport) {
+        match report {
+            MediaReport::Event { call, event, tag } => {
+                if let media::MediaEvent::Digit { source, .. } = event {
+                    crate::meters::digit(source);
+                }
+                self.core
+                    .handle_input(clock::now(), CoreInput::Media(call, event, tag));
+            }
+            MediaReport::Ended { call, quality } => match self.pending_cdrs.remove(&call) {
+                Some(record) => {
+                    self.media_quality.remove(&call);
+                    self.write_cdr(&record, Some(&quality));
+                }
+                None => {
+                    if let Some(slot) = self.media_quality.get_mut(&call) {
+                        *slot = Some(quality);
+                    }
+                }
+            },
+        }
+    }
+
+    /// A leg's record: counted, and stored once its media's quality is known.
+    pub(super) fn call_record(&mut self, record: Box<call_control::CallRecord>) {
+        crate::meters::call_record(&record);
+        match self.media_quality.get(&record.leg) {
+            Some(None) => {
+                self.pending_cdrs.insert(record.leg, record);
+            }
+            Some(Some(_)) => {
+                let quality = self.media_quality.remove(&record.leg).flatten();
+                self.write_cdr(&record, quality.as_ref());
+            }
+            None => self.write_cdr(&record, None),
+        }
+    }
+
+    fn write_cdr(&mut self, record: &call_control::CallRecord, quality: Option<&Quality>) {
+        let sip_call_id = self
+            .leg_call_ids
+            .remove(&record.leg)
+            .unwrap_or_else(|| record.id.clone());
+        let document = crate::cdr::document(record, &sip_call_id, quality);
+        self.cdrs.write(&document);
+    }
 }
 
 /// The local address the kernel would use to reach `remote`.

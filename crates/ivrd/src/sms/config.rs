@@ -129,6 +129,8 @@ pub(crate) struct HttpSection {
     /// Bearer token for the agent-side routes (a call's inbound messages); unset: those
     /// routes answer 404.
     pub(crate) admin_token_env: Option<String>,
+    /// `GET /metrics` asks for the admin token too (scrapers send it as a bearer token).
+    pub(crate) metrics_need_token: bool,
 }
 
 /// A merchant that may redeem coupons.
@@ -175,6 +177,7 @@ impl Default for HttpSection {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8088)),
             admin_token_env: None,
+            metrics_need_token: false,
         }
     }
 }

@@ -78,6 +78,7 @@ impl Endpoint {
             .retransmit
             .map_or(tsx.give_up, |r| r.next.min(tsx.give_up));
         if let Some((flow, data)) = resend {
+            self.stats.retransmissions_sent += 1;
             self.transmit(flow, data);
         }
         self.arm(next, TimerRef::Client(branch));

@@ -1,0 +1,130 @@
+//! The operations surface:
+//! - `GET /metrics`: Prometheus text format. Open, as scrapers expect, unless
+//!   `http.metrics_token` asks for the admin token. The SIP loop publishes its counters and
+//!   gauges just before the render, so a scrape sees the state of that moment.
+//! - `GET /cdrs?since=&until=&format=jsonl|csv&limit=` (admin token): call detail records of
+//!   the legs that started in `[since, until)` (Unix ms or RFC 3339; default: the last 24 h),
+//!   oldest first, as JSON lines (default) or CSV with a header.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::calls::ApiCommand;
+use super::{Admin, json as reply};
+use crate::cdr::{self, CdrLog};
+
+struct Shared {
+    prometheus: PrometheusHandle,
+    commands: mpsc::UnboundedSender<ApiCommand>,
+    cdrs: CdrLog,
+    admin: Admin,
+    metrics_open: bool,
+}
+
+type AppState = State<Arc<Shared>>;
+
+/// What the operations routes need.
+pub(crate) struct Ops {
+    pub(crate) prometheus: PrometheusHandle,
+    pub(crate) cdrs: CdrLog,
+    /// Serve `/metrics` without the admin token.
+    pub(crate) metrics_open: bool,
+}
+
+pub(crate) fn router(
+    ops: Ops,
+    commands: mpsc::UnboundedSender<ApiCommand>,
+    admin: Admin,
+) -> Router {
+    let shared = Arc::new(Shared {
+        prometheus: ops.prometheus,
+        commands,
+        cdrs: ops.cdrs,
+        admin,
+        metrics_open: ops.metrics_open,
+    });
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/cdrs", get(cdrs))
+        .with_state(shared)
+}
+
+async fn metrics(State(s): AppState, headers: HeaderMap) -> Response {
+    if !s.metrics_open
+        && let Some(refusal) = s.admin.refusal(&headers)
+    {
+        return refusal;
+    }
+    let (tx, rx) = oneshot::channel();
+    if s.commands.send(ApiCommand::Publish(tx)).is_ok() {
+        // A loop too busy to answer at once still gets scraped, a moment stale.
+        let _ = tokio::time::timeout(Duration::from_millis(250), rx).await;
+    }
+    s.prometheus.run_upkeep();
+    let body = s.prometheus.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct CdrQuery {
+    since: Option<String>,
+    until: Option<String>,
+    format: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn cdrs(State(s): AppState, headers: HeaderMap, Query(q): Query<CdrQuery>) -> Response {
+    if let Some(refusal) = s.admin.refusal(&headers) {
+        return refusal;
+    }
+    let now = crate::clock::unix_ms();
+    let bound = |v: &Option<String>, default: i64| match v {
+        Some(text) => cdr::parse_time(text),
+        None => Ok(default),
+    };
+    let (since, until) = match (bound(&q.since, now - 86_400_000), bound(&q.until, i64::MAX)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return reply(StatusCode::BAD_REQUEST, json!({"error": e})),
+    };
+    let csv = match q.format.as_deref() {
+        None | Some("jsonl") | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            let e = format!("format {other}: use jsonl or csv");
+            return reply(StatusCode::BAD_REQUEST, json!({"error": e}));
+        }
+    };
+    let limit = q.limit.unwrap_or(10_000).clamp(1, cdr::MAX_ROWS);
+    let query = cdr::Query {
+        since,
+        until,
+        limit,
+    };
+    let records = match s.cdrs.read(query).await {
+        Ok(r) => r,
+        Err(e) => return reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e})),
+    };
+    let body = cdr::render(&records, csv);
+    let content_type = match csv {
+        true => "text/csv; charset=utf-8",
+        false => "application/jsonl",
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
