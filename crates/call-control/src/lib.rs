@@ -207,6 +207,9 @@ pub enum Input {
     /// A REGISTER the endpoint handed over (`sip_ua::Output::Register`); answered with
     /// [`Output::Register`].
     Register(sip_ua::Registration),
+    /// The flows new calls run from now on (a reload); calls already running keep theirs to
+    /// the end. The routes and the default flow must name flows in the set (the driver checks).
+    Flows(Arc<FlowSet>),
     /// A deadline from [`Switch::poll_timeout`] has passed.
     Timeout,
 }
@@ -459,6 +462,7 @@ impl Switch {
             Input::AgentStatus { agent, status } => self.set_agent_status(now, &agent, status),
             Input::QueuePriority { call, priority } => self.set_priority(now, &call, priority),
             Input::Register(r) => self.register(now, r),
+            Input::Flows(flows) => self.config.flows = flows,
             Input::Timeout => self.timeout(now),
         }
     }
@@ -514,6 +518,11 @@ impl Switch {
     /// Legs placed for dial nodes and not over.
     pub fn placed_legs(&self) -> usize {
         self.placed.len()
+    }
+
+    /// The flows new calls run.
+    pub fn flows(&self) -> &Arc<FlowSet> {
+        &self.config.flows
     }
 
     /// Whether a call with this API id is live.

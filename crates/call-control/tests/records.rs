@@ -261,3 +261,31 @@ fn a_push_call_has_its_own_record_under_its_push_id() {
     assert_eq!(r.disposition, Disposition::Answered);
     assert_eq!(r.answered_after, Some(Duration::from_millis(2020)));
 }
+
+#[test]
+fn new_flows_take_new_calls_and_a_call_already_running_keeps_its_flow() {
+    let mut s = sim("hello", Script::Silent);
+    s.call(0, "sip:100@10.0.0.1");
+    s.run_for(Duration::from_millis(1100));
+    // The reload: "hello" now greets with another prompt.
+    let changed = HELLO.replace("[\"welcome\", \"goodbye\"]", "[\"main-menu\", \"goodbye\"]");
+    let flows = support::flows(&[("hello", &changed), ("account", ACCOUNT), ("agent", DIAL)]);
+    s.core
+        .handle_input(s.now, call_control::Input::Flows(flows));
+    s.call(0, "sip:100@10.0.0.1");
+    s.run_for(Duration::from_secs(6));
+    let legs = s.legs();
+    assert_eq!(legs.len(), 2);
+    assert_eq!(
+        s.prompts(legs[0]),
+        ["welcome", "goodbye"],
+        "the old flow to its end"
+    );
+    assert_eq!(s.prompts(legs[1]), ["main-menu", "goodbye"], "the new flow");
+    assert_eq!(s.records.len(), 2);
+    assert!(
+        s.records
+            .iter()
+            .all(|r| r.disposition == Disposition::Answered)
+    );
+}

@@ -44,6 +44,9 @@ enum Command {
         /// Override the directory of the SMS store and the file provider's output (`var`).
         #[arg(long)]
         var: Option<PathBuf>,
+        /// `text` (default) or `json`: one JSON object per line, for log shippers.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
     },
     /// Check the flows (and the prompts and data they use) without starting; every error is
     /// printed with its file, node and field.
@@ -130,14 +133,19 @@ fn main() -> ExitCode {
             rtp_ports,
             http,
             var,
+            log_format,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            tracing_subscriber::fmt()
+            let logs = tracing_subscriber::fmt()
                 .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .init();
+                .with_writer(std::io::stderr);
+            match log_format.as_str() {
+                "json" => logs.json().flatten_event(true).init(),
+                _ => logs
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .init(),
+            }
             let required = config != std::path::Path::new("config/ivrd.toml");
             let overrides = serve::Overrides {
                 listen,

@@ -215,3 +215,56 @@ pub(crate) fn queue_event(e: &QueueEvent) {
     histogram!("ivrd_queue_wait_seconds", "queue" => queue, "outcome" => outcome)
         .record(waited.as_secs_f64());
 }
+
+/// A message offered to the outbox: taken, or refused by the guard (and why).
+pub(crate) fn sms_enqueued(result: &Result<sms_gateway::Enqueued, sms_gateway::SmsError>) {
+    match result {
+        Ok(sms_gateway::Enqueued::New(_)) => counter!("ivrd_sms_enqueued_total").increment(1),
+        Ok(sms_gateway::Enqueued::Existing(_)) => {}
+        Err(e) => counter!("ivrd_sms_refused_total", "reason" => e.kind()).increment(1),
+    }
+}
+
+/// The provider's answer to a submission.
+pub(crate) fn sms_submitted(provider: &'static str, result: &sms_gateway::SubmitResult) {
+    let result = match result {
+        sms_gateway::SubmitResult::Accepted { .. } => "accepted",
+        sms_gateway::SubmitResult::Retryable { .. } => "retryable",
+        sms_gateway::SubmitResult::Permanent { .. } => "permanent",
+    };
+    counter!("ivrd_sms_submits_total", "provider" => provider, "result" => result).increment(1);
+}
+
+/// A delivery receipt, for a message sent for `purpose` (if it is still in memory).
+pub(crate) fn sms_receipt(status: &sms_gateway::ReceiptStatus, purpose: Option<&str>) {
+    let status = match status {
+        sms_gateway::ReceiptStatus::Delivered => "delivered",
+        sms_gateway::ReceiptStatus::InTransit => "in_transit",
+        sms_gateway::ReceiptStatus::Failed(_) => "failed",
+    };
+    counter!("ivrd_sms_receipts_total", "status" => status).increment(1);
+    if status == "delivered" && purpose.is_some_and(|p| p.contains("chat")) {
+        funnel("sms_delivered");
+    }
+}
+
+/// A number opted out (or back in).
+pub(crate) fn sms_opt_out(opted_out: bool) {
+    let change = if opted_out { "out" } else { "in" };
+    counter!("ivrd_sms_opt_outs_total", "change" => change).increment(1);
+}
+
+/// The outbox's messages by state.
+pub(crate) fn sms_outbox(by_state: &std::collections::BTreeMap<&'static str, usize>) {
+    for state in [
+        "queued",
+        "submitting",
+        "accepted",
+        "delivered",
+        "failed",
+        "dead",
+    ] {
+        let n = by_state.get(state).copied().unwrap_or(0);
+        gauge!("ivrd_sms_outbox", "state" => state).set(n as f64);
+    }
+}

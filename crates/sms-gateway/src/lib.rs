@@ -66,3 +66,21 @@ pub enum SmsError {
     #[error("SMPP: {0}")]
     Smpp(String),
 }
+
+impl SmsError {
+    /// Its kind in a word (a metric's label): `invalid_number`, `opted_out`, `rate_limited` …
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidNumber { .. } => "invalid_number",
+            Self::EmptyBody => "empty_body",
+            Self::TooLong { .. } => "too_long",
+            Self::OptedOut(_) => "opted_out",
+            Self::CountryNotAllowed(_) => "country_not_allowed",
+            Self::RateLimited(_) => "rate_limited",
+            Self::DailyCap(_) => "daily_cap",
+            Self::UnknownMessage(_) => "unknown_message",
+            Self::BadCallback(_) => "bad_callback",
+            Self::Smpp(_) => "smpp",
+        }
+    }
+}

@@ -390,6 +390,27 @@ impl Outbox {
         });
     }
 
+    /// An operator's retry of a dead letter (or a failed message): queued again now, its
+    /// attempts counted afresh. `false` if it is not in memory or not dead or failed.
+    pub fn retry(&mut self, now_ms: u64, id: MessageId) -> bool {
+        let Some(m) = self.messages.get_mut(&id) else {
+            return false;
+        };
+        if !matches!(m.state, State::Dead { .. } | State::Failed { .. }) {
+            return false;
+        }
+        m.attempts = 0;
+        self.transition(
+            now_ms,
+            id,
+            State::Queued {
+                next_attempt_ms: now_ms,
+            },
+        );
+        self.pump(now_ms);
+        true
+    }
+
     /// Starts due submissions and forgets finished messages past retention.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         while let Some(&(at, id)) = self.finished.front() {
@@ -397,7 +418,10 @@ impl Outbox {
                 break;
             }
             self.finished.pop_front();
-            if let Some(m) = self.messages.remove(&id) {
+            // A message retried since it finished is live again: it stays.
+            if self.messages.get(&id).is_some_and(|m| m.state.is_final())
+                && let Some(m) = self.messages.remove(&id)
+            {
                 self.keys.remove(&m.key);
             }
         }
@@ -425,6 +449,16 @@ impl Outbox {
     /// A message in memory, by id.
     pub fn message(&self, id: MessageId) -> Option<&Message> {
         self.messages.get(&id)
+    }
+
+    /// The messages in memory (live ones, and finished ones until they are evicted), by the
+    /// name of their state.
+    pub fn by_state(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for m in self.messages.values() {
+            *counts.entry(m.state.name()).or_default() += 1;
+        }
+        counts
     }
 
     /// Messages neither finished nor waiting for a receipt.

@@ -141,6 +141,19 @@ fn retries_back_off_with_jitter_then_dead_letter() {
                 w.store[&id]
             );
             assert_eq!(outbox.pending(), 0);
+            assert_eq!(outbox.by_state().get("dead"), Some(&1));
+            // The operator retries the dead letter: submitted again at once, with its
+            // attempts counted afresh; a live message cannot be "retried".
+            assert!(outbox.retry(now, id));
+            w.drain(&mut outbox, None);
+            assert_eq!(w.reached["a"], 5);
+            assert_eq!(w.store[&id].state.name(), "submitting");
+            assert!(!outbox.retry(now, id));
+            outbox.handle_submit_result(now, id, SubmitResult::Accepted { provider_id: None });
+            w.drain(&mut outbox, None);
+            // Past the retention of its first death it is still there, being live.
+            outbox.handle_timeout(now + 3_600_000 * 48);
+            assert!(outbox.message(id).is_some());
             return;
         }
         let next = outbox.poll_timeout().expect("a retry is due");

@@ -50,6 +50,10 @@ pub(crate) enum ApiCommand {
     Priority(String, i32, oneshot::Sender<bool>),
     /// Publish the SIP loop's counters and gauges now (a scrape is about to render them).
     Publish(oneshot::Sender<()>),
+    /// The flows loaded (for `/ready` and `GET /flows`).
+    Ready(oneshot::Sender<super::Readiness>),
+    /// Load, check and swap the flows: their names, or every error.
+    ReloadFlows(oneshot::Sender<Result<Vec<String>, Vec<String>>>),
 }
 
 /// The API's side of the channel to the SIP loop, and the stores it reads.

@@ -1,6 +1,7 @@
 //! The daemon's HTTP server (axum), one listener for everything:
 //! - `GET /health`.
 //! - `GET /metrics` (Prometheus) and `GET /cdrs` (see [`ops`]).
+//! - `GET /ready`, flows and their reload, the SMS outbox and its dead letters (see [`admin`]).
 //! - The calls API (admin token): push calls, live calls, hang-ups (see [`calls`]).
 //! - Tickets, queue statistics and journal, agents' status and their page (see [`tickets`]).
 //! - The SMS side: receipts and inbound messages from the gateways, coupon redemption, the
@@ -9,6 +10,7 @@
 //! Handlers never touch the call path directly: the calls API sends commands to the SIP loop,
 //! which owns the call-control core, and awaits its answer.
 
+mod admin;
 pub(crate) mod calls;
 mod ops;
 mod sms;
@@ -20,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tracing::{error, info};
 
+pub(crate) use admin::Readiness;
 pub(crate) use ops::Ops;
 
 use crate::serve::Config;
@@ -56,6 +59,18 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Sends the SIP loop a command carrying its answer channel; the answer, or `None` if the loop
+/// is gone or does not answer within `wait`.
+pub(crate) async fn ask<T>(
+    commands: &tokio::sync::mpsc::UnboundedSender<calls::ApiCommand>,
+    command: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> calls::ApiCommand,
+    wait: std::time::Duration,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    commands.send(command(tx)).ok()?;
+    tokio::time::timeout(wait, rx).await.ok()?.ok()
+}
+
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }
@@ -76,6 +91,12 @@ pub(crate) async fn start(
     let admin = Admin(token);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .merge(admin::router(
+            api.commands.clone(),
+            sms.clone(),
+            ops.cdrs.clone(),
+            admin.clone(),
+        ))
         .merge(ops::router(ops, api.commands.clone(), admin.clone()))
         .merge(calls::router(api.clone(), admin.clone()))
         .merge(tickets::router(api, admin.clone()))

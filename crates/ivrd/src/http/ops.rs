@@ -17,7 +17,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::calls::ApiCommand;
 use super::{Admin, json as reply};
@@ -65,11 +65,8 @@ async fn metrics(State(s): AppState, headers: HeaderMap) -> Response {
     {
         return refusal;
     }
-    let (tx, rx) = oneshot::channel();
-    if s.commands.send(ApiCommand::Publish(tx)).is_ok() {
-        // A loop too busy to answer at once still gets scraped, a moment stale.
-        let _ = tokio::time::timeout(Duration::from_millis(250), rx).await;
-    }
+    // A loop too busy to answer at once still gets scraped, a moment stale.
+    let _ = super::ask(&s.commands, ApiCommand::Publish, Duration::from_millis(250)).await;
     s.prometheus.run_upkeep();
     let body = s.prometheus.render();
     (

@@ -66,6 +66,14 @@ impl Daemon {
                 self.publish();
                 let _ = reply.send(());
             }
+            ApiCommand::Ready(reply) => {
+                let flows = self.core.flows().names();
+                let flows = flows.into_iter().map(String::from).collect();
+                let _ = reply.send(crate::http::Readiness { flows });
+            }
+            ApiCommand::ReloadFlows(reply) => {
+                let _ = reply.send(self.reload_flows());
+            }
             ApiCommand::HangUp(id, reply) => {
                 let live = self.core.has_call(&id);
                 if live {
@@ -74,6 +82,31 @@ impl Daemon {
                 let _ = reply.send(live);
             }
         }
+    }
+
+    /// `POST /flows/reload`: the flow directory loaded and checked as at start (with the
+    /// prompts and data sources it uses), then swapped in for new calls. Anything wrong
+    /// changes nothing. Queues and the daemon's own config are not reloaded.
+    fn reload_flows(&mut self) -> Result<Vec<String>, Vec<String>> {
+        let started = clock::now();
+        let dir = self.config.flows.dir.clone();
+        let loaded = crate::flows::load(&self.config, &dir, true)?;
+        let mut prompts = std::collections::HashMap::new();
+        for (lang, dir) in
+            crate::flows::language_dirs(&self.config.media.prompts).map_err(|e| vec![e])?
+        {
+            let set = super::prompts::Prompts::load(&dir).map_err(|e| vec![format!("{e:#}")])?;
+            prompts.insert(lang, set);
+        }
+        let names: Vec<String> = loaded.flows.names().into_iter().map(String::from).collect();
+        self.prompts = prompts;
+        self.data = loaded.data;
+        let flows = std::sync::Arc::new(loaded.flows);
+        self.core
+            .handle_input(clock::now(), CoreInput::Flows(flows));
+        let ms = clock::now().saturating_duration_since(started).as_millis() as u64;
+        info!(flows = ?names, ms, "flows reloaded");
+        Ok(names)
     }
 
     /// The core's answer to a push: the API hears it; a placed one is logged.

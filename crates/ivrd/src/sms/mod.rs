@@ -35,6 +35,8 @@ enum Command {
     Receipt(Receipt, oneshot::Sender<Result<(), String>>),
     Inbound(Inbound, oneshot::Sender<Result<Option<Keyword>, String>>),
     Consent(ConsentRequest, oneshot::Sender<Result<(), String>>),
+    /// An operator's retry of a dead (or failed) message; false if it is not one in memory.
+    Retry(MessageId, oneshot::Sender<Result<bool, String>>),
     /// A coupon drawn for a call: written with the first write of the SMS that carries its
     /// serial, in one transaction, or never.
     HoldCoupon(Coupon),
@@ -136,6 +138,11 @@ impl Sms {
             .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
     }
 
+    /// Retries a dead letter; `Ok(false)` if it is not dead or failed, or no longer in memory.
+    pub(crate) async fn retry(&self, id: MessageId) -> Result<bool, String> {
+        self.ask(|tx| Command::Retry(id, tx)).await
+    }
+
     /// Enqueues; answers once the message is on disk (or refused).
     pub(crate) async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, String> {
         self.ask(|tx| Command::Enqueue(message, tx)).await
@@ -200,6 +207,7 @@ enum Reply {
         oneshot::Sender<Result<Option<Keyword>, String>>,
         Option<Keyword>,
     ),
+    Retry(oneshot::Sender<Result<bool, String>>, bool),
     /// The consent record is written after the opt-out change (if any) is.
     Consent(
         oneshot::Sender<Result<(), String>>,
@@ -223,6 +231,13 @@ impl Reply {
                 let _ = tx.send(
                     written
                         .map(|_| keyword)
+                        .map_err(|w| format!("SMS store write failed: {w}")),
+                );
+            }
+            Self::Retry(tx, retried) => {
+                let _ = tx.send(
+                    written
+                        .map(|_| retried)
                         .map_err(|w| format!("SMS store write failed: {w}")),
                 );
             }
@@ -265,6 +280,7 @@ impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         // What the restore asked for (resubmissions) goes out before anything else.
         let mut drained = self.drain().await;
+        let mut gauges = tokio::time::interval(Duration::from_secs(1));
         while drained.is_ok() {
             let wake = self
                 .outbox
@@ -277,6 +293,7 @@ impl Worker {
                     self.handle(command, &mut replies);
                 }
                 _ = sleep(wake) => self.outbox.handle_timeout(now_ms()),
+                _ = gauges.tick() => crate::meters::sms_outbox(&self.outbox.by_state()),
             }
             drained = self.drain().await;
             // Answers go out only now, after the writes: "accepted" means "on disk".
@@ -299,7 +316,9 @@ impl Worker {
             }
             Command::Enqueue(message, reply) => {
                 let key = message.key.clone();
-                let result = self.outbox.enqueue(now, message).map_err(|e| e.to_string());
+                let result = self.outbox.enqueue(now, message);
+                crate::meters::sms_enqueued(&result);
+                let result = result.map_err(|e| e.to_string());
                 match &result {
                     Ok(Enqueued::New(id)) => info!(%key, %id, "sms enqueued"),
                     Ok(Enqueued::Existing(id)) => info!(%key, %id, "sms already enqueued"),
@@ -308,6 +327,7 @@ impl Worker {
                 replies.push(Reply::Enqueue(reply, result));
             }
             Command::Submitted(id, result) => {
+                crate::meters::sms_submitted(self.sms.provider.name(), &result);
                 match &result {
                     SubmitResult::Accepted { .. } => info!(%id, "sms accepted by the provider"),
                     other => warn!(%id, result = ?other, "sms not accepted"),
@@ -316,6 +336,8 @@ impl Worker {
             }
             Command::Receipt(receipt, reply) => {
                 info!(id = %receipt.id, status = ?receipt.status, "sms receipt");
+                let purpose = self.outbox.message(receipt.id).map(|m| m.purpose.as_str());
+                crate::meters::sms_receipt(&receipt.status, purpose);
                 let (id, raw) = (receipt.id, receipt.raw.clone());
                 if let Err(e) = self.outbox.handle_receipt(now, receipt.id, receipt.status) {
                     warn!(%id, error = %e, "receipt for a message not in memory; stored raw");
@@ -331,6 +353,11 @@ impl Worker {
                     }
                     let _ = reply.send(stored);
                 });
+            }
+            Command::Retry(id, reply) => {
+                let retried = self.outbox.retry(now, id);
+                info!(%id, retried, "sms retry asked for");
+                replies.push(Reply::Retry(reply, retried));
             }
             Command::Inbound(message, reply) => {
                 let keyword = self.outbox.handle_inbound(now, message);
@@ -397,6 +424,7 @@ impl Worker {
                     at_ms,
                 } => {
                     info!(%number, opted_out, %source, "sms opt-out");
+                    crate::meters::sms_opt_out(opted_out);
                     self.sms
                         .store
                         .call(move |s| s.save_opt_out(&number, opted_out, &source, at_ms))

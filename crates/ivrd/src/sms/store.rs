@@ -55,6 +55,8 @@ pub(crate) trait Store: Send {
     fn save_message(&mut self, m: &Message, coupon: Option<&Coupon>) -> anyhow::Result<()>;
     /// Messages created at or after `since_ms`, and every unfinished one.
     fn load_messages(&mut self, since_ms: u64) -> anyhow::Result<Vec<Message>>;
+    /// The latest messages (in `state`, if given), newest first, at most `limit`.
+    fn list_messages(&mut self, state: Option<&str>, limit: usize) -> anyhow::Result<Vec<Message>>;
     fn save_receipt(&mut self, id: Option<MessageId>, raw: &str, at_ms: u64) -> anyhow::Result<()>;
     /// The message a provider's id (one of an accepted message's `provider_id` words) names.
     fn message_by_provider_id(&mut self, provider_id: &str) -> anyhow::Result<Option<MessageId>>;
@@ -153,6 +155,19 @@ fn inbound_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredInbound> {
 }
 
 impl Store for Sqlite {
+    fn list_messages(&mut self, state: Option<&str>, limit: usize) -> anyhow::Result<Vec<Message>> {
+        let mut stmt = self.db.prepare(
+            "SELECT record FROM messages WHERE ?1 IS NULL OR state = ?1 \
+             ORDER BY updated_ms DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state, limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
     fn save_message(&mut self, m: &Message, coupon: Option<&Coupon>) -> anyhow::Result<()> {
         let record = serde_json::to_string(m)?;
         let tx = self.db.transaction()?;
