@@ -16,24 +16,9 @@ use common::{Ivrd, free_tcp_port, free_udp_port, http, root, wait_until};
 
 const ADMIN: &str = "agent-page-admin-token";
 
-fn have_browser() -> bool {
-    let ok = std::path::Path::new("/usr/bin/chromium").exists()
-        && root()
-            .join("target/browser/node_modules/playwright-core")
-            .exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    if !ok {
-        let msg = "\n*** chromium, node or target/browser/node_modules/playwright-core missing: \
-                   the agent page test did NOT run (see .ci/run) ***\n";
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("{msg}");
-    }
-    ok
-}
-
 #[test]
 fn the_ticket_appears_on_the_agents_page_when_their_phone_rings_with_the_sms_reply() {
-    if !common::have_sipp("the agent page test") || !have_browser() {
+    if !common::have_sipp("the agent page test") || !common::have_browser("the agent page test") {
         return;
     }
     let (http_port, agent_port) = (free_tcp_port(), free_udp_port());

@@ -395,6 +395,25 @@ pub fn have_sipp(what: &str) -> bool {
     false
 }
 
+/// Whether headless Chromium, node and playwright-core (in `target/browser`, as `.ci/run`
+/// installs it) are here; without them `what` did not run: said loudly, and a failure under CI.
+pub fn have_browser(what: &str) -> bool {
+    let ok = Path::new("/usr/bin/chromium").exists()
+        && root()
+            .join("target/browser/node_modules/playwright-core")
+            .exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    if !ok {
+        let msg = format!(
+            "\n*** chromium, node or target/browser/node_modules/playwright-core missing: \
+             {what} did NOT run (see .ci/run) ***\n"
+        );
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("{msg}");
+    }
+    ok
+}
+
 /// SIPp from tests/sipp with common options (one call, 40 s timeout) and `args`.
 pub fn sipp(args: &[&str]) -> Command {
     let mut cmd = Command::new("sipp");

@@ -236,6 +236,11 @@ impl Records {
         }
     }
 
+    /// When an open leg began (Unix ms).
+    pub(crate) fn start_unix_ms(&self, leg: CallId) -> Option<i64> {
+        self.open.get(&leg).map(|o| o.start_unix_ms)
+    }
+
     /// The API id of an open leg.
     pub(crate) fn id(&self, leg: CallId) -> Option<&str> {
         self.open.get(&leg).map(|o| o.head.id.as_str())

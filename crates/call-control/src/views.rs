@@ -18,6 +18,10 @@ pub struct CallView {
     pub state: &'static str,
     /// The flow it runs.
     pub flow: String,
+    /// Where its flow is: `flow/node` (the node it runs or waits in).
+    pub node: String,
+    /// When it began, in milliseconds since the Unix epoch.
+    pub start_unix_ms: i64,
     /// Legs placed for its dial node, or the one it is bridged to.
     pub legs: Vec<LegView>,
 }
@@ -55,6 +59,8 @@ impl Switch {
                     direction: if c.push.is_some() { "push" } else { "inbound" },
                     state: c.state(),
                     flow: c.flow_name.clone(),
+                    node: c.flow.position(),
+                    start_unix_ms: self.records.start_unix_ms(*leg).unwrap_or_default(),
                     legs,
                 }
             })

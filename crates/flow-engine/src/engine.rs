@@ -128,6 +128,11 @@ impl CallFlow {
         &self.trace
     }
 
+    /// Where the flow is now: `flow/node`.
+    pub fn position(&self) -> String {
+        self.node_label()
+    }
+
     /// Whether the flow has ended.
     pub fn is_finished(&self) -> bool {
         matches!(self.step, Step::Finished)

@@ -17,10 +17,21 @@ use crate::serve::Quality;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS cdrs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, start_ms INTEGER NOT NULL,
-    end_ms INTEGER NOT NULL, record TEXT NOT NULL);
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, kind TEXT NOT NULL,
+    start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS cdrs_start ON cdrs(start_ms);
+CREATE TABLE IF NOT EXISTS funnel_daily (
+    day TEXT NOT NULL, stage TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, stage));
 ";
+
+/// The deflection funnel's stages a call's path can show, with the outcome that marks each.
+const FUNNEL: [(&str, &str); 5] = [
+    ("offered", "event deflection_offered"),
+    ("accepted", "event deflection_accepted"),
+    ("declined", "event deflection_declined"),
+    ("timed_out", "event deflection_timed_out"),
+    ("sms_accepted", "sms_accepted"),
+];
 
 /// The most rows one read returns.
 pub(crate) const MAX_ROWS: usize = 100_000;
@@ -54,8 +65,28 @@ const COLUMNS: [&str; 24] = [
 ];
 
 enum Op {
-    Write(String, i64, i64, String),
+    Write(Row),
     Read(Query, oneshot::Sender<Result<Vec<Value>, String>>),
+    Summary(i64, oneshot::Sender<Result<Summary, String>>),
+}
+
+struct Row {
+    id: String,
+    kind: String,
+    start: i64,
+    end: i64,
+    record: String,
+    /// The funnel stages its path reached, and the UTC day they count for.
+    funnel: Vec<&'static str>,
+    day: String,
+}
+
+/// What the dashboard shows of the records: inbound calls started in each of the last 60
+/// minutes (oldest first), and today's funnel (UTC) by stage.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Summary {
+    pub(crate) per_minute: Vec<u64>,
+    pub(crate) funnel: Vec<(String, u64)>,
 }
 
 /// Which records: started in `[since, until)`, at most `limit`.
@@ -83,18 +114,38 @@ impl CdrLog {
         Ok(Self { ops })
     }
 
-    /// Stores a leg's record.
+    /// Stores a leg's record (and counts its funnel stages for the day it ended).
     pub(crate) fn write(&self, cdr: &Value) {
-        let id = cdr["id"].as_str().unwrap_or_default().to_string();
-        let start = cdr["start_ms"].as_i64().unwrap_or_default();
+        let text = |k: &str| cdr[k].as_str().unwrap_or_default().to_string();
         let end = cdr["end_ms"].as_i64().unwrap_or_default();
-        if self
-            .ops
-            .send(Op::Write(id, start, end, cdr.to_string()))
-            .is_err()
-        {
+        let funnel = cdr["funnel"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| FUNNEL.iter().find(|(stage, _)| s == stage))
+            .map(|(stage, _)| *stage)
+            .collect();
+        let row = Row {
+            id: text("id"),
+            kind: text("kind"),
+            start: cdr["start_ms"].as_i64().unwrap_or_default(),
+            end,
+            record: cdr.to_string(),
+            funnel,
+            day: day_of(end),
+        };
+        if self.ops.send(Op::Write(row)).is_err() {
             warn!("CDR thread has stopped");
         }
+    }
+
+    /// The dashboard's figures at `now_ms`.
+    pub(crate) async fn summary(&self, now_ms: i64) -> Result<Summary, String> {
+        let (tx, rx) = oneshot::channel();
+        self.ops
+            .send(Op::Summary(now_ms, tx))
+            .map_err(|_| "CDR store unavailable".to_string())?;
+        rx.await.map_err(|_| "CDR store unavailable".to_string())?
     }
 
     pub(crate) async fn read(&self, query: Query) -> Result<Vec<Value>, String> {
@@ -121,19 +172,69 @@ fn open(path: &Path) -> anyhow::Result<Connection> {
 fn run(db: &Connection, ops: &mpsc::Receiver<Op>) {
     while let Ok(op) = ops.recv() {
         match op {
-            Op::Write(id, start, end, record) => {
-                if let Err(e) = db.execute(
-                    "INSERT INTO cdrs (id, start_ms, end_ms, record) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, start, end, record],
-                ) {
-                    warn!(call_id = %id, error = %e, "CDR write failed");
+            Op::Write(row) => {
+                if let Err(e) = write(db, &row) {
+                    warn!(call_id = %row.id, error = %e, "CDR write failed");
                 }
             }
             Op::Read(query, reply) => {
                 let _ = reply.send(read(db, query).map_err(|e| e.to_string()));
             }
+            Op::Summary(now, reply) => {
+                let _ = reply.send(summary(db, now).map_err(|e| e.to_string()));
+            }
         }
     }
+}
+
+fn write(db: &Connection, row: &Row) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO cdrs (id, kind, start_ms, end_ms, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![row.id, row.kind, row.start, row.end, row.record],
+    )?;
+    for stage in &row.funnel {
+        db.execute(
+            "INSERT INTO funnel_daily (day, stage, n) VALUES (?1, ?2, 1) \
+             ON CONFLICT(day, stage) DO UPDATE SET n = n + 1",
+            params![row.day, stage],
+        )?;
+    }
+    Ok(())
+}
+
+/// The UTC date of a Unix time, `YYYY-MM-DD`.
+fn day_of(unix_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(unix_ms)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+        .unwrap_or_default()
+}
+
+fn summary(db: &Connection, now: i64) -> rusqlite::Result<Summary> {
+    let minute = now / 60_000;
+    let mut per_minute = vec![0u64; 60];
+    let mut stmt = db.prepare_cached(
+        "SELECT start_ms / 60000, count(*) FROM cdrs WHERE kind = 'inbound' AND start_ms >= ?1 \
+         GROUP BY 1",
+    )?;
+    let rows = stmt.query_map([(minute - 59) * 60_000], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (m, n) = row?;
+        if let Some(slot) = usize::try_from(m - (minute - 59))
+            .ok()
+            .and_then(|i| per_minute.get_mut(i))
+        {
+            *slot = n as u64;
+        }
+    }
+    let mut stmt = db.prepare_cached("SELECT stage, n FROM funnel_daily WHERE day = ?1")?;
+    let funnel = stmt
+        .query_map([day_of(now)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Summary { per_minute, funnel })
 }
 
 /// The records started in the query's window, oldest first, each with the ids of the SMS its
@@ -174,6 +275,20 @@ pub(crate) fn read(db: &Connection, q: Query) -> rusqlite::Result<Vec<Value>> {
         out.push(value);
     }
     Ok(out)
+}
+
+/// The deflection funnel's stages a call reached (an SMS counts only in a call that was
+/// offered the deflection).
+pub(crate) fn funnel(r: &CallRecord) -> Vec<&'static str> {
+    let reached = |marker: &str| r.path.iter().any(|s| s.outcome == marker);
+    if !reached(FUNNEL[0].1) {
+        return Vec::new();
+    }
+    FUNNEL
+        .iter()
+        .filter(|(_, marker)| reached(marker))
+        .map(|(stage, _)| *stage)
+        .collect()
 }
 
 /// A leg's record as stored: the core's record, its SIP Call-ID and its media quality.
@@ -224,6 +339,7 @@ pub(crate) fn document(r: &CallRecord, sip_call_id: &str, quality: Option<&Quali
         "path": r.path.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "digits": r.entries.iter().map(|e| json!({"node": e.node, "digits": e.digits})).collect::<Vec<_>>(),
         "rtp": rtp,
+        "funnel": funnel(r),
     })
 }
 

@@ -125,22 +125,9 @@ pub(crate) fn call_record(r: &CallRecord) {
             "outcome" => step.outcome_label().to_string()
         )
         .increment(1);
-        if let Some(stage) = step.outcome.strip_prefix("event deflection_") {
-            funnel(stage);
-        }
     }
-    // A chat link the flow sent (the deflection flow's `send_*_link` nodes).
-    let offered = r
-        .path
-        .iter()
-        .any(|s| s.outcome == "event deflection_offered");
-    let sent = r
-        .path
-        .iter()
-        .filter(|s| s.outcome == "sms_accepted" && s.node.contains("link"))
-        .count();
-    if offered && sent > 0 {
-        counter!("ivrd_deflection_total", "stage" => "sms_accepted").increment(sent as u64);
+    for stage in crate::cdr::funnel(r) {
+        funnel(stage);
     }
 }
 
@@ -152,6 +139,7 @@ pub(crate) fn funnel(stage: &str) {
         "accepted" => "accepted",
         "declined" => "declined",
         "timed_out" => "timed_out",
+        "sms_accepted" => "sms_accepted",
         "sms_delivered" => "sms_delivered",
         "chat_started" => "chat_started",
         _ => "other",

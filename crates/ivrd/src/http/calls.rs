@@ -50,6 +50,8 @@ pub(crate) enum ApiCommand {
     Priority(String, i32, oneshot::Sender<bool>),
     /// Publish the SIP loop's counters and gauges now (a scrape is about to render them).
     Publish(oneshot::Sender<()>),
+    /// What the dashboard shows of the SIP loop now.
+    Dashboard(oneshot::Sender<super::dashboard::Live>),
     /// The flows loaded (for `/ready` and `GET /flows`).
     Ready(oneshot::Sender<super::Readiness>),
     /// Load, check and swap the flows: their names, or every error.
@@ -221,18 +223,21 @@ async fn list(State(s): AppState, headers: HeaderMap) -> Response {
     let Ok(views) = rx.await else {
         return gone();
     };
-    let calls: Vec<serde_json::Value> = views
-        .iter()
-        .map(|v| {
-            let legs: Vec<serde_json::Value> = v
-                .legs
-                .iter()
-                .map(|l| j!({"leg": l.leg.map(|l| l.to_string()), "target": l.target, "state": l.state}))
-                .collect();
-            j!({"id": v.id, "leg": v.leg.to_string(), "direction": v.direction, "state": v.state, "flow": v.flow, "legs": legs})
-        })
-        .collect();
+    let calls: Vec<serde_json::Value> = views.iter().map(call_json).collect();
     json(StatusCode::OK, j!({ "calls": calls }))
+}
+
+/// A live call as the API and the dashboard show it.
+pub(crate) fn call_json(v: &CallView) -> serde_json::Value {
+    let legs: Vec<serde_json::Value> = v
+        .legs
+        .iter()
+        .map(|l| j!({"leg": l.leg.map(|l| l.to_string()), "target": l.target, "state": l.state}))
+        .collect();
+    j!({
+        "id": v.id, "leg": v.leg.to_string(), "direction": v.direction, "state": v.state,
+        "flow": v.flow, "node": v.node, "start_ms": v.start_unix_ms, "legs": legs,
+    })
 }
 
 async fn outcome(State(s): AppState, headers: HeaderMap, Path(id): Path<String>) -> Response {

@@ -1,6 +1,7 @@
 //! The daemon's HTTP server (axum), one listener for everything:
 //! - `GET /health`.
 //! - `GET /metrics` (Prometheus) and `GET /cdrs` (see [`ops`]).
+//! - `GET /`: the live dashboard (see [`dashboard`]).
 //! - `GET /ready`, flows and their reload, the SMS outbox and its dead letters (see [`admin`]).
 //! - The calls API (admin token): push calls, live calls, hang-ups (see [`calls`]).
 //! - Tickets, queue statistics and journal, agents' status and their page (see [`tickets`]).
@@ -12,6 +13,7 @@
 
 mod admin;
 pub(crate) mod calls;
+mod dashboard;
 mod ops;
 mod sms;
 mod tickets;
@@ -23,6 +25,7 @@ use axum::routing::get;
 use tracing::{error, info};
 
 pub(crate) use admin::Readiness;
+pub(crate) use dashboard::Live;
 pub(crate) use ops::Ops;
 
 use crate::serve::Config;
@@ -32,6 +35,27 @@ use crate::serve::Config;
 pub(crate) struct Admin(Option<String>);
 
 impl Admin {
+    /// Whether admin routes are on (a token is configured).
+    pub(crate) fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether `token` is the admin token.
+    pub(crate) fn is(&self, token: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|a| constant_time_eq(token.as_bytes(), a.as_bytes()))
+    }
+
+    /// [`Admin::refusal`] that also takes the dashboard's cookie (a browser cannot send a
+    /// bearer token with a page load or an `EventSource`).
+    pub(crate) fn refusal_or_cookie(&self, headers: &HeaderMap) -> Option<Response> {
+        match cookie(headers, ADMIN_COOKIE).is_some_and(|t| self.is(t)) {
+            true => None,
+            false => self.refusal(headers),
+        }
+    }
+
     /// `None` if the request carries the admin token; the refusal otherwise.
     pub(crate) fn refusal(&self, headers: &HeaderMap) -> Option<Response> {
         let Some(admin) = &self.0 else {
@@ -42,6 +66,22 @@ impl Admin {
             false => Some(StatusCode::UNAUTHORIZED.into_response()),
         }
     }
+}
+
+/// The dashboard's session cookie: the admin token, `HttpOnly`, `SameSite=Strict`.
+pub(crate) const ADMIN_COOKIE: &str = "ivrd_admin";
+
+/// A cookie's value.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -91,6 +131,12 @@ pub(crate) async fn start(
     let admin = Admin(token);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .merge(dashboard::router(
+            api.commands.clone(),
+            sms.clone(),
+            ops.cdrs.clone(),
+            admin.clone(),
+        ))
         .merge(admin::router(
             api.commands.clone(),
             sms.clone(),

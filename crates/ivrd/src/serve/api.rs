@@ -66,6 +66,16 @@ impl Daemon {
                 self.publish();
                 let _ = reply.send(());
             }
+            ApiCommand::Dashboard(reply) => {
+                let live = crate::http::Live {
+                    calls: self.core.call_views(),
+                    queues: (self.core.queue_waiting().into_iter())
+                        .map(|(q, n)| (q.to_string(), n))
+                        .collect(),
+                    agents: self.core.agent_views(),
+                };
+                let _ = reply.send(live);
+            }
             ApiCommand::Ready(reply) => {
                 let flows = self.core.flows().names();
                 let flows = flows.into_iter().map(String::from).collect();

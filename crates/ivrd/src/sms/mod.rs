@@ -35,6 +35,8 @@ enum Command {
     Receipt(Receipt, oneshot::Sender<Result<(), String>>),
     Inbound(Inbound, oneshot::Sender<Result<Option<Keyword>, String>>),
     Consent(ConsentRequest, oneshot::Sender<Result<(), String>>),
+    /// The outbox's messages by state.
+    Counts(oneshot::Sender<Result<Vec<(&'static str, usize)>, String>>),
     /// An operator's retry of a dead (or failed) message; false if it is not one in memory.
     Retry(MessageId, oneshot::Sender<Result<bool, String>>),
     /// A coupon drawn for a call: written with the first write of the SMS that carries its
@@ -136,6 +138,11 @@ impl Sms {
             .map_err(|_| "SMS outbox is not running".to_string())?;
         rx.await
             .unwrap_or_else(|_| Err("SMS outbox stopped".to_string()))
+    }
+
+    /// The outbox's messages in memory, by state.
+    pub(crate) async fn by_state(&self) -> Result<Vec<(&'static str, usize)>, String> {
+        self.ask(Command::Counts).await
     }
 
     /// Retries a dead letter; `Ok(false)` if it is not dead or failed, or no longer in memory.
@@ -353,6 +360,9 @@ impl Worker {
                     }
                     let _ = reply.send(stored);
                 });
+            }
+            Command::Counts(reply) => {
+                let _ = reply.send(Ok(self.outbox.by_state().into_iter().collect()));
             }
             Command::Retry(id, reply) => {
                 let retried = self.outbox.retry(now, id);
