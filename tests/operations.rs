@@ -191,6 +191,15 @@ fn flows_reload_under_load_and_the_admin_routes() {
     let (_, dead) = admin_api(port, TOKEN, "GET", "/sms/outbox?state=dead", "");
     assert_eq!(dead["messages"].as_array().map(Vec::len), Some(0));
 
+    // The chat platform reports a chat begun: the funnel's last stage.
+    let (status, _) = admin_api(port, TOKEN, "POST", "/deflection/chat-started", "{}");
+    assert_eq!(status, 202);
+    let (_, metrics) = http("GET", port, "/metrics", &[], "");
+    assert!(
+        metrics.contains("ivrd_deflection_total{stage=\"chat_started\"} 1"),
+        "{metrics}"
+    );
+
     // JSON logs: one object per line, the call's Call-ID a field of its lines.
     let log = ivrd.log_text();
     let lines: Vec<serde_json::Value> = log

@@ -66,6 +66,8 @@ const COLUMNS: [&str; 24] = [
 
 enum Op {
     Write(Row),
+    /// One more at a funnel stage that no call's path shows (a chat the chat platform began).
+    Stage(String, &'static str),
     Read(Query, oneshot::Sender<Result<Vec<Value>, String>>),
     Summary(i64, oneshot::Sender<Result<Summary, String>>),
 }
@@ -139,6 +141,13 @@ impl CdrLog {
         }
     }
 
+    /// Counts a funnel stage for the day of `at_ms`.
+    pub(crate) fn stage(&self, at_ms: i64, stage: &'static str) {
+        if self.ops.send(Op::Stage(day_of(at_ms), stage)).is_err() {
+            warn!("CDR thread has stopped");
+        }
+    }
+
     /// The dashboard's figures at `now_ms`.
     pub(crate) async fn summary(&self, now_ms: i64) -> Result<Summary, String> {
         let (tx, rx) = oneshot::channel();
@@ -177,6 +186,11 @@ fn run(db: &Connection, ops: &mpsc::Receiver<Op>) {
                     warn!(call_id = %row.id, error = %e, "CDR write failed");
                 }
             }
+            Op::Stage(day, stage) => {
+                if let Err(e) = count_stage(db, &day, stage) {
+                    warn!(error = %e, "funnel count failed");
+                }
+            }
             Op::Read(query, reply) => {
                 let _ = reply.send(read(db, query).map_err(|e| e.to_string()));
             }
@@ -193,13 +207,18 @@ fn write(db: &Connection, row: &Row) -> rusqlite::Result<()> {
         params![row.id, row.kind, row.start, row.end, row.record],
     )?;
     for stage in &row.funnel {
-        db.execute(
-            "INSERT INTO funnel_daily (day, stage, n) VALUES (?1, ?2, 1) \
-             ON CONFLICT(day, stage) DO UPDATE SET n = n + 1",
-            params![row.day, stage],
-        )?;
+        count_stage(db, &row.day, stage)?;
     }
     Ok(())
+}
+
+fn count_stage(db: &Connection, day: &str, stage: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT INTO funnel_daily (day, stage, n) VALUES (?1, ?2, 1) \
+         ON CONFLICT(day, stage) DO UPDATE SET n = n + 1",
+        params![day, stage],
+    )
+    .map(drop)
 }
 
 /// The UTC date of a Unix time, `YYYY-MM-DD`.

@@ -223,17 +223,20 @@ pub(crate) fn sms_submitted(provider: &'static str, result: &sms_gateway::Submit
     counter!("ivrd_sms_submits_total", "provider" => provider, "result" => result).increment(1);
 }
 
-/// A delivery receipt, for a message sent for `purpose` (if it is still in memory).
-pub(crate) fn sms_receipt(status: &sms_gateway::ReceiptStatus, purpose: Option<&str>) {
+/// A delivery receipt, for a message sent for `purpose` (if it is still in memory); whether
+/// it delivered a chat link (the deflection funnel's `sms_delivered`).
+pub(crate) fn sms_receipt(status: &sms_gateway::ReceiptStatus, purpose: Option<&str>) -> bool {
     let status = match status {
         sms_gateway::ReceiptStatus::Delivered => "delivered",
         sms_gateway::ReceiptStatus::InTransit => "in_transit",
         sms_gateway::ReceiptStatus::Failed(_) => "failed",
     };
     counter!("ivrd_sms_receipts_total", "status" => status).increment(1);
-    if status == "delivered" && purpose.is_some_and(|p| p.contains("chat")) {
+    let chat_link = status == "delivered" && purpose.is_some_and(|p| p.contains("chat"));
+    if chat_link {
         funnel("sms_delivered");
     }
+    chat_link
 }
 
 /// A number opted out (or back in).

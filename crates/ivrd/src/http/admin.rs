@@ -9,6 +9,8 @@
 //! - `GET /sms/outbox?state=&limit=` (admin): the latest messages, newest first (`state`:
 //!   `queued`, `submitting`, `accepted`, `delivered`, `failed`, `dead`); `dead` lists the
 //!   dead letters.
+//! - `POST /deflection/chat-started` (admin): the chat platform tells ivrd that a deflected
+//!   caller started the chat (the funnel's last stage; the body, if any, is not read).
 //! - `POST /sms/outbox/{id}/retry` (admin): send a dead (or failed) message again, its attempts
 //!   counted afresh; `409` if it is neither, or older than the outbox keeps in memory.
 
@@ -63,6 +65,7 @@ pub(crate) fn router(
         .route("/flows/reload", post(reload))
         .route("/sms/outbox", get(outbox))
         .route("/sms/outbox/{id}/retry", post(retry))
+        .route("/deflection/chat-started", post(chat_started))
         .with_state(shared)
 }
 
@@ -173,4 +176,13 @@ async fn retry(State(s): AppState, headers: HeaderMap, Path(id): Path<String>) -
         ),
         Err(e) => reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e})),
     }
+}
+
+async fn chat_started(State(s): AppState, headers: HeaderMap) -> Response {
+    if let Some(refusal) = s.admin.refusal(&headers) {
+        return refusal;
+    }
+    crate::meters::funnel("chat_started");
+    s.cdrs.stage(crate::clock::unix_ms(), "chat_started");
+    reply(StatusCode::ACCEPTED, json!({"counted": true}))
 }

@@ -159,7 +159,8 @@ async fn serve(
         .user_agent(concat!("ivrd/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| anyhow::anyhow!("HTTP client: {e}"))?;
-    let sms = crate::sms::Sms::start(&config.sms, http.clone()).await?;
+    let cdrs = crate::cdr::CdrLog::open(&config.sms.store)?;
+    let sms = crate::sms::Sms::start(&config.sms, http.clone(), cdrs.clone()).await?;
     let push_log = crate::push_log::PushLog::open(&config.sms.store)?;
     let tickets = crate::tickets::TicketLog::open(&config.sms.store)?;
     let (agent_events, _) = tokio::sync::broadcast::channel(256);
@@ -170,7 +171,6 @@ async fn serve(
         };
         webhook::spawn(tickets.clone(), http.clone(), url.clone(), secret);
     }
-    let cdrs = crate::cdr::CdrLog::open(&config.sms.store)?;
     let ops = crate::http::Ops {
         prometheus: crate::meters::install()?,
         cdrs: cdrs.clone(),

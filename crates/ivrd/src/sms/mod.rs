@@ -66,7 +66,11 @@ pub(crate) struct Sms {
 impl Sms {
     /// Opens the store, restores the outbox from it and starts the task (on the current
     /// tokio runtime).
-    pub(crate) async fn start(config: &SmsConfig, client: reqwest::Client) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        config: &SmsConfig,
+        client: reqwest::Client,
+        cdrs: crate::cdr::CdrLog,
+    ) -> anyhow::Result<Self> {
         let provider = Configured::from_config(config)?;
         let home = Country::by_iso(&config.country).ok_or_else(|| {
             anyhow::anyhow!("sms.country {:?} is not one we know", config.country)
@@ -119,6 +123,7 @@ impl Sms {
             sms: sms.clone(),
             client,
             callback: config.callback_base.clone(),
+            cdrs,
         };
         tokio::spawn(worker.run(rx));
         if let Configured::Smpp(link) = &sms.provider {
@@ -281,6 +286,8 @@ struct Worker {
     sms: Sms,
     client: reqwest::Client,
     callback: String,
+    /// Where a delivered chat link counts in the day's deflection funnel.
+    cdrs: crate::cdr::CdrLog,
 }
 
 impl Worker {
@@ -344,7 +351,9 @@ impl Worker {
             Command::Receipt(receipt, reply) => {
                 info!(id = %receipt.id, status = ?receipt.status, "sms receipt");
                 let purpose = self.outbox.message(receipt.id).map(|m| m.purpose.as_str());
-                crate::meters::sms_receipt(&receipt.status, purpose);
+                if crate::meters::sms_receipt(&receipt.status, purpose) {
+                    self.cdrs.stage(now as i64, "sms_delivered");
+                }
                 let (id, raw) = (receipt.id, receipt.raw.clone());
                 if let Err(e) = self.outbox.handle_receipt(now, receipt.id, receipt.status) {
                     warn!(%id, error = %e, "receipt for a message not in memory; stored raw");
