@@ -33,16 +33,7 @@ fn the_ticket_appears_on_the_agents_page_when_their_phone_rings_with_the_sms_rep
         dir.join("queues.toml").display()
     );
     std::fs::write(&config, text).expect("config");
-    let http_arg = format!("127.0.0.1:{http_port}");
-    let ivrd = Ivrd::start_with_env(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--http",
-            &http_arg,
-        ],
-        &[("IVRD_TEST_ADMIN", ADMIN)],
-    );
+    let ivrd = Ivrd::start_admin(&config, http_port, ("IVRD_TEST_ADMIN", ADMIN), &[]);
     // The page first, listening. The script runs from beside its node_modules (ES modules
     // resolve packages from the script's own directory).
     let script = root().join("target/browser/agent-page.mjs");

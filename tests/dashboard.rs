@@ -27,15 +27,7 @@ fn a_call_appears_on_the_dashboard_while_it_lasts_and_leaves_when_it_ends() {
     let config = dir.join("ivrd.toml");
     std::fs::write(&config, "[http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n").expect("config");
     let port = free_tcp_port();
-    let ivrd = Ivrd::start_with_env(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--http",
-            &format!("127.0.0.1:{port}"),
-        ],
-        &[("IVRD_TEST_ADMIN", ADMIN)],
-    );
+    let ivrd = Ivrd::start_admin(&config, port, ("IVRD_TEST_ADMIN", ADMIN), &[]);
     // Without the token: the login form, and no events.
     let (status, body) = http("GET", port, "/", &[], "");
     assert_eq!(status, 401);

@@ -68,17 +68,8 @@ fn flows_reload_under_load_and_the_admin_routes() {
     let _ = std::fs::remove_dir_all(&dir);
     let config = setup(&dir);
     let port = free_tcp_port();
-    let ivrd = Ivrd::start_with_env(
-        &[
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-        ],
-        &[("IVRD_OPS_ADMIN", TOKEN)],
-    );
+    let token = ("IVRD_OPS_ADMIN", TOKEN);
+    let ivrd = Ivrd::start_admin(&config, port, token, &["--log-format", "json"]);
     let (status, body) = http("GET", port, "/ready", &[], "");
     assert_eq!(status, 200, "{body}");
     let ready: serde_json::Value = serde_json::from_str(&body).expect("JSON");

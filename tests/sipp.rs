@@ -160,15 +160,7 @@ fn sipp_scenarios_against_ivrd_serve() {
     )
     .expect("config");
     let http = common::free_tcp_port();
-    let ivrd = Ivrd::start_with_env(
-        &[
-            "--config",
-            config.to_str().expect("utf-8 path"),
-            "--http",
-            &format!("127.0.0.1:{http}"),
-        ],
-        &[("IVRD_TEST_ADMIN", "ops-token")],
-    );
+    let ivrd = Ivrd::start_admin(&config, http, ("IVRD_TEST_ADMIN", "ops-token"), &[]);
     let mut failures = Vec::new();
     let mut made = Vec::new();
     let cases: [(Run<'_>, &str, Option<&str>); 10] = [

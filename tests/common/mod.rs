@@ -96,6 +96,26 @@ impl Ivrd {
         ivrd
     }
 
+    /// Starts `ivrd serve` with a config file, the HTTP API on `http_port`, the admin token
+    /// `token` in the environment variable `token_env` (as the config names it), and `extra`
+    /// arguments.
+    pub fn start_admin(
+        config: &Path,
+        http_port: u16,
+        (token_env, token): (&str, &str),
+        extra: &[&str],
+    ) -> Self {
+        let http = format!("127.0.0.1:{http_port}");
+        let mut args = vec![
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--http",
+            &http,
+        ];
+        args.extend_from_slice(extra);
+        Self::start_with_env(&args, &[(token_env, token)])
+    }
+
     /// Starts `ivrd serve` for the SMS tests: a config file, a fixed HTTP port, its own `var`
     /// (kept across restarts), and secrets in the environment.
     pub fn start_sms(config: &Path, http_port: u16, var: &Path, env: &[(&str, &str)]) -> Self {

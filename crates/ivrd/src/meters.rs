@@ -247,14 +247,7 @@ pub(crate) fn sms_opt_out(opted_out: bool) {
 
 /// The outbox's messages by state.
 pub(crate) fn sms_outbox(by_state: &std::collections::BTreeMap<&'static str, usize>) {
-    for state in [
-        "queued",
-        "submitting",
-        "accepted",
-        "delivered",
-        "failed",
-        "dead",
-    ] {
+    for state in sms_gateway::State::NAMES {
         let n = by_state.get(state).copied().unwrap_or(0);
         gauge!("ivrd_sms_outbox", "state" => state).set(n as f64);
     }

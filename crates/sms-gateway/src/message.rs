@@ -50,6 +50,16 @@ pub enum State {
 }
 
 impl State {
+    /// Every state's [`State::name`], in the order a message goes through them.
+    pub const NAMES: [&'static str; 6] = [
+        "queued",
+        "submitting",
+        "accepted",
+        "delivered",
+        "failed",
+        "dead",
+    ];
+
     /// Whether the message is at its end (nothing more will happen to it).
     pub fn is_final(&self) -> bool {
         matches!(

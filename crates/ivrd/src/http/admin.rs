@@ -24,41 +24,20 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::calls::ApiCommand;
-use super::{Admin, ask, json as reply};
+use super::ops::{AppState, OpsState};
+use super::{ask, json as reply};
 
 /// How long the SIP loop has to answer.
 const WAIT: Duration = Duration::from_secs(2);
-use crate::cdr::CdrLog;
 
 /// What the SIP loop says of itself for `/ready`.
 pub(crate) struct Readiness {
     pub(crate) flows: Vec<String>,
 }
 
-struct Shared {
-    commands: mpsc::UnboundedSender<ApiCommand>,
-    sms: crate::sms::Sms,
-    cdrs: CdrLog,
-    admin: Admin,
-}
-
-type AppState = State<Arc<Shared>>;
-
-pub(crate) fn router(
-    commands: mpsc::UnboundedSender<ApiCommand>,
-    sms: crate::sms::Sms,
-    cdrs: CdrLog,
-    admin: Admin,
-) -> Router {
-    let shared = Arc::new(Shared {
-        commands,
-        sms,
-        cdrs,
-        admin,
-    });
+pub(super) fn routes() -> Router<Arc<OpsState>> {
     Router::new()
         .route("/ready", get(ready))
         .route("/flows", get(flows))
@@ -66,7 +45,6 @@ pub(crate) fn router(
         .route("/sms/outbox", get(outbox))
         .route("/sms/outbox/{id}/retry", post(retry))
         .route("/deflection/chat-started", post(chat_started))
-        .with_state(shared)
 }
 
 async fn ready(State(s): AppState) -> Response {
@@ -125,21 +103,19 @@ struct OutboxQuery {
     limit: Option<usize>,
 }
 
-const STATES: [&str; 6] = [
-    "queued",
-    "submitting",
-    "accepted",
-    "delivered",
-    "failed",
-    "dead",
-];
-
 async fn outbox(State(s): AppState, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    if let Some(state) = q.state.as_deref().filter(|st| !STATES.contains(st)) {
-        let error = format!("state {state}: one of {}", STATES.join(", "));
+    if let Some(state) = q
+        .state
+        .as_deref()
+        .filter(|st| !sms_gateway::State::NAMES.contains(st))
+    {
+        let error = format!(
+            "state {state}: one of {}",
+            sms_gateway::State::NAMES.join(", ")
+        );
         return reply(StatusCode::BAD_REQUEST, json!({"error": error}));
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);

@@ -20,11 +20,10 @@ use axum::routing::get;
 use call_control::{AgentView, CallView};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::calls::{ApiCommand, call_json};
-use super::{ADMIN_COOKIE, Admin, ask};
-use crate::cdr::CdrLog;
+use super::ops::{AppState, OpsState};
+use super::{ADMIN_COOKIE, ask};
 
 /// What the SIP loop shows the dashboard.
 pub(crate) struct Live {
@@ -33,31 +32,10 @@ pub(crate) struct Live {
     pub(crate) agents: Vec<AgentView>,
 }
 
-struct Shared {
-    commands: mpsc::UnboundedSender<ApiCommand>,
-    sms: crate::sms::Sms,
-    cdrs: CdrLog,
-    admin: Admin,
-}
-
-type AppState = State<Arc<Shared>>;
-
-pub(crate) fn router(
-    commands: mpsc::UnboundedSender<ApiCommand>,
-    sms: crate::sms::Sms,
-    cdrs: CdrLog,
-    admin: Admin,
-) -> Router {
-    let shared = Arc::new(Shared {
-        commands,
-        sms,
-        cdrs,
-        admin,
-    });
+pub(super) fn routes() -> Router<Arc<OpsState>> {
     Router::new()
         .route("/", get(page))
         .route("/dashboard/events", get(events))
-        .with_state(shared)
 }
 
 #[derive(Deserialize)]
@@ -100,7 +78,7 @@ async fn events(State(s): AppState, headers: HeaderMap) -> Response {
 }
 
 /// One snapshot; `None` once the SIP loop is gone (the stream ends).
-async fn snapshot(s: &Shared) -> Option<Value> {
+async fn snapshot(s: &OpsState) -> Option<Value> {
     let live = ask(&s.commands, ApiCommand::Dashboard, Duration::from_secs(2)).await?;
     let now = crate::clock::unix_ms();
     let mut summary = s.cdrs.summary(now).await.unwrap_or_default();

@@ -131,19 +131,12 @@ pub(crate) async fn start(
     let admin = Admin(token);
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .merge(dashboard::router(
+        .merge(ops::router(
+            ops,
             api.commands.clone(),
             sms.clone(),
-            ops.cdrs.clone(),
             admin.clone(),
         ))
-        .merge(admin::router(
-            api.commands.clone(),
-            sms.clone(),
-            ops.cdrs.clone(),
-            admin.clone(),
-        ))
-        .merge(ops::router(ops, api.commands.clone(), admin.clone()))
         .merge(calls::router(api.clone(), admin.clone()))
         .merge(tickets::router(api, admin.clone()))
         .merge(sms::router(sms, &config.merchants, &config.sms, admin)?);

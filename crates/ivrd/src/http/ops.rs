@@ -23,17 +23,20 @@ use super::calls::ApiCommand;
 use super::{Admin, json as reply};
 use crate::cdr::{self, CdrLog};
 
-struct Shared {
-    prometheus: PrometheusHandle,
-    commands: mpsc::UnboundedSender<ApiCommand>,
-    cdrs: CdrLog,
-    admin: Admin,
-    metrics_open: bool,
+/// What the operations routes (these, [`super::admin`] and [`super::dashboard`]) share.
+pub(crate) struct OpsState {
+    pub(crate) prometheus: PrometheusHandle,
+    pub(crate) commands: mpsc::UnboundedSender<ApiCommand>,
+    pub(crate) sms: crate::sms::Sms,
+    pub(crate) cdrs: CdrLog,
+    pub(crate) admin: Admin,
+    /// Serve `/metrics` without the admin token.
+    pub(crate) metrics_open: bool,
 }
 
-type AppState = State<Arc<Shared>>;
+pub(crate) type AppState = State<Arc<OpsState>>;
 
-/// What the operations routes need.
+/// What the daemon hands the operations routes.
 pub(crate) struct Ops {
     pub(crate) prometheus: PrometheusHandle,
     pub(crate) cdrs: CdrLog,
@@ -41,14 +44,17 @@ pub(crate) struct Ops {
     pub(crate) metrics_open: bool,
 }
 
+/// The metrics, CDR, admin and dashboard routes.
 pub(crate) fn router(
     ops: Ops,
     commands: mpsc::UnboundedSender<ApiCommand>,
+    sms: crate::sms::Sms,
     admin: Admin,
 ) -> Router {
-    let shared = Arc::new(Shared {
+    let state = Arc::new(OpsState {
         prometheus: ops.prometheus,
         commands,
+        sms,
         cdrs: ops.cdrs,
         admin,
         metrics_open: ops.metrics_open,
@@ -56,7 +62,9 @@ pub(crate) fn router(
     Router::new()
         .route("/metrics", get(metrics))
         .route("/cdrs", get(cdrs))
-        .with_state(shared)
+        .merge(super::admin::routes())
+        .merge(super::dashboard::routes())
+        .with_state(state)
 }
 
 async fn metrics(State(s): AppState, headers: HeaderMap) -> Response {
