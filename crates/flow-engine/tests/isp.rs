@@ -223,7 +223,9 @@ fn balance_entry_running_out_of_attempts_returns_to_the_menu() {
     sim.time_out();
     assert_eq!(sim.last_played(), "en:main-menu");
     let path = sim.path();
-    assert!(path.contains(&"balance invalid 1".to_string()), "{path:?}");
+    // The contract number is sensitive: its keys are masked in the path.
+    assert!(path.contains(&"balance invalid *".to_string()), "{path:?}");
+    assert!(path.contains(&"balance invalid **".to_string()), "{path:?}");
     assert!(path.contains(&"balance no_input".to_string()), "{path:?}");
     assert!(sim.sms.is_empty());
 }
