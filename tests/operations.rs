@@ -134,19 +134,23 @@ fn flows_reload_under_load_and_the_admin_routes() {
     let (ok, output) = common::finish(load, 60);
     assert!(ok, "SIPp: calls failed during the reload:\n{output}");
 
-    // Every call has its CDR; those that came after the reload ran the new flow.
+    // Every call has its CDR (the last ones are written a moment after SIPp's last 200 OK,
+    // once their media has reported); those that came after the reload ran the new flow.
     let auth = format!("Bearer {TOKEN}");
-    let (_, text) = http(
-        "GET",
-        port,
-        "/cdrs?since=0",
-        &[("Authorization", &auth)],
-        "",
-    );
-    let cdrs: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let read = || -> Vec<serde_json::Value> {
+        let (_, text) = http(
+            "GET",
+            port,
+            "/cdrs?since=0",
+            &[("Authorization", &auth)],
+            "",
+        );
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    common::wait_until("200 CDRs", 10, || read().len() >= 200);
+    let cdrs = read();
     assert_eq!(cdrs.len(), 200, "one record per call");
     let first = |c: &serde_json::Value| c["path"][0].as_str().unwrap_or_default().to_string();
     let old = cdrs

@@ -51,6 +51,21 @@ pub(crate) fn check(ivrd: &Ivrd, http: u16, token: &str, made: &[Made], pcap: bo
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     let auth = format!("Bearer {token}");
+    // The last call's record is written once its media has reported: give it a moment.
+    let count = || {
+        let (_, text) = common::http(
+            "GET",
+            http,
+            "/cdrs?since=0",
+            &[("Authorization", &auth)],
+            "",
+        );
+        text.lines().count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count() < made.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let (status, cdr_text) = common::http(
         "GET",
         http,
