@@ -36,13 +36,39 @@ fn the_ticket_appears_on_the_agents_page_when_their_phone_rings_with_the_sms_rep
     let ivrd = Ivrd::start_admin(&config, http_port, ("IVRD_TEST_ADMIN", ADMIN), &[]);
     // The page first, listening. The script runs from beside its node_modules (ES modules
     // resolve packages from the script's own directory).
+    // The page opens with alice's key only (the admin hands out the link).
+    assert_eq!(http("GET", http_port, "/agents/alice", &[], "").0, 401);
+    assert_eq!(
+        http("GET", http_port, "/agents/alice/events", &[], "").0,
+        401
+    );
+    let wrong = http("GET", http_port, "/agents/alice?key=00", &[], "").0;
+    assert_eq!(wrong, 401, "a wrong key");
+    let (status, link) = common::admin_api(http_port, ADMIN, "GET", "/agents/alice/link", "");
+    assert_eq!(status, 200);
+    let url = link["url"].as_str().expect("the link").to_string();
+    let (_, bob) = common::admin_api(http_port, ADMIN, "GET", "/agents/bob/link", "");
+    let bobs_key = bob["url"]
+        .as_str()
+        .and_then(|u| u.split("key=").nth(1))
+        .unwrap_or("");
+    let cookie = format!("ivrd_agent={bobs_key}");
+    let other = http(
+        "GET",
+        http_port,
+        "/agents/alice/events",
+        &[("Cookie", &cookie)],
+        "",
+    )
+    .0;
+    assert_eq!(other, 401, "bob's key does not open alice's tickets");
     let script = root().join("target/browser/agent-page.mjs");
     std::fs::copy(root().join("tests/browser/agent-page.mjs"), &script).expect("copy the script");
     let mut browser = Command::new("node")
         .current_dir(root().join("target/browser"))
         .arg(&script)
         .args([
-            &format!("http://127.0.0.1:{http_port}/agents/alice"),
+            &format!("http://127.0.0.1:{http_port}{url}"),
             "Photo of the router attached",
             "60000",
         ])

@@ -40,6 +40,14 @@ impl Admin {
         self.0.is_some()
     }
 
+    /// An agent's page key: HMAC-SHA256 of their name under the admin token, in hex; `None`
+    /// without a token.
+    pub(crate) fn agent_key(&self, agent: &str) -> Option<String> {
+        let token = self.0.as_ref()?;
+        let signature = crate::serve::signature(token, &format!("agent-page:{agent}"));
+        Some(signature.trim_start_matches("sha256=").to_string())
+    }
+
     /// Whether `token` is the admin token.
     pub(crate) fn is(&self, token: &str) -> bool {
         self.0

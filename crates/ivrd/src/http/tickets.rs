@@ -5,7 +5,10 @@
 //!   mean absolute error; `GET /queues/{name}/events?since=`: the queue journal.
 //! - `POST /agents/{name}/status` with `{"status": "available" | "on_break" | "logged_out"}`.
 //! - `GET /agents/{name}`: the agent's page, which shows each ticket the moment the agent's
-//!   phone rings with it (server-sent events from `GET /agents/{name}/events`).
+//!   phone rings with it (server-sent events from `GET /agents/{name}/events`). It is opened
+//!   with the agent's key: `GET /agents/{name}/link` (admin) gives the address to hand them,
+//!   `/agents/{name}?key=…`; the key becomes a cookie for that page. The key is an HMAC of the
+//!   agent's name under the admin token: changing the token changes every key.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,6 +45,7 @@ pub(crate) fn router(api: Api, admin: Admin) -> Router {
         .route("/agents/{name}/status", post(status))
         .route("/agents/{name}", get(page))
         .route("/agents/{name}/events", get(events))
+        .route("/agents/{name}/link", get(link))
         .with_state(shared)
 }
 
@@ -173,8 +177,40 @@ async fn status(
     }
 }
 
-/// The tickets offered to one agent, as server-sent events (`ticket`, JSON).
-async fn events(State(s): AppState, Path(name): Path<String>) -> impl IntoResponse {
+/// The cookie that opens one agent's page: their key.
+const AGENT_COOKIE: &str = "ivrd_agent";
+
+/// Whether the request may see `name`'s page and tickets: their key as a cookie, or the
+/// admin's token (bearer or dashboard cookie).
+fn agent_allowed(admin: &Admin, headers: &HeaderMap, name: &str) -> bool {
+    let key = admin.agent_key(name);
+    let own = super::cookie(headers, AGENT_COOKIE)
+        .zip(key.as_deref())
+        .is_some_and(|(got, want)| super::constant_time_eq(got.as_bytes(), want.as_bytes()));
+    own || admin.refusal_or_cookie(headers).is_none()
+}
+
+/// `GET /agents/{name}/link` (admin): the address that opens the agent's page, to hand to
+/// them (it carries their key; the page turns it into a cookie).
+async fn link(State(s): AppState, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if let Some(refusal) = s.admin.refusal(&headers) {
+        return refusal;
+    }
+    let Some(key) = s.admin.agent_key(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    json(
+        StatusCode::OK,
+        j!({"url": format!("/agents/{}?key={key}", safe_name(&name))}),
+    )
+}
+
+/// The tickets offered to one agent, as server-sent events (`ticket`, JSON); their key's
+/// cookie or the admin's token.
+async fn events(State(s): AppState, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if !agent_allowed(&s.admin, &headers, &name) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     let rx = s.api.agent_events.subscribe();
     let stream = futures_util::stream::unfold((rx, name), |(mut rx, name)| async move {
         loop {
@@ -188,14 +224,45 @@ async fn events(State(s): AppState, Path(name): Path<String>) -> impl IntoRespon
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
-async fn page(Path(name): Path<String>) -> Response {
-    let safe: String = name
-        .chars()
+fn safe_name(name: &str) -> String {
+    name.chars()
         .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-        .collect();
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    key: Option<String>,
+}
+
+/// The agent's page: opened once with `?key=` (from `/agents/{name}/link`), which becomes a
+/// cookie for this page only; without it (or the admin's token) `401`.
+async fn page(
+    State(s): AppState,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let safe = safe_name(&name);
+    let want = s.admin.agent_key(&name);
+    if let (Some(key), Some(want)) = (q.key, want.as_deref())
+        && super::constant_time_eq(key.as_bytes(), want.as_bytes())
+    {
+        let cookie =
+            format!("{AGENT_COOKIE}={key}; HttpOnly; SameSite=Strict; Path=/agents/{safe}");
+        let to = format!("/agents/{safe}");
+        let headers = [(header::SET_COOKIE, cookie), (header::LOCATION, to)];
+        return (StatusCode::SEE_OTHER, headers).into_response();
+    }
+    if !agent_allowed(&s.admin, &headers, &name) {
+        let text = "Ask your supervisor for the link to your page.";
+        return (StatusCode::UNAUTHORIZED, text).into_response();
+    }
     Html(AGENT_PAGE.replace("{agent}", &safe)).into_response()
 }
 

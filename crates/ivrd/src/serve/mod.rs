@@ -35,6 +35,7 @@ use media_worker::{MediaReport, MediaWorkers};
 use ports::PortPool;
 use prompts::Prompts;
 use tcp::{TcpConnections, TcpEvent, TcpLimits};
+pub(crate) use webhook::signature;
 
 /// The payload type we offer telephone-event at (late offer).
 const TELEPHONE_EVENT: u8 = 101;
