@@ -17,17 +17,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::json;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::ask;
 use super::calls::ApiCommand;
 use super::ops::{AppState, OpsState};
-use super::{ask, json as reply};
+use super::{ApiError, error};
 
 /// How long the SIP loop has to answer.
 const WAIT: Duration = Duration::from_secs(2);
@@ -37,16 +40,37 @@ pub(crate) struct Readiness {
     pub(crate) flows: Vec<String>,
 }
 
-pub(super) fn routes() -> Router<Arc<OpsState>> {
-    Router::new()
-        .route("/ready", get(ready))
-        .route("/flows", get(flows))
-        .route("/flows/reload", post(reload))
-        .route("/sms/outbox", get(outbox))
-        .route("/sms/outbox/{id}/retry", post(retry))
-        .route("/deflection/chat-started", post(chat_started))
+pub(super) fn routes() -> OpenApiRouter<Arc<OpsState>> {
+    OpenApiRouter::new()
+        .routes(routes!(ready))
+        .routes(routes!(flows))
+        .routes(routes!(reload))
+        .routes(routes!(outbox))
+        .routes(routes!(retry))
+        .routes(routes!(chat_started))
 }
 
+fn reply<T: Serialize>(status: StatusCode, body: T) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// Readiness, and what it rests on.
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    /// All of the below.
+    ready: bool,
+    /// The SIP loop answered.
+    sip: bool,
+    /// The store answered.
+    store: bool,
+    /// Flows loaded.
+    flows: usize,
+}
+
+/// Readiness: the SIP loop answers, the store answers, flows are loaded.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+    (status = 200, description = "Ready", body = Ready),
+    (status = 503, description = "Not ready", body = Ready)))]
 async fn ready(State(s): AppState) -> Response {
     let sip = ask(&s.commands, ApiCommand::Ready, WAIT).await;
     let query = crate::cdr::Query {
@@ -61,62 +85,145 @@ async fn ready(State(s): AppState) -> Response {
         true => StatusCode::OK,
         false => StatusCode::SERVICE_UNAVAILABLE,
     };
+    let sip = sip.is_some();
     reply(
         status,
-        json!({"ready": ok, "sip": sip.is_some(), "store": store, "flows": flows}),
+        Ready {
+            ready: ok,
+            sip,
+            store,
+            flows,
+        },
     )
 }
 
+/// The flows new calls run.
+#[derive(Serialize, ToSchema)]
+struct Flows {
+    /// Their names.
+    flows: Vec<String>,
+}
+
+/// The flows new calls run (admin).
+#[utoipa::path(get, path = "/flows", tag = "operations", security(("admin" = [])), responses(
+    (status = 200, description = "The flows", body = Flows),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The SIP loop did not answer", body = ApiError)))]
 async fn flows(State(s): AppState, headers: HeaderMap) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     match ask(&s.commands, ApiCommand::Ready, WAIT).await {
-        Some(r) => reply(StatusCode::OK, json!({"flows": r.flows})),
-        None => reply(
+        Some(r) => reply(StatusCode::OK, Flows { flows: r.flows }),
+        None => error(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "the SIP loop did not answer"}),
+            "the SIP loop did not answer",
         ),
     }
 }
 
+/// A reload's answer.
+#[derive(Serialize, ToSchema)]
+struct Reload {
+    /// Whether the new set is in use.
+    reloaded: bool,
+    /// The flows now in use (when reloaded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    flows: Vec<String>,
+    /// Every error, with its file, node and field (when refused).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
+}
+
+/// Load and check the flow directory, and swap it in for new calls (admin).
+#[utoipa::path(post, path = "/flows/reload", tag = "operations", security(("admin" = [])),
+    responses(
+    (status = 200, description = "Reloaded", body = Reload),
+    (status = 401, description = "No admin token"),
+    (status = 422, description = "Refused: the set in use stays", body = Reload),
+    (status = 503, description = "The SIP loop did not answer", body = ApiError)))]
 async fn reload(State(s): AppState, headers: HeaderMap) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     match ask(&s.commands, ApiCommand::ReloadFlows, WAIT).await {
-        Some(Ok(flows)) => reply(StatusCode::OK, json!({"reloaded": true, "flows": flows})),
+        Some(Ok(flows)) => reply(
+            StatusCode::OK,
+            Reload {
+                reloaded: true,
+                flows,
+                errors: vec![],
+            },
+        ),
         Some(Err(errors)) => reply(
             StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"reloaded": false, "errors": errors}),
+            Reload {
+                reloaded: false,
+                flows: vec![],
+                errors,
+            },
         ),
-        None => reply(
+        None => error(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": "the SIP loop did not answer"}),
+            "the SIP loop did not answer",
         ),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OutboxQuery {
+    /// Only messages in this state.
+    #[param(value_type = Option<OutboxState>)]
     state: Option<String>,
+    /// At most this many (default 100; more than 10,000 counts as 10,000).
     limit: Option<usize>,
 }
 
-async fn outbox(State(s): AppState, headers: HeaderMap, Query(q): Query<OutboxQuery>) -> Response {
+/// A message's state ([`sms_gateway::State::NAMES`]).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum OutboxState {
+    Queued,
+    Submitting,
+    Accepted,
+    Delivered,
+    Failed,
+    Dead,
+}
+
+/// Messages of the outbox, newest first.
+#[derive(Serialize, ToSchema)]
+struct Outbox {
+    /// Each message as stored.
+    #[schema(value_type = Vec<Object>)]
+    messages: Vec<sms_gateway::Message>,
+}
+
+/// The latest SMS, newest first; `state=dead` lists the dead letters (admin).
+#[utoipa::path(get, path = "/sms/outbox", tag = "operations", security(("admin" = [])),
+    params(OutboxQuery), responses(
+    (status = 200, description = "The messages", body = Outbox),
+    (status = 400, description = "An unknown state", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The store did not answer", body = ApiError)))]
+async fn outbox(
+    State(s): AppState,
+    headers: HeaderMap,
+    q: Result<Query<OutboxQuery>, QueryRejection>,
+) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    if let Some(state) = q
-        .state
-        .as_deref()
-        .filter(|st| !sms_gateway::State::NAMES.contains(st))
-    {
-        let error = format!(
-            "state {state}: one of {}",
-            sms_gateway::State::NAMES.join(", ")
-        );
-        return reply(StatusCode::BAD_REQUEST, json!({"error": error}));
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
+    let names = sms_gateway::State::NAMES;
+    if let Some(state) = q.state.as_deref().filter(|st| !names.contains(st)) {
+        let e = format!("state {state}: one of {}", names.join(", "));
+        return error(StatusCode::BAD_REQUEST, &e);
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let state = q.state.clone();
@@ -126,39 +233,80 @@ async fn outbox(State(s): AppState, headers: HeaderMap, Query(q): Query<OutboxQu
         .call(move |st| st.list_messages(state.as_deref(), limit))
         .await;
     match listed {
-        Ok(messages) => reply(StatusCode::OK, json!({"messages": messages})),
-        Err(e) => reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": e.to_string()}),
-        ),
+        Ok(messages) => reply(StatusCode::OK, Outbox { messages }),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
 
+/// A retry's answer.
+#[derive(Serialize, ToSchema)]
+struct Retried {
+    /// The message.
+    id: u64,
+    /// Whether it is queued again.
+    retried: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Send a dead (or failed) message again, its attempts counted afresh (admin).
+#[utoipa::path(post, path = "/sms/outbox/{id}/retry", tag = "operations",
+    security(("admin" = [])), params(("id" = u64, Path, description = "The message id")),
+    responses(
+    (status = 202, description = "Queued again", body = Retried),
+    (status = 400, description = "Not a message id", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 409, description = "Not dead or failed, or no longer in memory", body = Retried),
+    (status = 503, description = "The outbox did not answer", body = ApiError)))]
 async fn retry(State(s): AppState, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     let Ok(id) = id.parse::<u64>() else {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "a message id is a number"}),
-        );
+        return error(StatusCode::BAD_REQUEST, "a message id is a number");
     };
     match s.sms.retry(sms_gateway::MessageId(id)).await {
-        Ok(true) => reply(StatusCode::ACCEPTED, json!({"id": id, "retried": true})),
-        Ok(false) => reply(
-            StatusCode::CONFLICT,
-            json!({"id": id, "retried": false, "error": "not a dead or failed message in the outbox"}),
+        Ok(true) => reply(
+            StatusCode::ACCEPTED,
+            Retried {
+                id,
+                retried: true,
+                error: None,
+            },
         ),
-        Err(e) => reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e})),
+        Ok(false) => {
+            let error = Some("not a dead or failed message in the outbox".to_string());
+            reply(
+                StatusCode::CONFLICT,
+                Retried {
+                    id,
+                    retried: false,
+                    error,
+                },
+            )
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 
+/// A funnel stage counted.
+#[derive(Serialize, ToSchema)]
+struct Counted {
+    /// Always true.
+    counted: bool,
+}
+
+/// The chat platform reports a deflected caller's chat began (admin; the body is not read).
+#[utoipa::path(post, path = "/deflection/chat-started", tag = "operations",
+    security(("admin" = [])), responses(
+    (status = 202, description = "Counted", body = Counted),
+    (status = 401, description = "No admin token")))]
 async fn chat_started(State(s): AppState, headers: HeaderMap) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     crate::meters::funnel("chat_started");
     s.cdrs.stage(crate::clock::unix_ms(), "chat_started");
-    reply(StatusCode::ACCEPTED, json!({"counted": true}))
+    reply(StatusCode::ACCEPTED, Counted { counted: true })
 }

@@ -14,6 +14,7 @@
 mod admin;
 pub(crate) mod calls;
 mod dashboard;
+mod openapi;
 mod ops;
 mod sms;
 mod tickets;
@@ -117,6 +118,21 @@ pub(crate) async fn ask<T>(
     let (tx, rx) = tokio::sync::oneshot::channel();
     commands.send(command(tx)).ok()?;
     tokio::time::timeout(wait, rx).await.ok()?.ok()
+}
+
+/// An error answer: `{"error": "…"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ApiError {
+    /// What went wrong.
+    error: String,
+}
+
+/// Answers `status` with an [`ApiError`].
+pub(crate) fn error(status: StatusCode, error: &str) -> Response {
+    let body = ApiError {
+        error: error.to_string(),
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {

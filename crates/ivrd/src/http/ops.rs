@@ -10,17 +10,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::mpsc;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::calls::ApiCommand;
-use super::{Admin, json as reply};
+use super::{Admin, ApiError, error};
 use crate::cdr::{self, CdrLog};
 
 /// What the operations routes (these, [`super::admin`] and [`super::dashboard`]) share.
@@ -59,14 +62,25 @@ pub(crate) fn router(
         admin,
         metrics_open: ops.metrics_open,
     });
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/cdrs", get(cdrs))
+    let (router, api) = OpenApiRouter::with_openapi(super::openapi::base())
+        .routes(routes!(metrics))
+        .routes(routes!(cdrs))
         .merge(super::admin::routes())
+        .split_for_parts();
+    let document = super::openapi::finish(api);
+    router
         .merge(super::dashboard::routes())
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
+        )
         .with_state(state)
 }
 
+/// Prometheus metrics, text format (open unless `[http] metrics_need_token`).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "The metrics", body = String, content_type = "text/plain"),
+    (status = 401, description = "No admin token (when asked for)")))]
 async fn metrics(State(s): AppState, headers: HeaderMap) -> Response {
     if !s.metrics_open
         && let Some(refusal) = s.admin.refusal(&headers)
@@ -87,18 +101,53 @@ async fn metrics(State(s): AppState, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CdrQuery {
+    /// Unix ms (an RFC 3339 time is taken too); default: 24 h ago.
+    #[param(value_type = Option<i64>)]
     since: Option<String>,
+    /// Unix ms (an RFC 3339 time is taken too); default: none.
+    #[param(value_type = Option<i64>)]
     until: Option<String>,
+    /// `jsonl` (default) or `csv`.
+    #[param(value_type = Option<CdrFormat>)]
     format: Option<String>,
+    /// At most this many (default 10,000; more than 100,000 counts as 100,000).
     limit: Option<usize>,
 }
 
-async fn cdrs(State(s): AppState, headers: HeaderMap, Query(q): Query<CdrQuery>) -> Response {
+/// How `GET /cdrs` writes the records.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum CdrFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header line.
+    Csv,
+}
+
+/// Call detail records of the legs that started in `[since, until)`, oldest first (admin).
+#[utoipa::path(get, path = "/cdrs", tag = "operations", security(("admin" = [])),
+    params(CdrQuery), responses(
+    (status = 200, description = "One JSON object per line, or CSV with a header",
+        content((String = "application/jsonl"), (String = "text/csv"))),
+    (status = 400, description = "A bad time or format", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The store did not answer", body = ApiError)))]
+async fn cdrs(
+    State(s): AppState,
+    headers: HeaderMap,
+    q: Result<Query<CdrQuery>, QueryRejection>,
+) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
     let now = crate::clock::unix_ms();
     let bound = |v: &Option<String>, default: i64| match v {
         Some(text) => cdr::parse_time(text),
@@ -106,14 +155,14 @@ async fn cdrs(State(s): AppState, headers: HeaderMap, Query(q): Query<CdrQuery>)
     };
     let (since, until) = match (bound(&q.since, now - 86_400_000), bound(&q.until, i64::MAX)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return reply(StatusCode::BAD_REQUEST, json!({"error": e})),
+        (Err(e), _) | (_, Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let csv = match q.format.as_deref() {
         None | Some("jsonl") | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
             let e = format!("format {other}: use jsonl or csv");
-            return reply(StatusCode::BAD_REQUEST, json!({"error": e}));
+            return error(StatusCode::BAD_REQUEST, &e);
         }
     };
     let limit = q.limit.unwrap_or(10_000).clamp(1, cdr::MAX_ROWS);
@@ -124,7 +173,7 @@ async fn cdrs(State(s): AppState, headers: HeaderMap, Query(q): Query<CdrQuery>)
     };
     let records = match s.cdrs.read(query).await {
         Ok(r) => r,
-        Err(e) => return reply(StatusCode::SERVICE_UNAVAILABLE, json!({"error": e})),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e),
     };
     let body = cdr::render(&records, csv);
     let content_type = match csv {

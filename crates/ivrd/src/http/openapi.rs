@@ -1,0 +1,33 @@
+//! The OpenAPI 3.1 document of the HTTP surface, served at `GET /openapi.json` and kept in the
+//! repository as `docs/openapi.json` (a test fails when the two differ). It is built from the
+//! handlers themselves: each route is registered through `utoipa_axum`'s `routes!` from its
+//! `#[utoipa::path]` annotation and the types it answers with, so the router and the document
+//! cannot disagree on a path, a method or a body.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+
+/// The document's head.
+pub(super) fn base() -> OpenApi {
+    let info = InfoBuilder::new()
+        .title("ivrd")
+        .description(Some(
+            "The ivrd daemon's HTTP API. Admin routes take `Authorization: Bearer <token>` \
+             with the token `[http] admin_token_env` names, and answer 404 when none is set.",
+        ))
+        .version(env!("CARGO_PKG_VERSION"))
+        .build();
+    OpenApiBuilder::new().info(info).build()
+}
+
+/// The document, with its security scheme, as the JSON served.
+pub(super) fn finish(mut api: OpenApi) -> String {
+    let admin = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .description(Some("The admin token"))
+        .build();
+    api.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("admin", SecurityScheme::Http(admin));
+    api.to_pretty_json().unwrap_or_default()
+}
