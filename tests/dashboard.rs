@@ -72,25 +72,14 @@ fn a_call_appears_on_the_dashboard_while_it_lasts_and_leaves_when_it_ends() {
     );
 
     // A 4 s call: the demo's welcome plays the while.
-    let caller = common::sipp(&[
-        &format!("127.0.0.1:{}", ivrd.port),
-        "-sf",
+    let caller = common::caller(
+        &ivrd,
         "basic.xml",
-        "-p",
-        &free_udp_port().to_string(),
-        "-mp",
-        &(free_udp_port() & !1).to_string(),
-        "-d",
-        "4000",
-        "-key",
-        "rtp_ip",
-        "127.0.0.1",
-        "-key",
-        "rtp_port",
-        &free_udp_port().to_string(),
-        "-cid_str",
+        "service",
+        4000,
+        free_udp_port(),
         &call_id,
-    ])
+    )
     .spawn()
     .expect("start sipp");
     let seen = next("the call on the page");

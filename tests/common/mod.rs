@@ -472,6 +472,20 @@ pub fn sipp_caller(
     rtp_port: u16,
     call_id: &str,
 ) -> std::process::Output {
+    caller(ivrd, scenario, service, hold_ms, rtp_port, call_id)
+        .output()
+        .expect("run the caller's sipp")
+}
+
+/// [`sipp_caller`]'s command, to spawn.
+pub fn caller(
+    ivrd: &Ivrd,
+    scenario: &str,
+    service: &str,
+    hold_ms: u32,
+    rtp_port: u16,
+    call_id: &str,
+) -> Command {
     sipp(&[
         &format!("127.0.0.1:{}", ivrd.port),
         "-sf",
@@ -493,8 +507,6 @@ pub fn sipp_caller(
         "-cid_str",
         call_id,
     ])
-    .output()
-    .expect("run the caller's sipp")
 }
 
 /// SIPp as an agent: `scenario` on `port`, its own media port, `extra` options; given 300 ms to

@@ -116,24 +116,18 @@ impl CdrLog {
         Ok(Self { ops })
     }
 
-    /// Stores a leg's record (and counts its funnel stages for the day it ended).
-    pub(crate) fn write(&self, cdr: &Value) {
-        let text = |k: &str| cdr[k].as_str().unwrap_or_default().to_string();
-        let end = cdr["end_ms"].as_i64().unwrap_or_default();
-        let funnel = cdr["funnel"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| FUNNEL.iter().find(|(stage, _)| s == stage))
-            .map(|(stage, _)| *stage)
-            .collect();
+    /// Stores a leg's record, with its SIP Call-ID and media quality (and counts its funnel
+    /// stages for the day it ended).
+    pub(crate) fn write(&self, r: &CallRecord, sip_call_id: &str, quality: Option<&Quality>) {
+        let document = document(r, sip_call_id, quality);
+        let end = r.start_unix_ms + r.ended_after.as_millis() as i64;
         let row = Row {
-            id: text("id"),
-            kind: text("kind"),
-            start: cdr["start_ms"].as_i64().unwrap_or_default(),
+            id: document["id"].as_str().unwrap_or_default().to_string(),
+            kind: r.kind.name().to_string(),
+            start: r.start_unix_ms,
             end,
-            record: cdr.to_string(),
-            funnel,
+            record: document.to_string(),
+            funnel: funnel(r),
             day: day_of(end),
         };
         if self.ops.send(Op::Write(row)).is_err() {
@@ -150,19 +144,22 @@ impl CdrLog {
 
     /// The dashboard's figures at `now_ms`.
     pub(crate) async fn summary(&self, now_ms: i64) -> Result<Summary, String> {
-        let (tx, rx) = oneshot::channel();
-        self.ops
-            .send(Op::Summary(now_ms, tx))
-            .map_err(|_| "CDR store unavailable".to_string())?;
-        rx.await.map_err(|_| "CDR store unavailable".to_string())?
+        self.ask(|tx| Op::Summary(now_ms, tx)).await
     }
 
     pub(crate) async fn read(&self, query: Query) -> Result<Vec<Value>, String> {
+        self.ask(|tx| Op::Read(query, tx)).await
+    }
+
+    /// Sends the thread a question carrying its answer channel; the answer.
+    async fn ask<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Op,
+    ) -> Result<T, String> {
         let (tx, rx) = oneshot::channel();
-        self.ops
-            .send(Op::Read(query, tx))
-            .map_err(|_| "CDR store unavailable".to_string())?;
-        rx.await.map_err(|_| "CDR store unavailable".to_string())?
+        let gone = || "CDR store unavailable".to_string();
+        self.ops.send(op(tx)).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 }
 
@@ -311,7 +308,7 @@ pub(crate) fn funnel(r: &CallRecord) -> Vec<&'static str> {
 }
 
 /// A leg's record as stored: the core's record, its SIP Call-ID and its media quality.
-pub(crate) fn document(r: &CallRecord, sip_call_id: &str, quality: Option<&Quality>) -> Value {
+fn document(r: &CallRecord, sip_call_id: &str, quality: Option<&Quality>) -> Value {
     let end_ms = r.start_unix_ms + r.ended_after.as_millis() as i64;
     let answer_ms = r
         .answered_after

@@ -176,8 +176,9 @@ struct OutboxQuery {
     /// Only messages in this state.
     #[param(value_type = Option<OutboxState>)]
     state: Option<String>,
-    /// At most this many (default 100; more than 10,000 counts as 10,000).
-    limit: Option<usize>,
+    /// At most this many (default 100).
+    #[param(maximum = 10_000)]
+    limit: Option<u32>,
 }
 
 /// A message's state ([`sms_gateway::State::NAMES`]).
@@ -205,7 +206,7 @@ struct Outbox {
 #[utoipa::path(get, path = "/sms/outbox", tag = "operations", security(("admin" = [])),
     params(OutboxQuery), responses(
     (status = 200, description = "The messages", body = Outbox),
-    (status = 400, description = "An unknown state", body = ApiError),
+    (status = 400, description = "An unknown state, or a limit over 10,000", body = ApiError),
     (status = 401, description = "No admin token"),
     (status = 503, description = "The store did not answer", body = ApiError)))]
 async fn outbox(
@@ -216,16 +217,21 @@ async fn outbox(
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    let q = match super::query(q) {
+        Ok(q) => q,
+        Err(refusal) => return *refusal,
     };
     let names = sms_gateway::State::NAMES;
     if let Some(state) = q.state.as_deref().filter(|st| !names.contains(st)) {
         let e = format!("state {state}: one of {}", names.join(", "));
         return error(StatusCode::BAD_REQUEST, &e);
     }
-    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let limit = q.limit.unwrap_or(100) as usize;
+    if limit > 10_000 {
+        let e = format!("limit {limit}: at most 10000");
+        return error(StatusCode::BAD_REQUEST, &e);
+    }
+    let limit = limit.max(1);
     let state = q.state.clone();
     let listed = s
         .sms

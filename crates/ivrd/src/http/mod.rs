@@ -127,6 +127,15 @@ pub(crate) struct ApiError {
     error: String,
 }
 
+/// A query string as `T`, or the documented `400` [`ApiError`] (axum's own rejection is plain
+/// text, outside the OpenAPI document).
+pub(crate) fn query<T>(
+    q: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, Box<Response>> {
+    q.map(|axum::extract::Query(q)| q)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, &e.body_text())))
+}
+
 /// Answers `status` with an [`ApiError`].
 pub(crate) fn error(status: StatusCode, error: &str) -> Response {
     let body = ApiError {

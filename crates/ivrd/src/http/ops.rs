@@ -113,8 +113,9 @@ struct CdrQuery {
     /// `jsonl` (default) or `csv`.
     #[param(value_type = Option<CdrFormat>)]
     format: Option<String>,
-    /// At most this many (default 10,000; more than 100,000 counts as 100,000).
-    limit: Option<usize>,
+    /// At most this many (default 10,000).
+    #[param(maximum = 100_000)]
+    limit: Option<u32>,
 }
 
 /// How `GET /cdrs` writes the records.
@@ -133,7 +134,7 @@ enum CdrFormat {
     params(CdrQuery), responses(
     (status = 200, description = "One JSON object per line, or CSV with a header",
         content((String = "application/jsonl"), (String = "text/csv"))),
-    (status = 400, description = "A bad time or format", body = ApiError),
+    (status = 400, description = "A bad time, format or limit", body = ApiError),
     (status = 401, description = "No admin token"),
     (status = 503, description = "The store did not answer", body = ApiError)))]
 async fn cdrs(
@@ -144,9 +145,9 @@ async fn cdrs(
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let q = match q {
-        Ok(Query(q)) => q,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    let q = match super::query(q) {
+        Ok(q) => q,
+        Err(refusal) => return *refusal,
     };
     let now = crate::clock::unix_ms();
     let bound = |v: &Option<String>, default: i64| match v {
@@ -165,7 +166,12 @@ async fn cdrs(
             return error(StatusCode::BAD_REQUEST, &e);
         }
     };
-    let limit = q.limit.unwrap_or(10_000).clamp(1, cdr::MAX_ROWS);
+    let limit = q.limit.unwrap_or(10_000) as usize;
+    if limit > cdr::MAX_ROWS {
+        let e = format!("limit {limit}: at most {}", cdr::MAX_ROWS);
+        return error(StatusCode::BAD_REQUEST, &e);
+    }
+    let limit = limit.max(1);
     let query = cdr::Query {
         since,
         until,

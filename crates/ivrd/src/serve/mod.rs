@@ -438,8 +438,7 @@ impl Daemon {
             .leg_call_ids
             .remove(&record.leg)
             .unwrap_or_else(|| record.id.clone());
-        let document = crate::cdr::document(record, &sip_call_id, quality);
-        self.cdrs.write(&document);
+        self.cdrs.write(record, &sip_call_id, quality);
     }
 }
 
