@@ -158,14 +158,15 @@ fn sms_through_a_real_kannel() {
     }
 
     // 5. Bad input gets a clear refusal and changes nothing.
-    for (to, text, want) in [
-        ("not a number", "x", "invalid number"),
-        ("+15551230006", "  ", "empty message body"),
-        ("+15551230006", &"x".repeat(2000), "SMS parts"),
-        ("+447700900123", "x", "outside the allowed countries"),
+    for (to, text, code, want) in [
+        ("not a number", "x", 400, "invalid number"),
+        ("+15551230006", "  ", 400, "empty message body"),
+        ("+1 (555)", "x", 422, "8 to 15 digits"),
+        ("+15551230006", &"x".repeat(2000), 422, "SMS parts"),
+        ("+447700900123", "x", 422, "outside the allowed countries"),
     ] {
         let (status, body) = send_sms(http_port, ADMIN, to, text, "bad");
-        assert_eq!(status, 422, "{to}: {body}");
+        assert_eq!(status, code, "{to}: {body}");
         assert!(body.contains(want), "{to}: {body}");
     }
     for garbage in [

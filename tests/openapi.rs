@@ -2,10 +2,7 @@
 //! one kept in `docs/openapi.json` (regenerate with `IVRD_WRITE_OPENAPI=1 cargo test -p ivrd
 //! --test openapi`), and schemathesis (PyPI, in `target/schemathesis-venv`, as `.ci/run`
 //! installs it) finds no 5xx, no answer outside the document and no valid request refused, in
-//! a bounded number of cases per operation.
-//!
-//! The document covers the routes documented so far (the operations routes); the others join
-//! it route by route.
+//! a bounded number of cases per operation, with the settings in `tests/schemathesis.toml`.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -15,6 +12,7 @@ use std::process::Command;
 use common::{Ivrd, free_tcp_port, http, root};
 
 const TOKEN: &str = "openapi-admin-token";
+const MERCHANT: &str = "openapi-merchant-token";
 
 #[test]
 fn the_served_document_is_the_kept_one_and_schemathesis_finds_nothing() {
@@ -23,7 +21,10 @@ fn the_served_document_is_the_kept_one_and_schemathesis_finds_nothing() {
     let config = dir.join("ivrd.toml");
     std::fs::write(
         &config,
-        "[http]\nadmin_token_env = \"IVRD_OPENAPI_ADMIN\"\n",
+        format!(
+            "[http]\nadmin_token_env = \"IVRD_OPENAPI_ADMIN\"\n\n\
+             [[merchants]]\nname = \"corner-shop\"\ntoken = \"{MERCHANT}\"\n"
+        ),
     )
     .expect("config");
     let port = free_tcp_port();
@@ -52,8 +53,11 @@ fn the_served_document_is_the_kept_one_and_schemathesis_finds_nothing() {
         return;
     }
     let out = Command::new(&st)
+        .arg("--config-file")
+        .arg(root().join("tests/schemathesis.toml"))
         .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
-        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .env("IVRD_ST_ADMIN", TOKEN)
+        .env("IVRD_ST_MERCHANT", MERCHANT)
         .args(["--checks", "all", "--max-examples", "40", "--seed", "1"])
         .args(["--request-timeout", "10"])
         .output()

@@ -51,28 +51,33 @@ fn a_push_call_is_answered_a_key_sends_the_sms_and_the_status_is_posted() {
     // Bad input: a reason, never a call.
     let (status, _) = http("POST", http_port, "/calls", &[], "{}");
     assert_eq!(status, 401, "no token");
-    for (body, reason) in [
-        ("not json", "body"),
-        (r#"{"to": "sip:a@127.0.0.1"}"#, "missing field `flow`"),
+    for (body, code, reason) in [
+        ("not json", 400, "body"),
+        (r#"{"to": "sip:a@127.0.0.1"}"#, 400, "missing field `flow`"),
+        (
+            r#"{"to": "sip:a@127.0.0.1", "flow": "notify", "colour": 1}"#,
+            400,
+            "unknown field",
+        ),
+        // Well-formed, but naming what is not there: 422.
         (
             r#"{"to": "+15551230000", "flow": "notify"}"#,
+            422,
             "needs a `trunk`",
         ),
         (
             r#"{"to": "sip:a@127.0.0.1", "flow": "nope"}"#,
+            422,
             "no flow named nope",
         ),
         (
             r#"{"to": "sip:a@127.0.0.1", "flow": "notify", "trunk": "t9"}"#,
+            422,
             "no trunk named t9",
-        ),
-        (
-            r#"{"to": "sip:a@127.0.0.1", "flow": "notify", "colour": 1}"#,
-            "unknown field",
         ),
     ] {
         let (status, v) = api(http_port, "POST", "/calls", body);
-        assert_eq!(status, 400, "{body}: {v}");
+        assert_eq!(status, code, "{body}: {v}");
         let error = v["error"].as_str().unwrap_or_default();
         assert!(error.contains(reason), "{body}: {error}");
     }

@@ -8,7 +8,6 @@ use std::sync::mpsc;
 
 use call_control::PushOutcome;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::json;
 use tokio::sync::oneshot;
 use tracing::warn;
 
@@ -26,10 +25,7 @@ enum Op {
     Record(PushOrder, i64),
     Finish(PushOutcome, i64),
     Posted(String, Option<u16>),
-    Get(
-        String,
-        oneshot::Sender<Result<Option<serde_json::Value>, String>>,
-    ),
+    Get(String, oneshot::Sender<Result<Option<PushRecord>, String>>),
 }
 
 /// The handle; cheap to clone.
@@ -72,8 +68,8 @@ impl PushLog {
         self.send(Op::Posted(id, status));
     }
 
-    /// A push call's record as JSON.
-    pub(crate) async fn get(&self, id: String) -> Result<Option<serde_json::Value>, String> {
+    /// A push call's record.
+    pub(crate) async fn get(&self, id: String) -> Result<Option<PushRecord>, String> {
         let (tx, rx) = oneshot::channel();
         self.send(Op::Get(id, tx));
         rx.await
@@ -129,27 +125,58 @@ fn run(db: &Connection, ops: &mpsc::Receiver<Op>) {
     }
 }
 
-fn get(db: &Connection, id: &str) -> rusqlite::Result<Option<serde_json::Value>> {
+/// A push call as stored: what was asked, and how it went.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct PushRecord {
+    /// Its id.
+    id: String,
+    /// Whom it called.
+    to: String,
+    /// The flow it runs on answer.
+    flow: String,
+    /// The trunk it went through.
+    trunk: Option<String>,
+    /// When it was asked for, ms since the Unix epoch.
+    created_ms: i64,
+    /// `answered`, `busy`, `no_answer` or `failed`; none while it lasts.
+    result: Option<String>,
+    /// Why it failed.
+    reason: Option<String>,
+    /// How long it rang.
+    ringing_ms: Option<i64>,
+    /// How long it talked.
+    talking_ms: Option<i64>,
+    /// How it ended (the CDR's disposition).
+    disposition: Option<String>,
+    /// When it ended.
+    ended_ms: Option<i64>,
+    /// The status URL's answer to the outcome's POST.
+    status_code: Option<u16>,
+    /// POSTs made to the status URL.
+    status_attempts: i64,
+}
+
+fn get(db: &Connection, id: &str) -> rusqlite::Result<Option<PushRecord>> {
     db.query_row(
         "SELECT id, to_uri, flow, trunk, created_ms, result, reason, ringing_ms, talking_ms, \
          disposition, ended_ms, status_code, status_attempts FROM push_calls WHERE id = ?1",
         [id],
         |r| {
-            Ok(json!({
-                "id": r.get::<_, String>(0)?,
-                "to": r.get::<_, String>(1)?,
-                "flow": r.get::<_, String>(2)?,
-                "trunk": r.get::<_, Option<String>>(3)?,
-                "created_ms": r.get::<_, i64>(4)?,
-                "result": r.get::<_, Option<String>>(5)?,
-                "reason": r.get::<_, Option<String>>(6)?,
-                "ringing_ms": r.get::<_, Option<i64>>(7)?,
-                "talking_ms": r.get::<_, Option<i64>>(8)?,
-                "disposition": r.get::<_, Option<String>>(9)?,
-                "ended_ms": r.get::<_, Option<i64>>(10)?,
-                "status_code": r.get::<_, Option<u16>>(11)?,
-                "status_attempts": r.get::<_, i64>(12)?,
-            }))
+            Ok(PushRecord {
+                id: r.get(0)?,
+                to: r.get(1)?,
+                flow: r.get(2)?,
+                trunk: r.get(3)?,
+                created_ms: r.get(4)?,
+                result: r.get(5)?,
+                reason: r.get(6)?,
+                ringing_ms: r.get(7)?,
+                talking_ms: r.get(8)?,
+                disposition: r.get(9)?,
+                ended_ms: r.get(10)?,
+                status_code: r.get(11)?,
+                status_attempts: r.get(12)?,
+            })
         },
     )
     .optional()

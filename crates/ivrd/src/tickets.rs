@@ -12,9 +12,11 @@ use std::sync::mpsc;
 
 use call_control::{QueueEvent, TicketChange};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio::sync::oneshot;
 use tracing::warn;
+use utoipa::ToSchema;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tickets (
@@ -45,13 +47,134 @@ pub(crate) struct Delivery {
 
 type Reply<T> = oneshot::Sender<Result<T, String>>;
 
+/// A queued call's ticket, as the API, the agent's page and the webhook show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct Ticket {
+    /// Its id.
+    id: String,
+    /// The call's API id (its SIP Call-ID).
+    call_id: String,
+    /// The queue.
+    queue: String,
+    /// The caller's number.
+    caller: String,
+    /// The caller's language.
+    language: String,
+    /// The IVR path that led to the queue (`flow/node:outcome@ms`).
+    path: Vec<String>,
+    /// The wait predicted when the call joined.
+    predicted_wait_ms: i64,
+    /// When the call joined, ms since the Unix epoch.
+    opened_ms: i64,
+    /// The wait-time SMS consent: `allowed`, `denied`, `no_response`, …; none if not asked.
+    wait_time_sms: Option<String>,
+    /// The wait-time SMS sent.
+    sms_sent: Option<String>,
+    /// The agent who took it.
+    agent: Option<String>,
+    /// `bridged`, `abandoned`, …; none while waiting.
+    outcome: Option<String>,
+    /// How long the call waited.
+    waited_ms: Option<i64>,
+    /// When it left the queue.
+    closed_ms: Option<i64>,
+    /// When the call ended.
+    ended_ms: Option<i64>,
+    /// SMS/MMS from the caller's number while the call was live.
+    sms_replies: Vec<SmsReply>,
+}
+
+/// An SMS or MMS reply on a ticket.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct SmsReply {
+    /// Its text.
+    text: String,
+    /// Media URLs (MMS).
+    media: Vec<String>,
+    /// When it came, ms since the Unix epoch.
+    at_ms: i64,
+}
+
+/// Tickets, oldest first (at most 1,000).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Tickets {
+    tickets: Vec<Ticket>,
+}
+
+/// A queue's journal, in order (at most 10,000 events).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Journal {
+    /// The queue.
+    queue: String,
+    /// Its events.
+    events: Vec<JournalEvent>,
+}
+
+/// One event of a queue's journal; the fields beside `event` are those it has.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub(crate) struct JournalEvent {
+    /// `enter`, `connect`, `abandon`, `exit`, `ring_no_answer`, `agent_busy`,
+    /// `agent_rejected`, `complete`, `wait_sms`, `callback_requested`, `overflow`, `priority`.
+    event: String,
+    /// The call.
+    #[serde(default)]
+    call_id: String,
+    /// When, ms since the Unix epoch.
+    #[serde(default)]
+    at_ms: i64,
+    /// The caller's place in line (1 is next).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<u64>,
+    /// The agent concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<String>,
+    /// How long the caller had waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waited_ms: Option<u64>,
+    /// How the call left (`exit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<String>,
+    /// The agent phone's SIP status (`agent_rejected`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    /// How long the agent talked (`complete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    talked_ms: Option<u64>,
+    /// The wait-time SMS step (`wait_sms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<String>,
+    /// The estimated wait (`overflow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ewt_ms: Option<u64>,
+    /// The caller's new priority (`priority`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<i32>,
+}
+
+/// A queue's figures since the store began.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QueueStats {
+    /// The queue.
+    queue: String,
+    /// Calls that joined it.
+    calls: i64,
+    /// Calls bridged to an agent.
+    bridged: i64,
+    /// Calls abandoned while waiting.
+    abandoned: i64,
+    /// Their mean wait.
+    mean_wait_ms: Option<i64>,
+    /// Mean absolute error of the predicted wait, over bridged calls.
+    ewt_mean_absolute_error_ms: Option<i64>,
+}
+
 enum Op {
     Change(TicketChange, i64, bool),
     Event(QueueEvent, i64),
-    Get(String, i64, Reply<Option<Value>>),
-    List(Option<String>, i64, Reply<Value>),
-    Journal(String, i64, Reply<Value>),
-    Stats(String, Reply<Value>),
+    Get(String, i64, Reply<Option<Ticket>>),
+    List(Option<String>, i64, Reply<Tickets>),
+    Journal(String, i64, Reply<Journal>),
+    Stats(String, Reply<QueueStats>),
     Due(i64, Reply<Vec<Delivery>>),
     Delivered(i64, Option<u16>, bool, i64),
 }
@@ -99,19 +222,19 @@ impl TicketLog {
         self.send(Op::Event(event, now_ms));
     }
 
-    pub(crate) async fn get(&self, id: String, now_ms: i64) -> Result<Option<Value>, String> {
+    pub(crate) async fn get(&self, id: String, now_ms: i64) -> Result<Option<Ticket>, String> {
         self.ask(|r| Op::Get(id, now_ms, r)).await
     }
 
-    pub(crate) async fn list(&self, queue: Option<String>, since_ms: i64) -> Result<Value, String> {
-        self.ask(|r| Op::List(queue, since_ms, r)).await
+    pub(crate) async fn list(&self, queue: Option<String>, since: i64) -> Result<Tickets, String> {
+        self.ask(|r| Op::List(queue, since, r)).await
     }
 
-    pub(crate) async fn journal(&self, queue: String, since_ms: i64) -> Result<Value, String> {
+    pub(crate) async fn journal(&self, queue: String, since_ms: i64) -> Result<Journal, String> {
         self.ask(|r| Op::Journal(queue, since_ms, r)).await
     }
 
-    pub(crate) async fn stats(&self, queue: String) -> Result<Value, String> {
+    pub(crate) async fn stats(&self, queue: String) -> Result<QueueStats, String> {
         self.ask(|r| Op::Stats(queue, r)).await
     }
 
@@ -133,7 +256,7 @@ fn run(db: &Connection, ops: &mpsc::Receiver<Op>) {
             Op::Event(e, now) => db
                 .execute(
                     "INSERT INTO queue_events (queue, call_id, event, at_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![e.queue, e.call_id, event_json(&e).to_string(), now],
+                    params![e.queue, e.call_id, event_json(&e), now],
                 )
                 .map(drop),
             Op::Get(id, now, reply) => {
@@ -169,9 +292,10 @@ fn apply(db: &Connection, change: TicketChange, now: i64, webhook: bool) -> rusq
         if !webhook {
             return Ok(());
         }
-        let Some(mut body) = ticket(db, id, now)? else {
+        let Some(ticket) = ticket(db, id, now)? else {
             return Ok(());
         };
+        let mut body = serde_json::to_value(ticket).unwrap_or_default();
         body["event"] = json!(event);
         body["offered_to"] = json!(agent);
         db.execute(
@@ -240,39 +364,71 @@ fn apply(db: &Connection, change: TicketChange, now: i64, webhook: bool) -> rusq
     }
 }
 
-fn event_json(e: &QueueEvent) -> Value {
+fn event_json(e: &QueueEvent) -> String {
     use call_control::QueueEventKind as K;
-    match &e.kind {
-        K::Enter { position } => json!({"event": "enter", "position": position}),
-        K::Connect { agent, waited } => {
-            json!({"event": "connect", "agent": agent, "waited_ms": waited.as_millis() as u64})
-        }
-        K::Abandon { waited } => {
-            json!({"event": "abandon", "waited_ms": waited.as_millis() as u64})
-        }
-        K::Exit { outcome, waited } => {
-            json!({"event": "exit", "outcome": outcome, "waited_ms": waited.as_millis() as u64})
-        }
-        K::RingNoAnswer { agent } => json!({"event": "ring_no_answer", "agent": agent}),
-        K::AgentBusy { agent } => json!({"event": "agent_busy", "agent": agent}),
-        K::AgentRejected { agent, status } => {
-            json!({"event": "agent_rejected", "agent": agent, "status": status})
-        }
-        K::Complete { agent, talked } => {
-            json!({"event": "complete", "agent": agent, "talked_ms": talked.as_millis() as u64})
-        }
-        K::WaitSms(w) => json!({"event": "wait_sms", "step": wait_sms_step(*w)}),
-        K::CallbackRequested { position } => {
-            json!({"event": "callback_requested", "position": position})
-        }
-        K::Overflow { position, ewt } => {
-            json!({"event": "overflow", "position": position, "ewt_ms": ewt.as_millis() as u64})
-        }
-        K::Priority { priority, position } => {
-            json!({"event": "priority", "priority": priority, "position": position})
-        }
-        other => json!({"event": format!("{other:?}")}),
-    }
+    let ms = |d: &std::time::Duration| Some(d.as_millis() as u64);
+    let named = |event: &str| JournalEvent {
+        event: event.to_string(),
+        ..JournalEvent::default()
+    };
+    let event = match &e.kind {
+        K::Enter { position } => JournalEvent {
+            position: Some(*position as u64),
+            ..named("enter")
+        },
+        K::Connect { agent, waited } => JournalEvent {
+            agent: Some(agent.clone()),
+            waited_ms: ms(waited),
+            ..named("connect")
+        },
+        K::Abandon { waited } => JournalEvent {
+            waited_ms: ms(waited),
+            ..named("abandon")
+        },
+        K::Exit { outcome, waited } => JournalEvent {
+            outcome: Some(outcome.to_string()),
+            waited_ms: ms(waited),
+            ..named("exit")
+        },
+        K::RingNoAnswer { agent } => JournalEvent {
+            agent: Some(agent.clone()),
+            ..named("ring_no_answer")
+        },
+        K::AgentBusy { agent } => JournalEvent {
+            agent: Some(agent.clone()),
+            ..named("agent_busy")
+        },
+        K::AgentRejected { agent, status } => JournalEvent {
+            agent: Some(agent.clone()),
+            status: Some(*status),
+            ..named("agent_rejected")
+        },
+        K::Complete { agent, talked } => JournalEvent {
+            agent: Some(agent.clone()),
+            talked_ms: ms(talked),
+            ..named("complete")
+        },
+        K::WaitSms(w) => JournalEvent {
+            step: Some(wait_sms_step(*w).to_string()),
+            ..named("wait_sms")
+        },
+        K::CallbackRequested { position } => JournalEvent {
+            position: Some(*position as u64),
+            ..named("callback_requested")
+        },
+        K::Overflow { position, ewt } => JournalEvent {
+            position: Some(*position as u64),
+            ewt_ms: ms(ewt),
+            ..named("overflow")
+        },
+        K::Priority { priority, position } => JournalEvent {
+            priority: Some(*priority),
+            position: Some(*position as u64),
+            ..named("priority")
+        },
+        other => named(&format!("{other:?}")),
+    };
+    serde_json::to_string(&event).unwrap_or_default()
 }
 
 fn wait_sms_step(step: call_control::WaitSmsEvent) -> &'static str {
@@ -288,7 +444,7 @@ fn wait_sms_step(step: call_control::WaitSmsEvent) -> &'static str {
 }
 
 /// A ticket with its SMS replies (from its caller's number while its call was live).
-fn ticket(db: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<Value>> {
+fn ticket(db: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<Ticket>> {
     let row = db
         .query_row(
             "SELECT id, call_id, queue, caller, language, path, predicted_ms, opened_ms, consent, \
@@ -296,58 +452,53 @@ fn ticket(db: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<Value>
             [id],
             |r| {
                 let path: String = r.get(5)?;
-                Ok((
-                    json!({
-                        "id": r.get::<_, String>(0)?,
-                        "call_id": r.get::<_, String>(1)?,
-                        "queue": r.get::<_, String>(2)?,
-                        "caller": r.get::<_, String>(3)?,
-                        "language": r.get::<_, String>(4)?,
-                        "path": serde_json::from_str::<Value>(&path).unwrap_or(Value::Null),
-                        "predicted_wait_ms": r.get::<_, i64>(6)?,
-                        "opened_ms": r.get::<_, i64>(7)?,
-                        "wait_time_sms": r.get::<_, Option<String>>(8)?,
-                        "sms_sent": r.get::<_, Option<String>>(9)?,
-                        "agent": r.get::<_, Option<String>>(10)?,
-                        "outcome": r.get::<_, Option<String>>(11)?,
-                        "waited_ms": r.get::<_, Option<i64>>(12)?,
-                        "closed_ms": r.get::<_, Option<i64>>(13)?,
-                        "ended_ms": r.get::<_, Option<i64>>(14)?,
-                    }),
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(7)?,
-                    r.get::<_, Option<i64>>(14)?,
-                ))
+                Ok(Ticket {
+                    id: r.get(0)?,
+                    call_id: r.get(1)?,
+                    queue: r.get(2)?,
+                    caller: r.get(3)?,
+                    language: r.get(4)?,
+                    path: serde_json::from_str(&path).unwrap_or_default(),
+                    predicted_wait_ms: r.get(6)?,
+                    opened_ms: r.get(7)?,
+                    wait_time_sms: r.get(8)?,
+                    sms_sent: r.get(9)?,
+                    agent: r.get(10)?,
+                    outcome: r.get(11)?,
+                    waited_ms: r.get(12)?,
+                    closed_ms: r.get(13)?,
+                    ended_ms: r.get(14)?,
+                    sms_replies: Vec::new(),
+                })
             },
         )
         .optional()?;
-    let Some((mut ticket, caller, opened, ended)) = row else {
+    let Some(mut ticket) = row else {
         return Ok(None);
     };
-    let mut replies = Vec::new();
     let inbound = db.prepare(
         "SELECT body, media, at_ms FROM inbound WHERE sender = ?1 AND at_ms >= ?2 AND at_ms <= ?3 \
          ORDER BY at_ms, id",
     );
     // The inbound table is the SMS store's; before it exists there are no replies.
     if let Ok(mut stmt) = inbound {
-        let rows = stmt.query_map(params![caller, opened, ended.unwrap_or(now)], |r| {
+        let until = ticket.ended_ms.unwrap_or(now);
+        let rows = stmt.query_map(params![ticket.caller, ticket.opened_ms, until], |r| {
             let media: String = r.get(1)?;
-            Ok(json!({
-                "text": r.get::<_, String>(0)?,
-                "media": serde_json::from_str::<Value>(&media).unwrap_or(json!([])),
-                "at_ms": r.get::<_, i64>(2)?,
-            }))
+            Ok(SmsReply {
+                text: r.get(0)?,
+                media: serde_json::from_str(&media).unwrap_or_default(),
+                at_ms: r.get(2)?,
+            })
         })?;
         for row in rows {
-            replies.push(row?);
+            ticket.sms_replies.push(row?);
         }
     }
-    ticket["sms_replies"] = json!(replies);
     Ok(Some(ticket))
 }
 
-fn list(db: &Connection, queue: Option<&str>, since: i64) -> rusqlite::Result<Value> {
+fn list(db: &Connection, queue: Option<&str>, since: i64) -> rusqlite::Result<Tickets> {
     let mut stmt = db.prepare(
         "SELECT id FROM tickets WHERE (?1 IS NULL OR queue = ?1) AND opened_ms >= ?2 \
          ORDER BY opened_ms LIMIT 1000",
@@ -361,10 +512,10 @@ fn list(db: &Connection, queue: Option<&str>, since: i64) -> rusqlite::Result<Va
             tickets.push(t);
         }
     }
-    Ok(json!({ "tickets": tickets }))
+    Ok(Tickets { tickets })
 }
 
-fn journal(db: &Connection, queue: &str, since: i64) -> rusqlite::Result<Value> {
+fn journal(db: &Connection, queue: &str, since: i64) -> rusqlite::Result<Journal> {
     let mut stmt = db.prepare(
         "SELECT call_id, event, at_ms FROM queue_events WHERE queue = ?1 AND at_ms >= ?2 \
          ORDER BY id LIMIT 10000",
@@ -372,19 +523,20 @@ fn journal(db: &Connection, queue: &str, since: i64) -> rusqlite::Result<Value> 
     let events = stmt
         .query_map(params![queue, since], |r| {
             let event: String = r.get(1)?;
-            let mut e = serde_json::from_str::<Value>(&event).unwrap_or(Value::Null);
-            e["call_id"] = json!(r.get::<_, String>(0)?);
-            e["at_ms"] = json!(r.get::<_, i64>(2)?);
+            let mut e: JournalEvent = serde_json::from_str(&event).unwrap_or_default();
+            e.call_id = r.get(0)?;
+            e.at_ms = r.get(2)?;
             Ok(e)
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(json!({ "queue": queue, "events": events }))
+    let queue = queue.to_string();
+    Ok(Journal { queue, events })
 }
 
 /// Calls by outcome, mean wait, and how far the predicted wait was from the actual one (mean
 /// absolute error over bridged calls).
-fn stats(db: &Connection, queue: &str) -> rusqlite::Result<Value> {
-    let (total, bridged, abandoned, mean_wait, mae): (i64, i64, i64, Option<f64>, Option<f64>) = db
+fn stats(db: &Connection, queue: &str) -> rusqlite::Result<QueueStats> {
+    let (calls, bridged, abandoned, mean_wait, mae): (i64, i64, i64, Option<f64>, Option<f64>) = db
         .query_row(
             "SELECT COUNT(*), \
              COALESCE(SUM(outcome = 'bridged'), 0), COALESCE(SUM(outcome = 'abandoned'), 0), \
@@ -394,14 +546,14 @@ fn stats(db: &Connection, queue: &str) -> rusqlite::Result<Value> {
             [queue],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
-    Ok(json!({
-        "queue": queue,
-        "calls": total,
-        "bridged": bridged,
-        "abandoned": abandoned,
-        "mean_wait_ms": mean_wait.map(|m| m.round() as i64),
-        "ewt_mean_absolute_error_ms": mae.map(|m| m.round() as i64),
-    }))
+    Ok(QueueStats {
+        queue: queue.to_string(),
+        calls,
+        bridged,
+        abandoned,
+        mean_wait_ms: mean_wait.map(|m| m.round() as i64),
+        ewt_mean_absolute_error_ms: mae.map(|m| m.round() as i64),
+    })
 }
 
 fn due(db: &Connection, now: i64) -> rusqlite::Result<Vec<Delivery>> {

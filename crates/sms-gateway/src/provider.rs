@@ -93,8 +93,10 @@ pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
 
 /// Our message id from callback `pairs` (`id=`).
 pub(crate) fn our_id(pairs: &[(String, String)]) -> Result<MessageId, crate::SmsError> {
+    // Ids are SQLite rowids: never above i64::MAX.
     field(pairs, "id")
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|v| u64::try_from(v).ok())
         .map(MessageId)
         .ok_or_else(|| crate::SmsError::BadCallback("no numeric `id`".into()))
 }

@@ -148,6 +148,16 @@ fn twilio_messages_api() {
     ))
     .expect("parses");
     assert_eq!(mms.media, ["https://m/1"]);
+    // Found by schemathesis against the documented callbacks: a count that is not one, and
+    // an id no message can have (ids are SQLite rowids), are refused, not taken as 0 or kept.
+    let bad_count = twilio::inbound(&pairs("From=%2B4915112345678&NumMedia=-1"));
+    assert!(bad_count.is_err(), "NumMedia=-1 refused");
+    let over = twilio::inbound(&pairs("From=%2B4915112345678&NumMedia=11"));
+    assert!(over.is_err(), "more media than Twilio sends refused");
+    let too_big = twilio::receipt(&pairs("id=9223372036854775808&MessageStatus=sent"));
+    assert!(too_big.is_err(), "an id above i64::MAX refused");
+    let biggest = twilio::receipt(&pairs("id=9223372036854775807&MessageStatus=sent"));
+    assert!(biggest.is_ok(), "i64::MAX is an id");
 }
 
 #[test]

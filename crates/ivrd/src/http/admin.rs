@@ -17,11 +17,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -30,7 +29,7 @@ use utoipa_axum::routes;
 use super::ask;
 use super::calls::ApiCommand;
 use super::ops::{AppState, OpsState};
-use super::{ApiError, error};
+use super::{ApiError, error, reply};
 
 /// How long the SIP loop has to answer.
 const WAIT: Duration = Duration::from_secs(2);
@@ -48,10 +47,6 @@ pub(super) fn routes() -> OpenApiRouter<Arc<OpsState>> {
         .routes(routes!(outbox))
         .routes(routes!(retry))
         .routes(routes!(chat_started))
-}
-
-fn reply<T: Serialize>(status: StatusCode, body: T) -> Response {
-    (status, Json(body)).into_response()
 }
 
 /// Readiness, and what it rests on.
@@ -174,7 +169,7 @@ async fn reload(State(s): AppState, headers: HeaderMap) -> Response {
 #[into_params(parameter_in = Query)]
 struct OutboxQuery {
     /// Only messages in this state.
-    #[param(value_type = Option<OutboxState>)]
+    #[param(value_type = Option<OutboxState>, inline)]
     state: Option<String>,
     /// At most this many (default 100).
     #[param(maximum = 10_000)]

@@ -11,18 +11,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use call_control::{CallView, PushRefusal};
-use serde::Deserialize;
-use serde_json::json as j;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{Admin, json};
-use crate::push_log::PushLog;
+use super::{Admin, ApiError, error, reply};
+use crate::push_log::{PushLog, PushRecord};
 
 /// A push call as the API asked for it, checked.
 #[derive(Debug, Clone)]
@@ -77,98 +77,148 @@ struct Shared {
 
 type AppState = State<Arc<Shared>>;
 
-pub(crate) fn router(api: Api, admin: Admin) -> Router {
+pub(crate) fn routes(api: Api, admin: Admin) -> OpenApiRouter {
     let shared = Arc::new(Shared { api, admin });
-    Router::new()
-        .route("/calls", get(list).post(push))
-        .route("/calls/{id}", get(outcome).delete(hang_up))
-        .route("/calls/{id}/priority", post(priority))
+    OpenApiRouter::new()
+        .routes(routes!(list, push))
+        .routes(routes!(outcome, hang_up))
+        .routes(routes!(priority))
         .with_state(shared)
 }
 
+/// What a push call's `to` may be: a `sip:`/`sips:` URI (printable ASCII, no spaces, quotes or
+/// angle brackets), or a number (`+` and up to 20 digits) called through a trunk.
+const TO: &str = r#"^(sips?:[!#-;=?-~]{1,252}|\+?[0-9]{1,20})$"#;
+/// Names of flows and trunks.
+const NAME: &str = "^[A-Za-z0-9_-]{1,64}$";
+/// Names of a flow's variables.
+const VAR: &str = "^[A-Za-z0-9_]{1,64}$";
+/// A caller id.
+const CALLER_ID: &str = r"^[A-Za-z0-9+]{1,32}$";
+/// A status URL, before it is parsed.
+const STATUS_URL: &str = r#"^https?://[!#-;=?-~]{1,2040}$"#;
+
 /// The body of `POST /calls`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"to": "sip:alice@127.0.0.1:5999", "flow": "demo", "ring_timeout_s": 2}))]
 #[serde(deny_unknown_fields)]
 struct PushBody {
+    /// Whom to call: a `sip:` or `sips:` URI, or a number (`+` and up to 20 digits), which
+    /// needs `trunk`.
+    #[schema(pattern = r#"^(sips?:[!#-;=?-~]{1,252}|\+?[0-9]{1,20})$"#)]
     to: String,
+    /// The flow to run when they answer.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     flow: String,
+    /// The flow's variables (names: letters, digits, `_`; values up to 1,024 bytes).
     #[serde(default)]
+    #[schema(schema_with = vars_schema)]
     vars: BTreeMap<String, String>,
+    /// The caller id to present.
+    #[schema(pattern = r"^[A-Za-z0-9+]{1,32}$")]
     caller_id: Option<String>,
+    /// The trunk to call through.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     trunk: Option<String>,
+    /// Where the outcome is POSTed when the call is over.
+    #[schema(pattern = r#"^https?://[!#-;=?-~]{1,2040}$"#)]
     status_url: Option<String>,
+    /// How long it may ring (default from `[push]`).
+    #[schema(minimum = 1, maximum = 300)]
+    #[serde(default, deserialize_with = "super::whole_opt")]
     ring_timeout_s: Option<u64>,
 }
 
-fn bad(reason: impl std::fmt::Display) -> Response {
-    json(StatusCode::BAD_REQUEST, j!({ "error": reason.to_string() }))
+fn vars_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(1024));
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(VAR));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(value))
+        .property_names(Some(name))
+        .build()
 }
 
-fn gone() -> Response {
-    json(
-        StatusCode::SERVICE_UNAVAILABLE,
-        j!({"error": "the call loop is not answering"}),
-    )
+/// Whether `text` matches `pattern` (one of the patterns above, which the document carries
+/// too: a test holds them equal).
+fn matches(pattern: &'static str, text: &str) -> bool {
+    static COMPILED: std::sync::LazyLock<Vec<(&str, regex::Regex)>> =
+        std::sync::LazyLock::new(|| {
+            [TO, NAME, VAR, CALLER_ID, STATUS_URL]
+                .into_iter()
+                .filter_map(|p| Some((p, regex::Regex::new(p).ok()?)))
+                .collect()
+        });
+    COMPILED
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .is_some_and(|(_, r)| r.is_match(text))
+}
+
+/// Why a push request was refused: malformed (`400`), or well formed but not something ivrd
+/// can call (`422`).
+#[derive(Debug, PartialEq, Eq)]
+enum Refused {
+    Malformed(String),
+    Unusable(String),
 }
 
 /// Checks a push request; the reason it is refused otherwise.
-fn check(body: PushBody, default_ring_s: u64) -> Result<PushOrder, String> {
-    let to = body.to.trim();
-    if to.is_empty() || to.len() > 256 {
-        return Err("`to` must be 1 to 256 characters".into());
+fn check(body: PushBody, default_ring_s: u64) -> Result<PushOrder, Refused> {
+    let malformed = |what: &str| Err(Refused::Malformed(what.to_string()));
+    if !matches(TO, &body.to) {
+        return malformed(
+            "`to` is neither a sip: URI (printable, no spaces, quotes or angle brackets) \
+             nor a number (+ and up to 20 digits)",
+        );
     }
-    if to
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
+    if !matches(NAME, &body.flow) {
+        return malformed("`flow` must name a flow (1 to 64 letters, digits, - and _)");
+    }
+    if body
+        .caller_id
+        .as_deref()
+        .is_some_and(|c| !matches(CALLER_ID, c))
     {
-        return Err("`to` has spaces, quotes, angle brackets or control characters".into());
+        return malformed("`caller_id` must be 1 to 32 letters, digits or +");
     }
-    let uri = to.starts_with("sip:") || to.starts_with("sips:");
-    let number = to.strip_prefix('+').unwrap_or(to);
-    if !uri {
-        if number.is_empty() || number.len() > 20 || !number.chars().all(|c| c.is_ascii_digit()) {
-            return Err("`to` is neither a sip: URI nor a number (+ and up to 20 digits)".into());
-        }
-        if body.trunk.is_none() {
-            return Err("a number needs a `trunk` to be called through".into());
-        }
-    }
-    if body.flow.is_empty()
-        || !body
-            .flow
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-    {
-        return Err("`flow` must name a flow (letters, digits, - and _)".into());
-    }
-    if let Some(id) = &body.caller_id
-        && (id.is_empty()
-            || id.len() > 32
-            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'))
-    {
-        return Err("`caller_id` must be 1 to 32 letters, digits or +".into());
+    if body.trunk.as_deref().is_some_and(|t| !matches(NAME, t)) {
+        return malformed("`trunk` must name a trunk (1 to 64 letters, digits, - and _)");
     }
     if let Some(url) = &body.status_url {
-        let parsed = reqwest::Url::parse(url).map_err(|e| format!("`status_url`: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err("`status_url` must be http or https".into());
+        if !matches(STATUS_URL, url) {
+            return malformed("`status_url` must be an http or https URL");
+        }
+        if let Err(e) = reqwest::Url::parse(url) {
+            return Err(Refused::Unusable(format!("`status_url`: {e}")));
         }
     }
     for (k, v) in &body.vars {
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("var `{k}`: names are letters, digits and _"));
+        if !matches(VAR, k) {
+            let e = format!("var `{k}`: names are 1 to 64 letters, digits and _");
+            return Err(Refused::Malformed(e));
         }
         if v.len() > 1024 {
-            return Err(format!("var `{k}`: over 1024 bytes"));
+            return Err(Refused::Malformed(format!("var `{k}`: over 1024 bytes")));
         }
     }
     let ring_timeout_s = body.ring_timeout_s.unwrap_or(default_ring_s);
     if !(1..=300).contains(&ring_timeout_s) {
-        return Err("`ring_timeout_s` must be 1 to 300".into());
+        return malformed("`ring_timeout_s` must be 1 to 300");
+    }
+    let uri = body.to.starts_with("sip:") || body.to.starts_with("sips:");
+    if !uri && body.trunk.is_none() {
+        let e = "a number needs a `trunk` to be called through";
+        return Err(Refused::Unusable(e.into()));
     }
     Ok(PushOrder {
         id: format!("push-{:016x}", crate::clock::secure_random()),
-        to: to.to_string(),
+        to: body.to,
         flow: body.flow,
         vars: body.vars.into_iter().collect(),
         caller_id: body.caller_id,
@@ -178,96 +228,220 @@ fn check(body: PushBody, default_ring_s: u64) -> Result<PushOrder, String> {
     })
 }
 
+const GONE: &str = "the call loop is not answering";
+
+/// A push call placed.
+#[derive(Serialize, ToSchema)]
+struct Pushed {
+    /// Its id, for `GET` and `DELETE /calls/{id}`.
+    id: String,
+    /// `calling`.
+    status: &'static str,
+}
+
+/// Place a push call: ivrd calls `to` and runs `flow` when they answer (admin).
+#[utoipa::path(post, path = "/calls", tag = "calls", security(("admin" = [])),
+    request_body = PushBody, responses(
+    (status = 202, description = "Placed", body = Pushed),
+    (status = 400, description = "A malformed request", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 409, description = "A call with this id is live", body = ApiError),
+    (status = 422, description = "No such flow or trunk, a number without a trunk, or a \
+        status URL that does not parse", body = ApiError),
+    (status = 429, description = "Over the rate of push calls (`Retry-After`)", body = ApiError),
+    (status = 503, description = "The trunk is at its cap, or the call loop does not answer",
+        body = ApiError)))]
 async fn push(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     let body: PushBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
-        Err(e) => return bad(format!("body: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body: {e}")),
     };
     let order = match check(body, s.api.ring_timeout_s) {
         Ok(o) => o,
-        Err(reason) => return bad(reason),
+        Err(Refused::Malformed(e)) => return error(StatusCode::BAD_REQUEST, &e),
+        Err(Refused::Unusable(e)) => return error(StatusCode::UNPROCESSABLE_ENTITY, &e),
     };
     let id = order.id.clone();
     let (tx, rx) = oneshot::channel();
     if s.api.commands.send(ApiCommand::Push(order, tx)).is_err() {
-        return gone();
+        return error(StatusCode::SERVICE_UNAVAILABLE, GONE);
     }
-    match rx.await {
-        Ok(Ok(())) => json(StatusCode::ACCEPTED, j!({"id": id, "status": "calling"})),
-        Ok(Err(e @ PushRefusal::TooFast(_))) => {
-            let mut r = json(StatusCode::TOO_MANY_REQUESTS, j!({"error": e.to_string()}));
-            r.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
-            r
+    let refusal = match rx.await {
+        Ok(Ok(())) => {
+            return reply(
+                StatusCode::ACCEPTED,
+                Pushed {
+                    id,
+                    status: "calling",
+                },
+            );
         }
-        Ok(Err(e @ PushRefusal::TrunkFull { .. })) => json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            j!({"error": e.to_string()}),
-        ),
-        Ok(Err(e)) => bad(e),
-        Err(_) => gone(),
+        Ok(Err(e)) => e,
+        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, GONE),
+    };
+    let status = match refusal {
+        PushRefusal::TooFast(_) => StatusCode::TOO_MANY_REQUESTS,
+        PushRefusal::TrunkFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        PushRefusal::Duplicate(_) => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let mut r = error(status, &refusal.to_string());
+    if matches!(
+        refusal,
+        PushRefusal::TooFast(_) | PushRefusal::TrunkFull { .. }
+    ) {
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+/// The live calls.
+#[derive(Serialize, ToSchema)]
+struct Calls {
+    /// Ordered by id.
+    calls: Vec<LiveCall>,
+}
+
+/// A live call as the API and the dashboard show it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LiveCall {
+    /// Its API id: the SIP Call-ID of an inbound call, a push call's id.
+    id: String,
+    /// Its leg.
+    leg: String,
+    /// `inbound` or `push`.
+    direction: &'static str,
+    /// `ringing`, `answering`, `calling`, `up`, `refused`.
+    state: &'static str,
+    /// The flow it runs.
+    flow: String,
+    /// Where its flow is: `flow/node`.
+    node: String,
+    /// When it began, ms since the Unix epoch.
+    start_ms: i64,
+    /// Legs placed for its dial node, or the one it is bridged to.
+    legs: Vec<PlacedLeg>,
+    /// How long it has lasted (the dashboard's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_s: Option<i64>,
+}
+
+/// A leg placed for a call.
+#[derive(Serialize, ToSchema)]
+struct PlacedLeg {
+    /// The leg, once placed.
+    leg: Option<String>,
+    /// Its target.
+    target: String,
+    /// `placing`, `calling`, `ringing`, `bridged`, `over`.
+    state: &'static str,
+}
+
+impl LiveCall {
+    pub(crate) fn new(v: &CallView, duration_s: Option<i64>) -> Self {
+        let legs = v
+            .legs
+            .iter()
+            .map(|l| PlacedLeg {
+                leg: l.leg.map(|l| l.to_string()),
+                target: l.target.clone(),
+                state: l.state,
+            })
+            .collect();
+        Self {
+            id: v.id.clone(),
+            leg: v.leg.to_string(),
+            direction: v.direction,
+            state: v.state,
+            flow: v.flow.clone(),
+            node: v.node.clone(),
+            start_ms: v.start_unix_ms,
+            legs,
+            duration_s,
+        }
     }
 }
 
+/// The live calls, with their state, flow node and the legs placed for them (admin).
+#[utoipa::path(get, path = "/calls", tag = "calls", security(("admin" = [])), responses(
+    (status = 200, description = "The calls", body = Calls),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The call loop does not answer", body = ApiError)))]
 async fn list(State(s): AppState, headers: HeaderMap) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let (tx, rx) = oneshot::channel();
-    if s.api.commands.send(ApiCommand::List(tx)).is_err() {
-        return gone();
+    match super::ask(&s.api.commands, ApiCommand::List, WAIT).await {
+        Some(views) => {
+            let calls = views.iter().map(|v| LiveCall::new(v, None)).collect();
+            reply(StatusCode::OK, Calls { calls })
+        }
+        None => error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     }
-    let Ok(views) = rx.await else {
-        return gone();
-    };
-    let calls: Vec<serde_json::Value> = views.iter().map(call_json).collect();
-    json(StatusCode::OK, j!({ "calls": calls }))
 }
 
-/// A live call as the API and the dashboard show it.
-pub(crate) fn call_json(v: &CallView) -> serde_json::Value {
-    let legs: Vec<serde_json::Value> = v
-        .legs
-        .iter()
-        .map(|l| j!({"leg": l.leg.map(|l| l.to_string()), "target": l.target, "state": l.state}))
-        .collect();
-    j!({
-        "id": v.id, "leg": v.leg.to_string(), "direction": v.direction, "state": v.state,
-        "flow": v.flow, "node": v.node, "start_ms": v.start_unix_ms, "legs": legs,
-    })
-}
+/// How long the call loop has to answer.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A push call's stored outcome (admin).
+#[utoipa::path(get, path = "/calls/{id}", tag = "calls", security(("admin" = [])),
+    params(("id" = String, Path, description = "The push call's id")), responses(
+    (status = 200, description = "Its record", body = PushRecord),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No such push call", body = ApiError),
+    (status = 503, description = "The store does not answer", body = ApiError)))]
 async fn outcome(State(s): AppState, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     match s.api.log.get(id).await {
-        Ok(Some(record)) => json(StatusCode::OK, record),
-        Ok(None) => json(StatusCode::NOT_FOUND, j!({"error": "no such push call"})),
-        Err(e) => json(StatusCode::SERVICE_UNAVAILABLE, j!({"error": e})),
+        Ok(Some(record)) => reply(StatusCode::OK, record),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such push call"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 
+/// Hang up a live call; a push call still ringing is cancelled (admin).
+#[utoipa::path(delete, path = "/calls/{id}", tag = "calls", security(("admin" = [])),
+    params(("id" = String, Path, description = "The call's API id")), responses(
+    (status = 202, description = "Hanging up"),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No such live call", body = ApiError),
+    (status = 503, description = "The call loop does not answer", body = ApiError)))]
 async fn hang_up(State(s): AppState, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let (tx, rx) = oneshot::channel();
-    if s.api.commands.send(ApiCommand::HangUp(id, tx)).is_err() {
-        return gone();
-    }
-    match rx.await {
-        Ok(true) => (StatusCode::ACCEPTED, "").into_response(),
-        Ok(false) => json(StatusCode::NOT_FOUND, j!({"error": "no such live call"})),
-        Err(_) => gone(),
+    match super::ask(&s.api.commands, |tx| ApiCommand::HangUp(id, tx), WAIT).await {
+        Some(true) => StatusCode::ACCEPTED.into_response(),
+        Some(false) => error(StatusCode::NOT_FOUND, "no such live call"),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     }
 }
 
-/// `POST /calls/{id}/priority` `{"priority": N}`: a waiting caller moves up (or down) the
-/// line; higher goes first, -1000 to 1000.
+/// A waiting caller's new place in line.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Priority {
+    /// Higher goes first.
+    #[schema(minimum = -1000, maximum = 1000)]
+    #[serde(deserialize_with = "super::whole")]
+    priority: i32,
+}
+
+/// Move a caller waiting in a queue up (or down) the line (admin).
+#[utoipa::path(post, path = "/calls/{id}/priority", tag = "queues", security(("admin" = [])),
+    params(("id" = String, Path, description = "The call's API id")),
+    request_body = Priority, responses(
+    (status = 204, description = "Moved"),
+    (status = 400, description = "Not a priority from -1000 to 1000", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No such call waiting in a queue", body = ApiError),
+    (status = 503, description = "The call loop does not answer", body = ApiError)))]
 async fn priority(
     State(s): AppState,
     headers: HeaderMap,
@@ -277,43 +451,48 @@ async fn priority(
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        priority: i32,
-    }
-    let p = match serde_json::from_slice::<Body>(&body) {
+    let p = match serde_json::from_slice::<Priority>(&body) {
         Ok(b) if (-1000..=1000).contains(&b.priority) => b.priority,
         Ok(b) => {
-            let error = format!("priority {}: must be -1000 to 1000", b.priority);
-            return json(StatusCode::BAD_REQUEST, j!({ "error": error }));
+            let e = format!("priority {}: must be -1000 to 1000", b.priority);
+            return error(StatusCode::BAD_REQUEST, &e);
         }
-        Err(e) => return json(StatusCode::BAD_REQUEST, j!({"error": e.to_string()})),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let (tx, rx) = oneshot::channel();
-    if s.api
-        .commands
-        .send(ApiCommand::Priority(id, p, tx))
-        .is_err()
-    {
-        return gone();
-    }
-    match rx.await {
-        Ok(true) => (StatusCode::NO_CONTENT, "").into_response(),
-        Ok(false) => json(
-            StatusCode::NOT_FOUND,
-            j!({"error": "no such call waiting in a queue"}),
-        ),
-        Err(_) => gone(),
+    match super::ask(&s.api.commands, |tx| ApiCommand::Priority(id, p, tx), WAIT).await {
+        Some(true) => StatusCode::NO_CONTENT.into_response(),
+        Some(false) => error(StatusCode::NOT_FOUND, "no such call waiting in a queue"),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json as j;
 
     fn body(v: serde_json::Value) -> Result<PushOrder, String> {
-        check(serde_json::from_value(v).map_err(|e| e.to_string())?, 30)
+        let body = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        check(body, 30).map_err(|e| format!("{e:?}"))
+    }
+
+    #[test]
+    fn the_document_carries_the_patterns_the_handler_checks() {
+        let schema =
+            serde_json::to_value(<PushBody as utoipa::PartialSchema>::schema()).expect("schema");
+        let pattern = |field: &str| schema["properties"][field]["pattern"].clone();
+        assert_eq!(pattern("to"), TO);
+        assert_eq!(pattern("flow"), NAME);
+        assert_eq!(pattern("trunk"), NAME);
+        assert_eq!(pattern("caller_id"), CALLER_ID);
+        assert_eq!(pattern("status_url"), STATUS_URL);
+        assert_eq!(
+            schema["properties"]["vars"]["propertyNames"]["pattern"],
+            VAR
+        );
+        for p in [TO, NAME, VAR, CALLER_ID, STATUS_URL] {
+            assert!(regex::Regex::new(p).is_ok(), "{p} compiles");
+        }
     }
 
     #[test]
@@ -328,7 +507,7 @@ mod tests {
             ),
             (
                 j!({"to": "sip:a@b\r\nX: y", "flow": "notify"}),
-                "control characters",
+                "neither a sip: URI",
             ),
             (
                 j!({"to": "12ab", "flow": "notify", "trunk": "t"}),
@@ -347,6 +526,11 @@ mod tests {
                 j!({"to": "sip:a@b", "flow": "n", "status_url": "not a url"}),
                 "`status_url`",
             ),
+            (
+                j!({"to": "sip:a@b", "flow": "n", "status_url": "http://[::1"}),
+                "Unusable",
+            ),
+            (j!({"to": " sip:a@b", "flow": "n"}), "Malformed"),
             (
                 j!({"to": "sip:a@b", "flow": "n", "ring_timeout_s": 0}),
                 "1 to 300",

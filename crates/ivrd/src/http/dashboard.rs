@@ -11,17 +11,19 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use call_control::{AgentView, CallView};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::calls::{ApiCommand, call_json};
+use super::calls::{ApiCommand, LiveCall};
 use super::ops::{AppState, OpsState};
 use super::{ADMIN_COOKIE, ask};
 
@@ -32,18 +34,34 @@ pub(crate) struct Live {
     pub(crate) agents: Vec<AgentView>,
 }
 
-pub(super) fn routes() -> Router<Arc<OpsState>> {
-    Router::new()
-        .route("/", get(page))
-        .route("/dashboard/events", get(events))
+pub(super) fn routes() -> OpenApiRouter<Arc<OpsState>> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Login {
+    /// The admin token, once: it becomes the page's cookie.
     token: Option<String>,
 }
 
-async fn page(State(s): AppState, headers: HeaderMap, Query(q): Query<Login>) -> Response {
+/// The live dashboard (admin token, its cookie, or `?token=` once).
+#[utoipa::path(get, path = "/", tag = "dashboard", security((), ("admin" = [])), params(Login),
+    responses(
+    (status = 200, description = "The page", body = String, content_type = "text/html"),
+    (status = 303, description = "The token became a cookie: on to `/`"),
+    (status = 401, description = "The login form", body = String, content_type = "text/html"),
+    (status = 404, description = "No admin token configured")))]
+async fn page(
+    State(s): AppState,
+    headers: HeaderMap,
+    q: Result<Query<Login>, QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return (StatusCode::UNAUTHORIZED, Html(LOGIN)).into_response();
+    };
     if !s.admin.enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -58,6 +76,13 @@ async fn page(State(s): AppState, headers: HeaderMap, Query(q): Query<Login>) ->
     }
 }
 
+/// What the dashboard shows, as server-sent events: a `snapshot` (JSON) each second (admin).
+#[utoipa::path(get, path = "/dashboard/events", tag = "dashboard", security(("admin" = [])),
+    responses(
+    (status = 200, description = "`snapshot` events", body = super::ServerSentEvent,
+        content_type = "text/event-stream"),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No admin token configured")))]
 async fn events(State(s): AppState, headers: HeaderMap) -> Response {
     if let Some(refusal) = s.admin.refusal_or_cookie(&headers) {
         return refusal;
@@ -95,14 +120,10 @@ async fn snapshot(s: &OpsState) -> Option<Value> {
     }
     let outbox = s.sms.by_state().await.unwrap_or_default();
     let last_minute = summary.per_minute.last().copied().unwrap_or(0);
-    let calls: Vec<Value> = live
+    let calls: Vec<LiveCall> = live
         .calls
         .iter()
-        .map(|c| {
-            let mut v = call_json(c);
-            v["duration_s"] = json!((now - c.start_unix_ms).max(0) / 1000);
-            v
-        })
+        .map(|c| LiveCall::new(c, Some((now - c.start_unix_ms).max(0) / 1000)))
         .collect();
     let agents: Vec<Value> = live
         .agents

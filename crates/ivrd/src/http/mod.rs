@@ -1,5 +1,5 @@
 //! The daemon's HTTP server (axum), one listener for everything:
-//! - `GET /health`.
+//! - `GET /health`; `GET /openapi.json`, the OpenAPI document of all of these (see [`openapi`]).
 //! - `GET /metrics` (Prometheus) and `GET /cdrs` (see [`ops`]).
 //! - `GET /`: the live dashboard (see [`dashboard`]).
 //! - `GET /ready`, flows and their reload, the SMS outbox and its dead letters (see [`admin`]).
@@ -20,10 +20,11 @@ mod sms;
 mod tickets;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tracing::{error, info};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub(crate) use admin::Readiness;
 pub(crate) use dashboard::Live;
@@ -144,8 +145,91 @@ pub(crate) fn error(status: StatusCode, error: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
-    (status, axum::Json(value)).into_response()
+/// A whole number in a JSON body, as JSON Schema's `integer` has it: `122` or `122.0`.
+pub(crate) fn whole<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error;
+    let n = <serde_json::Number as serde::Deserialize>::deserialize(d)?;
+    let whole = n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    });
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| D::Error::custom(format!("{n}: not a whole number in range")))
+}
+
+/// [`whole`], for an optional field (`null` or absent: `None`).
+pub(crate) fn whole_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(serde::Deserialize)]
+    struct Whole<T: TryFrom<i64>>(#[serde(deserialize_with = "whole")] T);
+    let v = <Option<Whole<T>> as serde::Deserialize>::deserialize(d)?;
+    Ok(v.map(|Whole(t)| t))
+}
+
+/// A server-sent event, as the streams send them.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ServerSentEvent {
+    /// The event's name.
+    event: String,
+    /// Its data: JSON.
+    data: String,
+}
+
+/// Answers `status` with `body` as JSON.
+pub(crate) fn reply<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// Liveness: the process answers at all.
+#[utoipa::path(get, path = "/health", tag = "operations", responses(
+    (status = 200, description = "Alive", body = String, content_type = "text/plain")))]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// The OpenAPI document, once built.
+static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// This document: the OpenAPI 3.1 description of every route.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses(
+    (status = 200, description = "The document", body = Object)))]
+async fn openapi_json() -> Response {
+    let document = DOCUMENT.get().cloned().unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
+}
+
+/// Every route, and the OpenAPI document built from them.
+fn app(
+    config: &Config,
+    sms: crate::sms::Sms,
+    api: calls::Api,
+    ops: ops::Ops,
+    admin: Admin,
+) -> anyhow::Result<(Router, String)> {
+    let (router, document) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .merge(ops::routes(
+            ops,
+            api.commands.clone(),
+            sms.clone(),
+            admin.clone(),
+        ))
+        .merge(calls::routes(api.clone(), admin.clone()))
+        .merge(tickets::routes(api, admin.clone()))
+        .merge(sms::routes(sms, &config.merchants, &config.sms, admin)?)
+        .split_for_parts();
+    Ok((router, openapi::finish(document)))
 }
 
 /// Binds the listener and serves every route on a task of its own.
@@ -161,18 +245,9 @@ pub(crate) async fn start(
         .as_ref()
         .map(|v| crate::sms::config::secret("", Some(v)))
         .transpose()?;
-    let admin = Admin(token);
-    let app = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .merge(ops::router(
-            ops,
-            api.commands.clone(),
-            sms.clone(),
-            admin.clone(),
-        ))
-        .merge(calls::router(api.clone(), admin.clone()))
-        .merge(tickets::router(api, admin.clone()))
-        .merge(sms::router(sms, &config.merchants, &config.sms, admin)?);
+    let (app, document) = app(config, sms, api, ops, Admin(token))?;
+    // One document per process: the routes do not change with the configuration.
+    let _ = DOCUMENT.set(document);
     let web = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.http.listen))?;

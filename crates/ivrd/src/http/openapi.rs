@@ -4,7 +4,7 @@
 //! `#[utoipa::path]` annotation and the types it answers with, so the router and the document
 //! cannot disagree on a path, a method or a body.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
 /// The document's head.
@@ -26,8 +26,17 @@ pub(super) fn finish(mut api: OpenApi) -> String {
         .scheme(HttpAuthScheme::Bearer)
         .description(Some("The admin token"))
         .build();
-    api.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme("admin", SecurityScheme::Http(admin));
+    let merchant = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .description(Some("A merchant's token (`[[merchants]]`)"))
+        .build();
+    let agent = ApiKeyValue::with_description(
+        super::tickets::AGENT_COOKIE,
+        "The agent's key, set as a cookie by their page's link",
+    );
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("admin", SecurityScheme::Http(admin));
+    components.add_security_scheme("merchant", SecurityScheme::Http(merchant));
+    components.add_security_scheme("agent", SecurityScheme::ApiKey(ApiKey::Cookie(agent)));
     api.to_pretty_json().unwrap_or_default()
 }

@@ -9,12 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -48,12 +46,12 @@ pub(crate) struct Ops {
 }
 
 /// The metrics, CDR, admin and dashboard routes.
-pub(crate) fn router(
+pub(crate) fn routes(
     ops: Ops,
     commands: mpsc::UnboundedSender<ApiCommand>,
     sms: crate::sms::Sms,
     admin: Admin,
-) -> Router {
+) -> OpenApiRouter {
     let state = Arc::new(OpsState {
         prometheus: ops.prometheus,
         commands,
@@ -62,18 +60,11 @@ pub(crate) fn router(
         admin,
         metrics_open: ops.metrics_open,
     });
-    let (router, api) = OpenApiRouter::with_openapi(super::openapi::base())
+    OpenApiRouter::new()
         .routes(routes!(metrics))
         .routes(routes!(cdrs))
         .merge(super::admin::routes())
-        .split_for_parts();
-    let document = super::openapi::finish(api);
-    router
         .merge(super::dashboard::routes())
-        .route(
-            "/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], document) }),
-        )
         .with_state(state)
 }
 
@@ -111,7 +102,7 @@ struct CdrQuery {
     #[param(value_type = Option<i64>)]
     until: Option<String>,
     /// `jsonl` (default) or `csv`.
-    #[param(value_type = Option<CdrFormat>)]
+    #[param(value_type = Option<CdrFormat>, inline)]
     format: Option<String>,
     /// At most this many (default 10,000).
     #[param(maximum = 100_000)]

@@ -10,22 +10,24 @@
 //!   `/agents/{name}?key=…`; the key becomes a cookie for that page. The key is an HMAC of the
 //!   agent's name under the admin token: changing the token changes every key.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use call_control::AgentStatus;
-use serde_json::json as j;
-use tokio::sync::{broadcast, oneshot};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::calls::{Api, ApiCommand};
-use super::{Admin, json};
+use super::{Admin, ApiError, error, reply};
+use crate::tickets::{Journal, QueueStats, Ticket, Tickets};
 
 struct Shared {
     api: Api,
@@ -34,117 +36,212 @@ struct Shared {
 
 type AppState = State<Arc<Shared>>;
 
-pub(crate) fn router(api: Api, admin: Admin) -> Router {
+pub(crate) fn routes(api: Api, admin: Admin) -> OpenApiRouter {
     let shared = Arc::new(Shared { api, admin });
-    Router::new()
-        .route("/tickets", get(list))
-        .route("/tickets/{id}", get(one))
-        .route("/queues/{name}/stats", get(stats))
-        .route("/queues/{name}/events", get(journal))
-        .route("/agents", get(agents))
-        .route("/agents/{name}/status", post(status))
-        .route("/agents/{name}", get(page))
-        .route("/agents/{name}/events", get(events))
-        .route("/agents/{name}/link", get(link))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(stats))
+        .routes(routes!(journal))
+        .routes(routes!(agents))
+        .routes(routes!(status))
+        .routes(routes!(page))
+        .routes(routes!(events))
+        .routes(routes!(link))
         .with_state(shared)
 }
 
-fn unavailable(e: String) -> Response {
-    json(StatusCode::SERVICE_UNAVAILABLE, j!({ "error": e }))
+const GONE: &str = "the call loop is not answering";
+
+/// How long the call loop has to answer.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct TicketQuery {
+    /// Only this queue's.
+    queue: Option<String>,
+    /// Opened at or after this, ms since the Unix epoch (default 0).
+    since: Option<i64>,
 }
 
-/// `since` (ms since the Unix epoch, default 0), or the 400 for a bad one.
-fn since(q: &HashMap<String, String>) -> Result<i64, Box<Response>> {
-    match q.get("since") {
-        None => Ok(0),
-        Some(s) => s.parse().map_err(|_| {
-            let error = "`since` is milliseconds since the Unix epoch";
-            Box::new(json(StatusCode::BAD_REQUEST, j!({ "error": error })))
-        }),
-    }
-}
-
+/// A ticket with its SMS replies (admin).
+#[utoipa::path(get, path = "/tickets/{id}", tag = "queues", security(("admin" = [])),
+    params(("id" = String, Path, description = "The ticket's id")), responses(
+    (status = 200, description = "The ticket", body = Ticket),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No such ticket", body = ApiError),
+    (status = 503, description = "The store does not answer", body = ApiError)))]
 async fn one(State(s): AppState, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     match s.api.tickets.get(id, crate::clock::unix_ms()).await {
-        Ok(Some(t)) => json(StatusCode::OK, t),
-        Ok(None) => json(StatusCode::NOT_FOUND, j!({"error": "no such ticket"})),
-        Err(e) => unavailable(e),
+        Ok(Some(t)) => reply(StatusCode::OK, t),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such ticket"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 
+/// Tickets opened since a time, oldest first, at most 1,000 (admin).
+#[utoipa::path(get, path = "/tickets", tag = "queues", security(("admin" = [])),
+    params(TicketQuery), responses(
+    (status = 200, description = "The tickets", body = Tickets),
+    (status = 400, description = "A bad query", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The store does not answer", body = ApiError)))]
 async fn list(
     State(s): AppState,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    q: Result<Query<TicketQuery>, QueryRejection>,
 ) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let since = match since(&q) {
-        Ok(s) => s,
-        Err(r) => return *r,
+    let q = match super::query(q) {
+        Ok(q) => q,
+        Err(refusal) => return *refusal,
     };
-    match s.api.tickets.list(q.get("queue").cloned(), since).await {
-        Ok(v) => json(StatusCode::OK, v),
-        Err(e) => unavailable(e),
+    match s.api.tickets.list(q.queue, q.since.unwrap_or(0)).await {
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 
+/// A queue's calls, bridged and abandoned, mean wait and the estimated wait's error (admin).
+#[utoipa::path(get, path = "/queues/{name}/stats", tag = "queues", security(("admin" = [])),
+    params(("name" = String, Path, description = "The queue")), responses(
+    (status = 200, description = "Its figures (zeros for a queue with no calls)",
+        body = QueueStats),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The store does not answer", body = ApiError)))]
 async fn stats(State(s): AppState, headers: HeaderMap, Path(name): Path<String>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
     match s.api.tickets.stats(name).await {
-        Ok(v) => json(StatusCode::OK, v),
-        Err(e) => unavailable(e),
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct JournalQuery {
+    /// At or after this, ms since the Unix epoch (default 0).
+    since: Option<i64>,
+}
+
+/// A queue's journal: joins, rings, bridges, abandons, consent steps, in order (admin).
+#[utoipa::path(get, path = "/queues/{name}/events", tag = "queues", security(("admin" = [])),
+    params(("name" = String, Path, description = "The queue"), JournalQuery), responses(
+    (status = 200, description = "The events, at most 10,000", body = Journal),
+    (status = 400, description = "A bad query", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The store does not answer", body = ApiError)))]
 async fn journal(
     State(s): AppState,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    q: Result<Query<JournalQuery>, QueryRejection>,
 ) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let since = match since(&q) {
-        Ok(s) => s,
-        Err(r) => return *r,
+    let q = match super::query(q) {
+        Ok(q) => q,
+        Err(refusal) => return *refusal,
     };
-    match s.api.tickets.journal(name, since).await {
-        Ok(v) => json(StatusCode::OK, v),
-        Err(e) => unavailable(e),
+    match s.api.tickets.journal(name, q.since.unwrap_or(0)).await {
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e),
     }
 }
 
-/// `GET /agents`: every agent's status (what they chose), state (what they do), where they are
-/// rung and whether they registered.
+/// Every configured agent.
+#[derive(Serialize, ToSchema)]
+struct Agents {
+    /// In configuration order.
+    agents: Vec<Agent>,
+}
+
+/// An agent now.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Agent {
+    /// Their name.
+    name: String,
+    /// What they chose.
+    status: Status,
+    /// `idle`, `ringing`, `on_call` or `wrap_up`: what they are doing.
+    state: &'static str,
+    /// Where they are rung (registered or configured), if anywhere.
+    contact: Option<String>,
+    /// Registered with ivrd.
+    registered: bool,
+    /// Calls taken since ivrd started.
+    calls: u32,
+}
+
+impl From<&call_control::AgentView> for Agent {
+    fn from(a: &call_control::AgentView) -> Self {
+        let status = match AgentStatus::from_name(a.status) {
+            Some(AgentStatus::Available) => Status::Available,
+            Some(AgentStatus::OnBreak) => Status::OnBreak,
+            _ => Status::LoggedOut,
+        };
+        Self {
+            name: a.name.clone(),
+            status,
+            state: a.state,
+            contact: a.contact.clone(),
+            registered: a.registered,
+            calls: a.calls,
+        }
+    }
+}
+
+/// What an agent chose.
+#[derive(Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Available,
+    OnBreak,
+    LoggedOut,
+}
+
+/// An agent's new status.
+#[derive(Serialize, Deserialize, ToSchema)]
+struct StatusBody {
+    status: Status,
+}
+
+/// Every agent: status (what they chose), state (what they do), where they are rung (admin).
+#[utoipa::path(get, path = "/agents", tag = "queues", security(("admin" = [])), responses(
+    (status = 200, description = "The agents", body = Agents),
+    (status = 401, description = "No admin token"),
+    (status = 503, description = "The call loop does not answer", body = ApiError)))]
 async fn agents(State(s): AppState, headers: HeaderMap) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let (tx, rx) = oneshot::channel();
-    if s.api.commands.send(ApiCommand::Agents(tx)).is_err() {
-        return unavailable("the call loop is not answering".into());
+    match super::ask(&s.api.commands, ApiCommand::Agents, WAIT).await {
+        Some(views) => {
+            let agents = views.iter().map(Agent::from).collect();
+            reply(StatusCode::OK, Agents { agents })
+        }
+        None => error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     }
-    let Ok(views) = rx.await else {
-        return unavailable("the call loop is not answering".into());
-    };
-    let agents: Vec<serde_json::Value> = views
-        .iter()
-        .map(|a| {
-            j!({"name": a.name, "status": a.status, "state": a.state, "contact": a.contact,
-                "registered": a.registered, "calls": a.calls})
-        })
-        .collect();
-    json(StatusCode::OK, j!({ "agents": agents }))
 }
 
+/// Set an agent's status (admin).
+#[utoipa::path(post, path = "/agents/{name}/status", tag = "queues", security(("admin" = [])),
+    params(("name" = String, Path, description = "The agent")), request_body = StatusBody,
+    responses(
+    (status = 200, description = "Set", body = StatusBody),
+    (status = 400, description = "Not a status", body = ApiError),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No such agent", body = ApiError),
+    (status = 503, description = "The call loop does not answer", body = ApiError)))]
 async fn status(
     State(s): AppState,
     headers: HeaderMap,
@@ -154,31 +251,25 @@ async fn status(
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
     }
-    let v: serde_json::Value = match serde_json::from_slice(&body) {
+    let body: StatusBody = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return json(StatusCode::BAD_REQUEST, j!({"error": format!("body: {e}")})),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body: {e}")),
     };
-    let Some(status) = v["status"].as_str().and_then(AgentStatus::from_name) else {
-        let error = "`status` is available, on_break or logged_out";
-        return json(StatusCode::BAD_REQUEST, j!({ "error": error }));
+    let status = match body.status {
+        Status::Available => AgentStatus::Available,
+        Status::OnBreak => AgentStatus::OnBreak,
+        Status::LoggedOut => AgentStatus::LoggedOut,
     };
-    let (tx, rx) = oneshot::channel();
-    if s.api
-        .commands
-        .send(ApiCommand::AgentStatus(name, status, tx))
-        .is_err()
-    {
-        return unavailable("the call loop is not answering".into());
-    }
-    match rx.await {
-        Ok(true) => json(StatusCode::OK, j!({"status": v["status"]})),
-        Ok(false) => json(StatusCode::NOT_FOUND, j!({"error": "no such agent"})),
-        Err(_) => unavailable("the call loop is not answering".into()),
+    let ask = |tx| ApiCommand::AgentStatus(name, status, tx);
+    match super::ask(&s.api.commands, ask, WAIT).await {
+        Some(true) => reply(StatusCode::OK, body),
+        Some(false) => error(StatusCode::NOT_FOUND, "no such agent"),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     }
 }
 
 /// The cookie that opens one agent's page: their key.
-const AGENT_COOKIE: &str = "ivrd_agent";
+pub(super) const AGENT_COOKIE: &str = "ivrd_agent";
 
 /// Whether the request may see `name`'s page and tickets: their key as a cookie, or the
 /// admin's token (bearer or dashboard cookie).
@@ -190,8 +281,20 @@ fn agent_allowed(admin: &Admin, headers: &HeaderMap, name: &str) -> bool {
     own || admin.refusal_or_cookie(headers).is_none()
 }
 
-/// `GET /agents/{name}/link` (admin): the address that opens the agent's page, to hand to
-/// them (it carries their key; the page turns it into a cookie).
+/// The address that opens an agent's page.
+#[derive(Serialize, ToSchema)]
+struct Link {
+    /// `/agents/{name}?key=…`: hand it to the agent.
+    url: String,
+}
+
+/// The address that opens the agent's page, to hand to them: it carries their key, which the
+/// page turns into a cookie (admin).
+#[utoipa::path(get, path = "/agents/{name}/link", tag = "queues", security(("admin" = [])),
+    params(("name" = String, Path, description = "The agent")), responses(
+    (status = 200, description = "The address", body = Link),
+    (status = 401, description = "No admin token"),
+    (status = 404, description = "No admin token configured")))]
 async fn link(State(s): AppState, headers: HeaderMap, Path(name): Path<String>) -> Response {
     if let Some(refusal) = s.admin.refusal(&headers) {
         return refusal;
@@ -199,14 +302,18 @@ async fn link(State(s): AppState, headers: HeaderMap, Path(name): Path<String>) 
     let Some(key) = s.admin.agent_key(&name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    json(
-        StatusCode::OK,
-        j!({"url": format!("/agents/{}?key={key}", safe_name(&name))}),
-    )
+    let url = format!("/agents/{}?key={key}", safe_name(&name));
+    reply(StatusCode::OK, Link { url })
 }
 
-/// The tickets offered to one agent, as server-sent events (`ticket`, JSON); their key's
-/// cookie or the admin's token.
+/// The tickets offered to one agent as their phone rings, as server-sent events (`ticket`, a
+/// [`Ticket`] in JSON): their key's cookie, or the admin's token.
+#[utoipa::path(get, path = "/agents/{name}/events", tag = "queues",
+    security(("admin" = []), ("agent" = [])),
+    params(("name" = String, Path, description = "The agent")), responses(
+    (status = 200, description = "`ticket` events", body = super::ServerSentEvent,
+        content_type = "text/event-stream"),
+    (status = 401, description = "Neither the agent's key nor the admin token")))]
 async fn events(State(s): AppState, headers: HeaderMap, Path(name): Path<String>) -> Response {
     if !agent_allowed(&s.admin, &headers, &name) {
         return StatusCode::UNAUTHORIZED.into_response();
@@ -235,19 +342,29 @@ fn safe_name(name: &str) -> String {
         .collect()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// The agent's key, once (from `/agents/{name}/link`): it becomes the page's cookie.
     key: Option<String>,
 }
 
 /// The agent's page: opened once with `?key=` (from `/agents/{name}/link`), which becomes a
 /// cookie for this page only; without it (or the admin's token) `401`.
+#[utoipa::path(get, path = "/agents/{name}", tag = "queues",
+    security((), ("admin" = []), ("agent" = [])),
+    params(("name" = String, Path, description = "The agent"), PageQuery), responses(
+    (status = 200, description = "The page", body = String, content_type = "text/html"),
+    (status = 303, description = "The key became a cookie: on to the page"),
+    (status = 401, description = "Neither the agent's key nor the admin token", body = String,
+        content_type = "text/plain")))]
 async fn page(
     State(s): AppState,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Query(q): Query<PageQuery>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Response {
+    let q = q.map_or(PageQuery { key: None }, |Query(q)| q);
     let safe = safe_name(&name);
     let want = s.admin.agent_key(&name);
     if let (Some(key), Some(want)) = (q.key, want.as_deref())

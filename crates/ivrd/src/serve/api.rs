@@ -202,7 +202,8 @@ impl Daemon {
             let (tickets, events) = (self.tickets.clone(), self.agent_events.clone());
             tokio::spawn(async move {
                 if let Ok(Some(ticket)) = tickets.get(id, clock::unix_ms()).await {
-                    let _ = events.send((agent, ticket.to_string()));
+                    let json = serde_json::to_string(&ticket).unwrap_or_default();
+                    let _ = events.send((agent, json));
                 }
             });
         }

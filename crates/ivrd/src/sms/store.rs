@@ -26,24 +26,32 @@ pub(crate) struct StoredInbound {
 }
 
 /// A caller's answer to a consent question ("may we text you?"), kept as evidence.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct Consent {
+    /// The number, E.164.
     pub(crate) number: String,
     /// What it is for, e.g. `wait_time_sms`.
     pub(crate) purpose: String,
+    /// Yes or no.
     pub(crate) granted: bool,
+    /// The call it was given in.
     pub(crate) call_id: Option<String>,
     /// How it was given: `dtmf` in a flow, `sms` keyword, `api`.
     pub(crate) source: String,
+    /// When, ms since the Unix epoch.
     pub(crate) at_ms: u64,
 }
 
 /// Conversion figures of a coupon campaign.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct CampaignStats {
+    /// Coupons issued.
     pub(crate) issued: u64,
+    /// Sent by SMS.
     pub(crate) sent: u64,
+    /// Delivered.
     pub(crate) delivered: u64,
+    /// Redeemed.
     pub(crate) redeemed: u64,
 }
 

@@ -98,13 +98,21 @@ pub fn receipt(pairs: &[(String, String)]) -> Result<Receipt, SmsError> {
     })
 }
 
+/// Media on one message, at most (Twilio's limit).
+const MAX_MEDIA: usize = 10;
+
 /// An inbound-message callback's pairs, parsed.
 pub fn inbound(pairs: &[(String, String)]) -> Result<Inbound, SmsError> {
     let from = field(pairs, "From").ok_or_else(|| SmsError::BadCallback("no `From`".into()))?;
-    let media_count: usize = field(pairs, "NumMedia")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    let media = (0..media_count.min(10))
+    let media_count: usize = match field(pairs, "NumMedia") {
+        None => 0,
+        Some(n) => n
+            .parse()
+            .ok()
+            .filter(|&n| n <= MAX_MEDIA)
+            .ok_or_else(|| SmsError::BadCallback(format!("`NumMedia` {n:?}: not 0 to 10")))?,
+    };
+    let media = (0..media_count)
         .filter_map(|i| field(pairs, &format!("MediaUrl{i}")).map(str::to_string))
         .collect();
     Ok(Inbound {
