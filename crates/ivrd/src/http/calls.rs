@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Admin, ApiError, error, reply};
+use super::{Admin, ApiError, GONE, WAIT, error, matches, reply};
 use crate::push_log::{PushLog, PushRecord};
 
 /// A push call as the API asked for it, checked.
@@ -144,21 +144,8 @@ fn vars_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-/// Whether `text` matches `pattern` (one of the patterns above, which the document carries
-/// too: a test holds them equal).
-fn matches(pattern: &'static str, text: &str) -> bool {
-    static COMPILED: std::sync::LazyLock<Vec<(&str, regex::Regex)>> =
-        std::sync::LazyLock::new(|| {
-            [TO, NAME, VAR, CALLER_ID, STATUS_URL]
-                .into_iter()
-                .filter_map(|p| Some((p, regex::Regex::new(p).ok()?)))
-                .collect()
-        });
-    COMPILED
-        .iter()
-        .find(|(p, _)| *p == pattern)
-        .is_some_and(|(_, r)| r.is_match(text))
-}
+/// The patterns above, which the document carries too (a test holds them equal).
+pub(super) const PATTERNS: [&str; 5] = [TO, NAME, VAR, CALLER_ID, STATUS_URL];
 
 /// Why a push request was refused: malformed (`400`), or well formed but not something ivrd
 /// can call (`422`).
@@ -203,8 +190,10 @@ fn check(body: PushBody, default_ring_s: u64) -> Result<PushOrder, Refused> {
             let e = format!("var `{k}`: names are 1 to 64 letters, digits and _");
             return Err(Refused::Malformed(e));
         }
-        if v.len() > 1024 {
-            return Err(Refused::Malformed(format!("var `{k}`: over 1024 bytes")));
+        if v.chars().count() > 1024 {
+            return Err(Refused::Malformed(format!(
+                "var `{k}`: over 1024 characters"
+            )));
         }
     }
     let ring_timeout_s = body.ring_timeout_s.unwrap_or(default_ring_s);
@@ -227,8 +216,6 @@ fn check(body: PushBody, default_ring_s: u64) -> Result<PushOrder, Refused> {
         ring_timeout_s,
     })
 }
-
-const GONE: &str = "the call loop is not answering";
 
 /// A push call placed.
 #[derive(Serialize, ToSchema)]
@@ -265,12 +252,8 @@ async fn push(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -
         Err(Refused::Unusable(e)) => return error(StatusCode::UNPROCESSABLE_ENTITY, &e),
     };
     let id = order.id.clone();
-    let (tx, rx) = oneshot::channel();
-    if s.api.commands.send(ApiCommand::Push(order, tx)).is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, GONE);
-    }
-    let refusal = match rx.await {
-        Ok(Ok(())) => {
+    let refusal = match super::ask(&s.api.commands, |tx| ApiCommand::Push(order, tx), WAIT).await {
+        Some(Ok(())) => {
             return reply(
                 StatusCode::ACCEPTED,
                 Pushed {
@@ -279,8 +262,8 @@ async fn push(State(s): AppState, headers: HeaderMap, body: axum::body::Bytes) -
                 },
             );
         }
-        Ok(Err(e)) => e,
-        Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE, GONE),
+        Some(Err(e)) => e,
+        None => return error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     };
     let status = match refusal {
         PushRefusal::TooFast(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -383,9 +366,6 @@ async fn list(State(s): AppState, headers: HeaderMap) -> Response {
         None => error(StatusCode::SERVICE_UNAVAILABLE, GONE),
     }
 }
-
-/// How long the call loop has to answer.
-const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A push call's stored outcome (admin).
 #[utoipa::path(get, path = "/calls/{id}", tag = "calls", security(("admin" = [])),
@@ -490,7 +470,7 @@ mod tests {
             schema["properties"]["vars"]["propertyNames"]["pattern"],
             VAR
         );
-        for p in [TO, NAME, VAR, CALLER_ID, STATUS_URL] {
+        for p in PATTERNS {
             assert!(regex::Regex::new(p).is_ok(), "{p} compiles");
         }
     }

@@ -59,12 +59,12 @@ async fn page(
     headers: HeaderMap,
     q: Result<Query<Login>, QueryRejection>,
 ) -> Response {
-    let Ok(Query(q)) = q else {
-        return (StatusCode::UNAUTHORIZED, Html(LOGIN)).into_response();
-    };
     if !s.admin.enabled() {
         return StatusCode::NOT_FOUND.into_response();
     }
+    let Ok(Query(q)) = q else {
+        return (StatusCode::UNAUTHORIZED, Html(LOGIN)).into_response();
+    };
     if let Some(token) = q.token.filter(|t| s.admin.is(t)) {
         let cookie = format!("{ADMIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
         let headers = [(header::SET_COOKIE, cookie), (header::LOCATION, "/".into())];

@@ -19,6 +19,8 @@ mod ops;
 mod sms;
 mod tickets;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -109,6 +111,29 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether `text` matches `pattern`, one of the patterns the document states for a body
+/// ([`calls::PATTERNS`], [`sms::PATTERNS`]; tests hold the document to them), compiled once.
+pub(super) fn matches(pattern: &'static str, text: &str) -> bool {
+    static COMPILED: std::sync::LazyLock<Vec<(&str, regex::Regex)>> =
+        std::sync::LazyLock::new(|| {
+            calls::PATTERNS
+                .iter()
+                .chain(&sms::PATTERNS)
+                .filter_map(|p| Some((*p, regex::Regex::new(p).ok()?)))
+                .collect()
+        });
+    COMPILED
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .is_some_and(|(_, r)| r.is_match(text))
+}
+
+/// What a 503 says when the call loop does not answer.
+const GONE: &str = "the call loop is not answering";
+
+/// How long the call loop (or the outbox) has to answer an API request.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Sends the SIP loop a command carrying its answer channel; the answer, or `None` if the loop
 /// is gone or does not answer within `wait`.
 pub(crate) async fn ask<T>(
@@ -197,25 +222,29 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// The OpenAPI document, once built.
-static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The OpenAPI document as served, handed to its route as an extension once built.
+#[derive(Clone)]
+struct Document(Arc<str>);
 
 /// This document: the OpenAPI 3.1 description of every route.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses(
     (status = 200, description = "The document", body = Object)))]
-async fn openapi_json() -> Response {
-    let document = DOCUMENT.get().cloned().unwrap_or_default();
-    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
+async fn openapi_json(axum::Extension(Document(document)): axum::Extension<Document>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.to_string(),
+    )
+        .into_response()
 }
 
-/// Every route, and the OpenAPI document built from them.
+/// Every route, and the OpenAPI document built from them served at `/openapi.json`.
 fn app(
     config: &Config,
     sms: crate::sms::Sms,
     api: calls::Api,
     ops: ops::Ops,
     admin: Admin,
-) -> anyhow::Result<(Router, String)> {
+) -> anyhow::Result<Router> {
     let (router, document) = OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(health))
         .routes(routes!(openapi_json))
@@ -229,7 +258,8 @@ fn app(
         .merge(tickets::routes(api, admin.clone()))
         .merge(sms::routes(sms, &config.merchants, &config.sms, admin)?)
         .split_for_parts();
-    Ok((router, openapi::finish(document)))
+    let document = openapi::finish(document);
+    Ok(router.layer(axum::Extension(Document(document.into()))))
 }
 
 /// Binds the listener and serves every route on a task of its own.
@@ -245,9 +275,7 @@ pub(crate) async fn start(
         .as_ref()
         .map(|v| crate::sms::config::secret("", Some(v)))
         .transpose()?;
-    let (app, document) = app(config, sms, api, ops, Admin(token))?;
-    // One document per process: the routes do not change with the configuration.
-    let _ = DOCUMENT.set(document);
+    let app = app(config, sms, api, ops, Admin(token))?;
     let web = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.http.listen))?;

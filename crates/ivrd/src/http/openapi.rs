@@ -38,5 +38,28 @@ pub(super) fn finish(mut api: OpenApi) -> String {
     components.add_security_scheme("admin", SecurityScheme::Http(admin));
     components.add_security_scheme("merchant", SecurityScheme::Http(merchant));
     components.add_security_scheme("agent", SecurityScheme::ApiKey(ApiKey::Cookie(agent)));
-    api.to_pretty_json().unwrap_or_default()
+    let mut document = serde_json::to_value(&api).unwrap_or_default();
+    admin_disabled(&mut document);
+    serde_json::to_string_pretty(&document).unwrap_or_default()
+}
+
+/// Every admin operation answers 404 while no admin token is configured (`Admin::refusal`):
+/// said once here rather than in each annotation. An operation that has a 404 of its own (an
+/// unknown call) keeps its description.
+fn admin_disabled(document: &mut serde_json::Value) {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+        for op in operation.values_mut() {
+            let admin = op["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("admin").is_some()));
+            if let (true, Some(responses)) = (admin, op["responses"].as_object_mut()) {
+                responses.entry("404").or_insert_with(
+                    || serde_json::json!({"description": "No admin token is configured"}),
+                );
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::calls::{Api, ApiCommand};
-use super::{Admin, ApiError, error, reply};
+use super::{Admin, ApiError, GONE, WAIT, error, reply};
 use crate::tickets::{Journal, QueueStats, Ticket, Tickets};
 
 struct Shared {
@@ -50,11 +50,6 @@ pub(crate) fn routes(api: Api, admin: Admin) -> OpenApiRouter {
         .routes(routes!(link))
         .with_state(shared)
 }
-
-const GONE: &str = "the call loop is not answering";
-
-/// How long the call loop has to answer.
-const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -184,14 +179,11 @@ pub(crate) struct Agent {
 
 impl From<&call_control::AgentView> for Agent {
     fn from(a: &call_control::AgentView) -> Self {
-        let status = match AgentStatus::from_name(a.status) {
-            Some(AgentStatus::Available) => Status::Available,
-            Some(AgentStatus::OnBreak) => Status::OnBreak,
-            _ => Status::LoggedOut,
-        };
+        // The view names its status from the same enum: every name maps.
+        let status = AgentStatus::from_name(a.status).unwrap_or(AgentStatus::LoggedOut);
         Self {
             name: a.name.clone(),
-            status,
+            status: status.into(),
             state: a.state,
             contact: a.contact.clone(),
             registered: a.registered,
@@ -207,6 +199,26 @@ enum Status {
     Available,
     OnBreak,
     LoggedOut,
+}
+
+impl From<AgentStatus> for Status {
+    fn from(s: AgentStatus) -> Self {
+        match s {
+            AgentStatus::Available => Self::Available,
+            AgentStatus::OnBreak => Self::OnBreak,
+            AgentStatus::LoggedOut => Self::LoggedOut,
+        }
+    }
+}
+
+impl From<Status> for AgentStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Available => Self::Available,
+            Status::OnBreak => Self::OnBreak,
+            Status::LoggedOut => Self::LoggedOut,
+        }
+    }
 }
 
 /// An agent's new status.
@@ -255,11 +267,7 @@ async fn status(
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body: {e}")),
     };
-    let status = match body.status {
-        Status::Available => AgentStatus::Available,
-        Status::OnBreak => AgentStatus::OnBreak,
-        Status::LoggedOut => AgentStatus::LoggedOut,
-    };
+    let status = body.status.into();
     let ask = |tx| ApiCommand::AgentStatus(name, status, tx);
     match super::ask(&s.api.commands, ask, WAIT).await {
         Some(true) => reply(StatusCode::OK, body),

@@ -211,7 +211,11 @@ impl Daemon {
                     coupon: request.coupon.clone(),
                 };
                 tokio::spawn(async move {
-                    let outcome = sms.enqueue(message).await.map(|_| ());
+                    let outcome = sms
+                        .enqueue(message)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
                     match &outcome {
                         Ok(()) => {
                             info!(%call_id, to = %request.to, purpose = %request.purpose, key = %request.idempotency_key, "sms queued")

@@ -63,6 +63,17 @@ pub(crate) struct Sms {
     pub(crate) provider: Configured,
 }
 
+/// Why a message was not taken.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotTaken {
+    /// The outbox refused it: not a number, too long, opted out, over a rate, quiet hours.
+    #[error("{0}")]
+    Refused(String),
+    /// The outbox is not running.
+    #[error("{0}")]
+    Unavailable(&'static str),
+}
+
 impl Sms {
     /// Opens the store, restores the outbox from it and starts the task (on the current
     /// tokio runtime).
@@ -156,8 +167,15 @@ impl Sms {
     }
 
     /// Enqueues; answers once the message is on disk (or refused).
-    pub(crate) async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, String> {
-        self.ask(|tx| Command::Enqueue(message, tx)).await
+    pub(crate) async fn enqueue(&self, message: NewMessage) -> Result<Enqueued, NotTaken> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Enqueue(message, tx))
+            .map_err(|_| NotTaken::Unavailable("SMS outbox is not running"))?;
+        match rx.await {
+            Ok(taken) => taken.map_err(NotTaken::Refused),
+            Err(_) => Err(NotTaken::Unavailable("SMS outbox stopped")),
+        }
     }
 
     /// Hands over a receipt; answers once it is stored (a gateway whose receipt we could
