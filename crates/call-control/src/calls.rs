@@ -275,6 +275,7 @@ impl Switch {
         let input = match reason {
             EndReason::CallerHungUp => Some(FlowInput::HungUp),
             EndReason::AckTimeout => Some(FlowInput::Dropped(DropCause::NoAck)),
+            EndReason::SessionExpired => Some(FlowInput::Dropped(DropCause::SessionExpired)),
             _ => None,
         };
         let up = self

@@ -78,6 +78,10 @@ pub enum Disposition {
     RtpTimeout,
     /// Our 2xx was never acknowledged.
     AckTimeout,
+    /// The session timer ran out (RFC 4028): nobody refreshed the session; we sent BYE.
+    SessionExpired,
+    /// Our reliable provisional was never PRACKed (RFC 3262): we refused the INVITE.
+    NoPrack,
     /// The answer's media was unusable.
     NoUsableAnswer,
     /// The flow failed (a runaway loop, a failed transfer with nowhere to go).
@@ -100,6 +104,8 @@ impl Disposition {
             Self::Bridged(_) => "bridged",
             Self::RtpTimeout => "rtp_timeout",
             Self::AckTimeout => "ack_timeout",
+            Self::SessionExpired => "session_expired",
+            Self::NoPrack => "no_prack",
             Self::NoUsableAnswer => "no_usable_answer",
             Self::FlowFailed(_) => "flow_failed",
         }
@@ -371,5 +377,7 @@ fn by_reason(reason: &EndReason, placed: bool, answered: bool) -> Disposition {
         EndReason::Refused(408 | 480 | 487) => Disposition::NoAnswer,
         EndReason::Refused(status) => Disposition::Refused(*status),
         EndReason::NoResponse => Disposition::NoResponse,
+        EndReason::SessionExpired => Disposition::SessionExpired,
+        EndReason::NoPrack => Disposition::NoPrack,
     }
 }

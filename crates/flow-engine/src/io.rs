@@ -125,6 +125,8 @@ pub enum DropCause {
     NoMedia,
     /// Our 2xx was never acknowledged.
     NoAck,
+    /// Nobody refreshed the session (RFC 4028 session timer).
+    SessionExpired,
 }
 
 impl DropCause {
@@ -133,6 +135,7 @@ impl DropCause {
         match self {
             Self::NoMedia => "no_media",
             Self::NoAck => "no_ack",
+            Self::SessionExpired => "session_expired",
         }
     }
 }

@@ -25,6 +25,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         406 => "Not Acceptable",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
+        422 => "Session Interval Too Small",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         486 => "Busy Here",
@@ -42,7 +43,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
 }
 
 /// What a response adds to the copied headers.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Extra {
     pub(crate) headers: Vec<(&'static str, String)>,
     /// Content type and body.

@@ -1,12 +1,14 @@
 //! One call's dialog state on the answering side.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::Flow;
-use crate::build::DialogRequest;
+use crate::build::{DialogRequest, Extra};
 use crate::message::{Request, addr_uri};
 use crate::sdp::{LocalMedia, Negotiated};
+use crate::session_timer::SessionTimer;
 
 /// Where a call is. A transition happens in `Endpoint`; illegal commands are refused there.
 #[derive(Clone, Debug)]
@@ -57,6 +59,8 @@ pub(crate) struct Inviting {
     pub(crate) credentials: Option<crate::Credentials>,
     /// Challenges answered so far (an endless loop of them ends the call).
     pub(crate) challenges: u8,
+    /// The session interval a 422 made us ask for instead of ours (RFC 4028 §7.4).
+    pub(crate) session_expires: Option<u32>,
 }
 
 impl Inviting {
@@ -133,6 +137,31 @@ pub(crate) struct Call {
     pub(crate) state: CallState,
     /// `Ended` has been reported.
     pub(crate) ended: bool,
+    /// The session timer in force (RFC 4028): agreed on the INVITE, running from its 2xx.
+    pub(crate) session: Option<SessionTimer>,
+    /// When the session timer's next refresh (ours) or expiry (theirs) is due.
+    pub(crate) session_due: Option<Instant>,
+    /// Our refresh in flight: the give-up point has replaced the refresh point.
+    pub(crate) refreshing: bool,
+    /// The peer lists UPDATE in its Allow: we refresh with UPDATE, else with re-INVITE.
+    pub(crate) peer_allows_update: bool,
+    /// The ACK for the 2xx of our last re-INVITE (its CSeq), resent to retransmissions.
+    pub(crate) reinvite_ack: Option<(u32, Vec<u8>)>,
+    /// Reliable provisional responses, when the INVITE requires them (RFC 3262).
+    pub(crate) reliable: Option<Box<Reliable>>,
+}
+
+/// Reliable provisional responses of one INVITE (RFC 3262 §3): one unacknowledged at a time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Reliable {
+    /// The RSeq of the last one sent.
+    pub(crate) rseq: u32,
+    /// The one waiting for its PRACK: RSeq, bytes, schedule (T1 doubling, 64·T1 in all).
+    pub(crate) unacked: Option<(u32, Vec<u8>, Retransmit)>,
+    /// Provisionals asked for while one was unacknowledged: status and what they add.
+    pub(crate) queued: VecDeque<(u16, Extra)>,
+    /// Our 2xx, held until the PRACK (an answer must not overtake a reliable 183's SDP).
+    pub(crate) held_2xx: Option<Extra>,
 }
 
 impl Call {
@@ -195,6 +224,17 @@ impl Call {
             ack: None,
             state: CallState::Offered,
             ended: false,
+            session: None,
+            session_due: None,
+            refreshing: false,
+            peer_allows_update: c
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("Allow"))
+                .flat_map(|(_, v)| v.split(','))
+                .any(|m| m.trim().eq_ignore_ascii_case("UPDATE")),
+            reinvite_ack: None,
+            reliable: None,
         }
     }
 }

@@ -21,6 +21,10 @@ use crate::{
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerRef {
     Call(CallId),
+    /// The session timer's refresh or expiry (RFC 4028).
+    Session(CallId),
+    /// A reliable provisional's retransmission or give-up (RFC 3262).
+    Reliable(CallId),
     Server(String),
     Client(String),
 }
@@ -47,8 +51,10 @@ mod checks;
 mod client;
 mod in_dialog;
 mod outbound;
+mod refresh;
+mod reliable;
 
-use checks::ALLOW;
+use checks::{ALLOW, SUPPORTED};
 
 /// The SIP endpoint. See the crate docs for the drain contract.
 pub struct Endpoint {
@@ -165,7 +171,7 @@ impl Endpoint {
                         "ring: the call is not waiting for an answer",
                     ));
                 }
-                self.provisional(call, 180, Extra::default());
+                self.provisional(now, call, 180, Extra::default());
             }
             Command::Progress { local, negotiated } => {
                 if !matches!(c.state, CallState::Offered | CallState::Ringing) {
@@ -183,7 +189,7 @@ impl Endpoint {
                     c.flow,
                     sdp::answer_offer(&c.invite.common.body, &local, &negotiated),
                 );
-                self.provisional(call, 183, extra);
+                self.provisional(now, call, 183, extra);
             }
             Command::SendDigit { digit, duration_ms } => {
                 if !matches!(c.state, CallState::Confirmed) {
@@ -282,9 +288,15 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Sends our 2xx to the INVITE and retransmits it until the ACK (RFC 3261 §13.3.1.4).
+    /// Sends our 2xx to the INVITE and retransmits it until the ACK (RFC 3261 §13.3.1.4);
+    /// held while a reliable provisional awaits its PRACK. The session timer starts here.
     fn send_2xx(&mut self, now: Instant, call: CallId, mut extra: Extra) {
+        if self.hold_2xx(call, &mut extra) {
+            return;
+        }
         extra.headers.push(("Allow", ALLOW.into()));
+        extra.headers.push(("Supported", SUPPORTED.into()));
+        extra.headers.extend(self.start_session(now, call));
         let data = self.respond_invite(call, 200, extra);
         let t1 = self.config.t1;
         let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));
@@ -361,11 +373,14 @@ impl Endpoint {
                 None => self.answer_request(now, flow, &req, 481, Extra::default()),
             },
             Method::Info => self.handle_info(now, flow, req),
+            Method::Update => self.handle_update(now, flow, req),
+            Method::Prack => self.handle_prack(now, flow, req),
             Method::Notify => self.handle_notify(now, flow, req),
             Method::Options => {
                 let extra = Extra {
                     headers: vec![
                         ("Allow", ALLOW.into()),
+                        ("Supported", SUPPORTED.into()),
                         ("Accept", "application/sdp".into()),
                     ],
                     ..Extra::default()
@@ -481,7 +496,8 @@ impl Endpoint {
         if let Some(c) = self.calls.get_mut(&id) {
             c.last_provisional = trying;
         }
-        if let Some((status, extra)) = checks::refusal(&req) {
+        let refusal = checks::refusal(&req).or_else(|| self.agree_extensions(id, &req));
+        if let Some((status, extra)) = refusal {
             warn!(call_id = %req.common.call_id, status, "refusing INVITE");
             self.reject(now, id, status, extra);
             if let Some(c) = self.calls.get_mut(&id) {
@@ -544,6 +560,8 @@ impl Endpoint {
                     }
                 }
                 TimerRef::Client(branch) => self.client_timer(now, branch),
+                TimerRef::Session(call) => self.session_timer(now, call),
+                TimerRef::Reliable(call) => self.reliable_timer(now, call),
             }
         }
     }
@@ -593,7 +611,11 @@ impl Endpoint {
     }
 
     /// Sends a provisional response to the INVITE; it is resent to INVITE retransmissions.
-    fn provisional(&mut self, call: CallId, status: u16, extra: Extra) {
+    /// When the INVITE requires 100rel it goes reliably, one at a time.
+    fn provisional(&mut self, now: Instant, call: CallId, status: u16, extra: Extra) {
+        let Some(extra) = self.reliably(now, call, status, extra) else {
+            return;
+        };
         let data = self.respond_invite(call, status, extra);
         if let Some(c) = self.calls.get_mut(&call) {
             c.last_provisional = data;
@@ -603,6 +625,10 @@ impl Endpoint {
 
     /// Sends a final non-2xx to the INVITE and waits for its ACK (Timers G and H).
     fn reject(&mut self, now: Instant, call: CallId, status: u16, extra: Extra) {
+        if let Some(r) = self.calls.get_mut(&call).and_then(|c| c.reliable.as_mut()) {
+            // A final response ends the provisionals: no more retransmissions or PRACKs.
+            **r = crate::call::Reliable::default();
+        }
         let data = self.respond_invite(call, status, extra);
         let t1 = self.config.t1;
         let retransmit = Retransmit::start(now, t1, 64 * t1, self.flow_is_udp(call));

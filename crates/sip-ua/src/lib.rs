@@ -72,6 +72,7 @@ mod log_limit;
 mod message;
 mod registrar;
 pub mod sdp;
+mod session_timer;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -86,6 +87,7 @@ pub use registrar::{
     Contacts, DigestCredentials, RegisterAnswer, RegisterId, Registration, issue_nonce, nonce_stamp,
 };
 pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated};
+pub use session_timer::SessionTimers;
 
 /// Transport of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -134,6 +136,8 @@ pub struct SipConfig {
     pub admission: Admission,
     /// Serve REGISTER (hand each to the application as [`Output::Register`]); else 405.
     pub registrar: bool,
+    /// Session timers (RFC 4028): the interval we ask for and the least we accept.
+    pub session_timers: SessionTimers,
 }
 
 impl Default for SipConfig {
@@ -146,6 +150,7 @@ impl Default for SipConfig {
             codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
             admission: Admission::default(),
             registrar: false,
+            session_timers: SessionTimers::default(),
         }
     }
 }
@@ -315,6 +320,12 @@ pub enum EndReason {
     Refused(u16),
     /// A call we placed got no final response (Timer B, 64·T1).
     NoResponse,
+    /// The session timer ran out (RFC 4028 §10): the peer stopped refreshing, or our refresh
+    /// was not answered in time or was answered 481/408; we sent BYE.
+    SessionExpired,
+    /// A reliable provisional response was never acknowledged by PRACK (RFC 3262 §3,
+    /// 64·T1); we refused the INVITE with 500.
+    NoPrack,
 }
 
 /// Something that happened to a call.

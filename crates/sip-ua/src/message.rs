@@ -18,6 +18,8 @@ pub(crate) enum Method {
     Refer,
     Notify,
     Register,
+    Update,
+    Prack,
     Other,
 }
 
@@ -33,6 +35,8 @@ impl Method {
             "REFER" => Self::Refer,
             "NOTIFY" => Self::Notify,
             "REGISTER" => Self::Register,
+            "UPDATE" => Self::Update,
+            "PRACK" => Self::Prack,
             _ => Self::Other,
         }
     }

@@ -22,6 +22,8 @@ struct Pair {
     callee_events: Vec<(CallId, Event)>,
     /// Drop the caller's next datagram whose text starts with this.
     drop_next: Option<&'static str>,
+    /// Drop every datagram of the caller's that starts with this.
+    drop_all: Option<&'static str>,
 }
 
 fn caller_flow() -> Flow {
@@ -75,6 +77,7 @@ impl Pair {
             caller_events: Vec::new(),
             callee_events: Vec::new(),
             drop_next: None,
+            drop_all: None,
         }
     }
 
@@ -86,6 +89,9 @@ impl Pair {
                     self.log.push((true, text.clone()));
                     if self.drop_next.is_some_and(|p| text.starts_with(p)) {
                         self.drop_next = None;
+                        continue;
+                    }
+                    if self.drop_all.is_some_and(|p| text.starts_with(p)) {
                         continue;
                     }
                     self.wire.push((true, t.data));
@@ -549,4 +555,104 @@ fn a_target_with_a_crlf_is_refused() {
     assert!(p.caller.dial(p.now, d).is_err());
     p.collect();
     assert!(p.log.is_empty());
+}
+
+/// Session timers between two of ours (RFC 4028): our INVITE asks for 1800 s, the callee
+/// grants it with us refreshing; our UPDATEs every 900 s keep a two-hour call up, and when
+/// they stop getting through the callee hangs up before the interval runs out.
+#[test]
+fn we_refresh_the_session_we_asked_for_and_the_callee_ends_it_when_we_stop() {
+    let mut p = Pair::new();
+    let call = p.caller.dial(p.now, dial()).expect("dial");
+    p.collect();
+    let invite = p.log[0].1.clone();
+    assert!(invite.contains("Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\n"));
+    p.deliver();
+    p.ring();
+    p.answer();
+    let ok = p
+        .log
+        .iter()
+        .find(|(by, m)| !*by && m.starts_with("SIP/2.0 200") && m.contains("INVITE\r\n"))
+        .expect("the 2xx")
+        .1
+        .clone();
+    assert!(
+        ok.contains("Session-Expires: 1800;refresher=uac\r\n"),
+        "{ok}"
+    );
+    assert!(ok.contains("Require: timer\r\n"), "{ok}");
+    let start = p.now;
+    p.run_until(start + Duration::from_secs(2 * 3600));
+    assert_eq!(p.sent_by_caller("UPDATE "), 8, "every 900 s");
+    assert_eq!((p.caller_ended(), p.callee_ended()), (None, None));
+    assert_eq!((p.caller.calls(), p.callee.calls()), (1, 1));
+    // Our refreshes are lost from now on (the last got through at 2 h): both sides give up
+    // 1800 − 32 s after it, we because our next refresh was never answered.
+    p.drop_all = Some("UPDATE ");
+    p.run_until(start + Duration::from_secs(2 * 3600 + 1767));
+    assert_eq!((p.caller_ended(), p.callee_ended()), (None, None));
+    p.run_until(start + Duration::from_secs(2 * 3600 + 1768));
+    assert_eq!(p.callee_ended(), Some(EndReason::SessionExpired));
+    assert_eq!(p.caller_ended(), Some(EndReason::SessionExpired));
+    p.run_until(start + Duration::from_secs(3 * 3600));
+    assert_eq!((p.caller.calls(), p.callee.calls()), (0, 0));
+    let _ = call;
+}
+
+/// A 422 to our INVITE: it goes again asking for the callee's Min-SE.
+#[test]
+fn a_422_is_answered_with_a_longer_interval() {
+    let mut p = Pair::new();
+    p.caller.dial(p.now, dial()).expect("dial");
+    p.collect();
+    let invite = p.log[0].1.clone();
+    p.wire.clear();
+    let too_small = response_to(
+        &invite,
+        "422 Session Interval Too Small",
+        "s1",
+        "Min-SE: 3600\r\n",
+        "",
+    );
+    p.caller.handle_input(
+        p.now,
+        Input::Datagram {
+            flow: caller_flow(),
+            data: too_small.as_bytes(),
+        },
+    );
+    p.collect();
+    assert_eq!(p.sent_by_caller("ACK "), 1, "the 422 is acknowledged");
+    let again = p
+        .log
+        .iter()
+        .filter(|(by, m)| *by && m.starts_with("INVITE "))
+        .nth(1)
+        .expect("a second INVITE")
+        .1
+        .clone();
+    assert!(again.contains("CSeq: 2 INVITE\r\n"), "{again}");
+    assert!(
+        again.contains("Session-Expires: 3600;refresher=uac\r\n"),
+        "{again}"
+    );
+    assert!(p.caller_ended().is_none());
+    // The same again ends it: we asked for that much already.
+    let again_422 = response_to(
+        &again,
+        "422 Session Interval Too Small",
+        "s2",
+        "Min-SE: 3600\r\n",
+        "",
+    );
+    p.caller.handle_input(
+        p.now,
+        Input::Datagram {
+            flow: caller_flow(),
+            data: again_422.as_bytes(),
+        },
+    );
+    p.collect();
+    assert_eq!(p.caller_ended(), Some(EndReason::Refused(422)));
 }

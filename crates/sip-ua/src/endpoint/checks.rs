@@ -1,24 +1,20 @@
 //! What a UAS checks in a request before acting on it (RFC 3261 §8.2): the method (405 for
 //! methods it knows but does not serve, 501 for the rest), the extensions the request requires
-//! (420), the body type (415) and whether an answer can be written in a type the caller accepts
+//! beyond ours (420), the body type (415) and whether an answer can be written in a type the caller accepts
 //! (406). ACK and CANCEL are never refused here.
 
 use crate::build::Extra;
 use crate::message::{Method, Request};
 
 /// The methods this UAS serves, for `Allow`.
-pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY";
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, UPDATE, PRACK";
+
+/// The option tags we support (RFC 4028 session timers, RFC 3262 reliable provisionals), for
+/// `Supported`; a `Require` of any other gets 420.
+pub(super) const SUPPORTED: &str = "timer, 100rel";
 
 /// Methods defined by RFC 3261 and its extensions that we do not serve: 405 with `Allow`.
-const KNOWN_UNSERVED: [&str; 7] = [
-    "REGISTER",
-    "MESSAGE",
-    "SUBSCRIBE",
-    "PUBLISH",
-    "PRACK",
-    "UPDATE",
-    "REFER",
-];
+const KNOWN_UNSERVED: [&str; 5] = ["REGISTER", "MESSAGE", "SUBSCRIBE", "PUBLISH", "REFER"];
 
 /// The refusal for `req`, if it is refused: status and the headers the status calls for.
 pub(super) fn refusal(req: &Request) -> Option<(u16, Extra)> {
@@ -32,19 +28,24 @@ pub(super) fn refusal(req: &Request) -> Option<(u16, Extra)> {
         };
         return Some((status, headers(vec![("Allow", ALLOW.into())])));
     }
-    // §8.2.2.3: we support no option tags, so every Require is unsupported. (A UAS ignores
-    // Proxy-Require.)
-    let required: Vec<&str> = req
+    // §8.2.2.3: a Require of a tag we do not support is refused with the tags we do not
+    // support. (A UAS ignores Proxy-Require.)
+    let unsupported: Vec<&str> = req
         .common
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("Require"))
         .flat_map(|(_, v)| v.split(','))
         .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .filter(|t| {
+            !t.is_empty()
+                && !SUPPORTED
+                    .split(", ")
+                    .any(|ours| t.eq_ignore_ascii_case(ours))
+        })
         .collect();
-    if !required.is_empty() {
-        return Some((420, headers(vec![("Unsupported", required.join(", "))])));
+    if !unsupported.is_empty() {
+        return Some((420, headers(vec![("Unsupported", unsupported.join(", "))])));
     }
     if req.method == Method::Invite {
         // §8.2.3: a body we cannot read.

@@ -1,4 +1,5 @@
-//! Client transactions: the requests the endpoint sends in a dialog (BYE, REFER, INFO), their
+//! Client transactions: the requests the endpoint sends in a dialog (BYE, REFER, INFO, and
+//! the session refreshes UPDATE and re-INVITE), their
 //! retransmissions (Timers E/F; RFC 3261 §17.1.2) and their responses.
 
 use std::time::Instant;
@@ -22,20 +23,31 @@ impl Endpoint {
             return;
         }
         if resp.status < 200 {
-            // Provisional: stop retransmitting on unreliable transport (Timer E goes to T2).
-            if let Some(tsx) = self.clients.get_mut(branch)
-                && let Some(r) = tsx.retransmit.as_mut()
-            {
-                r.interval = self.config.t2;
+            // Provisional: Timer E goes to T2; a re-INVITE stops retransmitting (Timer A).
+            if let Some(tsx) = self.clients.get_mut(branch) {
+                match tsx.method {
+                    Method::Invite => tsx.retransmit = None,
+                    _ => {
+                        if let Some(r) = tsx.retransmit.as_mut() {
+                            r.interval = self.config.t2;
+                        }
+                    }
+                }
             }
             return;
         }
         let Some(tsx) = self.clients.remove(branch) else {
-            debug!(call_id = %resp.common.call_id, status = resp.status, "stray response dropped");
+            let invite = resp.common.cseq_method.eq_ignore_ascii_case("INVITE");
+            if !(invite && resp.status < 300 && self.ack_again(&resp)) {
+                debug!(call_id = %resp.common.call_id, status = resp.status, "stray response dropped");
+            }
             return;
         };
         if let Some(c) = self.calls.get_mut(&tsx.call) {
             c.requests.retain(|b| b != branch);
+        }
+        if matches!(tsx.method, Method::Update | Method::Invite) {
+            self.refresh_answered(now, tsx.call, tsx.method, &resp);
         }
         if tsx.method == Method::Refer {
             let outcome = if resp.status < 300 {
@@ -100,6 +112,8 @@ impl Endpoint {
         let name = match method {
             Method::Bye => "BYE",
             Method::Refer => "REFER",
+            Method::Update => "UPDATE",
+            Method::Invite => "INVITE",
             _ => "INFO",
         };
         let data = build::request(

@@ -8,13 +8,13 @@ use super::{Endpoint, TimerRef};
 use crate::build::Extra;
 use crate::call::{CallState, Retransmit};
 use crate::message::{Method, Request};
-use crate::sdp::{self, LocalMedia, MediaOffer};
+use crate::sdp::{self, LocalMedia, MediaOffer, Negotiated};
 use crate::{
     CallId, EndReason, Event, Flow, Output, SipError, TransferOutcome, Transport, dtmf_info,
 };
 
 /// Telephone-event payload type we offer when the call had none.
-const TELEPHONE_EVENT: u8 = 101;
+pub(super) const TELEPHONE_EVENT: u8 = 101;
 
 impl Endpoint {
     pub(super) fn handle_reinvite(&mut self, now: Instant, flow: Flow, req: Request) {
@@ -36,36 +36,38 @@ impl Endpoint {
             self.answer_request(now, flow, &req, 491, Extra::default());
             return;
         };
+        // RFC 4028 §9: a re-INVITE is a refresh; one asking for too short an interval is 422.
+        let (session, refusal) =
+            super::refresh::session_refusal(&req.common, &self.config.session_timers);
+        if let Some((status, extra)) = refusal {
+            self.answer_request(now, flow, &req, status, extra);
+            return;
+        }
         // RFC 3261 §14.2: a re-INVITE without SDP asks us to offer (a resume from hold often
         // comes so); the answer comes in the ACK, as for a late offer.
         let late = req.common.body.is_empty();
-        let negotiated = match late {
-            true => Ok(current),
-            false => MediaOffer::parse(&req.common.body).and_then(|offer| {
-                let mut n = offer.negotiate(&[current.codec])?;
-                n.telephone_event = offer.telephone_event;
-                Ok(n)
-            }),
-        };
-        let negotiated = match negotiated {
-            Ok(n) => n,
-            Err(error) => {
-                warn!(call_id = %c.sip_call_id, %error, "re-INVITE not acceptable");
-                self.answer_request(now, flow, &req, 488, Extra::default());
-                return;
-            }
-        };
-        local.version += 1;
-        c.media = Some((local, negotiated));
-        let sdp = match late {
+        let (sdp, updated) = match late {
             true => {
+                local.version += 1;
+                c.media = Some((local, current));
                 c.offered = Some(local);
                 let te = current.telephone_event.unwrap_or(TELEPHONE_EVENT);
-                sdp::offer(&local, &self.config.codecs, te)
+                (sdp::offer(&local, &self.config.codecs, te), None)
             }
-            false => sdp::answer_offer(&req.common.body, &local, &negotiated),
+            false => match self.answer_reoffer(call, &req.common.body) {
+                Ok((answer, negotiated)) => (answer, Some(negotiated)),
+                Err(error) => {
+                    warn!(call_id = %req.common.call_id, %error, "re-INVITE not acceptable");
+                    self.answer_request(now, flow, &req, 488, Extra::default());
+                    return;
+                }
+            },
         };
-        let extra = Extra::sdp(c.flow, sdp);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.session = session;
+        }
+        let mut extra = Extra::sdp(flow, sdp);
+        extra.headers.extend(self.start_session(now, call));
         // RFC 3261 §14.2: the re-INVITE's 2xx is retransmitted like the first until its ACK,
         // and a retransmitted re-INVITE gets the same 2xx again.
         let data = self.response_for(flow, &req, 200, &extra);
@@ -80,10 +82,29 @@ impl Endpoint {
             };
         }
         self.arm(retransmit.next_deadline(), TimerRef::Call(call));
-        if !late {
+        if let Some(negotiated) = updated {
             self.out
                 .push_back(Output::Event(call, Event::MediaUpdated(negotiated)));
         }
+    }
+
+    /// An offer in a dialog (re-INVITE, UPDATE): negotiated against the codec in use, our
+    /// SDP version bumped; the answer and what it settles.
+    pub(super) fn answer_reoffer(
+        &mut self,
+        call: CallId,
+        body: &[u8],
+    ) -> Result<(String, Negotiated), SipError> {
+        let c = self.calls.get_mut(&call).ok_or(SipError::NoSuchCall)?;
+        let (mut local, current) = c
+            .media
+            .ok_or_else(|| SipError::NotAcceptable("no media to renegotiate".into()))?;
+        let offer = MediaOffer::parse(body)?;
+        let mut negotiated = offer.negotiate(&[current.codec])?;
+        negotiated.telephone_event = offer.telephone_event;
+        local.version += 1;
+        c.media = Some((local, negotiated));
+        Ok((sdp::answer_offer(body, &local, &negotiated), negotiated))
     }
 
     pub(super) fn handle_ack(&mut self, now: Instant, req: Request) {

@@ -15,6 +15,7 @@ use crate::call::{Call, CallState, Cancel, Inviting, Retransmit};
 use crate::digest::Challenge;
 use crate::message::{self, Message, Method, NameAddr, Response, addr_uri};
 use crate::sdp::{self, MediaOffer};
+use crate::session_timer::{self, has_option};
 use crate::{CallId, Dial, EndReason, Event, Output, SipError, Transport};
 
 /// Most digest challenges answered for one call.
@@ -45,6 +46,8 @@ impl Endpoint {
         let branch = format!("z9hG4bK{}", self.token());
         let offer = sdp::offer(&dial.local, &self.config.codecs, dial.telephone_event);
         let to = format!("<{}>", dial.target);
+        let mut headers = vec![("Allow", ALLOW.to_string())];
+        headers.extend(self.config.session_timers.request_headers(None));
         let data = build::request(
             &DialogRequest {
                 method: "INVITE",
@@ -60,7 +63,7 @@ impl Endpoint {
                 cseq: 1,
                 user_agent: &self.config.user_agent,
             },
-            &[("Allow", ALLOW.into())],
+            &headers,
             Some(("application/sdp", &offer)),
         );
         let Ok(Message::Request(invite)) = message::parse(&data) else {
@@ -78,6 +81,7 @@ impl Endpoint {
         call.remote_cseq = 0;
         call.offered = Some(dial.local);
         call.setup_source = None;
+        call.peer_allows_update = false; // until its answer says
         let udp = dial.flow.transport == Transport::Udp;
         let t1 = self.config.t1;
         let inviting = Inviting {
@@ -89,6 +93,7 @@ impl Endpoint {
             cancel: Cancel::NotAsked,
             credentials: dial.credentials,
             challenges: 0,
+            session_expires: None,
         };
         let next = inviting.next_deadline();
         call.state = CallState::Inviting(Box::new(inviting));
@@ -165,6 +170,8 @@ impl Endpoint {
         }
         // RFC 3261 §12.1.2: the UAC's route set is the Record-Route in reverse.
         c.route_set = record_route(resp).into_iter().rev().collect();
+        c.peer_allows_update = has_option(&resp.common, "Allow", "UPDATE");
+        c.session = session_timer::as_uac(&resp.common);
         c.state = CallState::Confirmed;
         let ack = self.dialog_ack(call);
         if let Some(c) = self.calls.get_mut(&call) {
@@ -191,6 +198,7 @@ impl Endpoint {
                 }
                 self.out
                     .push_back(Output::Event(call, Event::Answered(negotiated)));
+                let _ = self.start_session(now, call);
             }
             (false, Err(error)) => {
                 warn!(call_id = %resp.common.call_id, %error, "answered without a usable answer: hanging up");
@@ -227,6 +235,9 @@ impl Endpoint {
         {
             return;
         }
+        if resp.status == 422 && !cancelled && self.ask_longer(now, call, resp) {
+            return;
+        }
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -260,7 +271,6 @@ impl Endpoint {
             .filter(|(n, _)| n.eq_ignore_ascii_case(challenge_header))
             .find_map(|(_, v)| Challenge::parse(v));
         let cnonce = self.token();
-        let branch = format!("z9hG4bK{}", self.token());
         let Some(c) = self.calls.get_mut(&call) else {
             return false;
         };
@@ -283,17 +293,60 @@ impl Endpoint {
             1,
             &cnonce,
         );
+        self.resend_invite(now, call, Some((answer_header, authorization)));
+        true
+    }
+
+    /// A 422 (RFC 4028 §7.4): the INVITE again, asking for the `Min-SE` it names. False when
+    /// it names none larger than we asked for.
+    fn ask_longer(&mut self, now: Instant, call: CallId, resp: &Response) -> bool {
+        let ours = self.config.session_timers.expires_secs();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let CallState::Inviting(inv) = &mut c.state else {
+            return false;
+        };
+        let asked = inv.session_expires.unwrap_or(ours);
+        match session_timer::min_se_of(&resp.common) {
+            Some(min) if min > asked => {
+                info!(call_id = %c.sip_call_id, min, "422: asking for a longer session interval");
+                inv.session_expires = Some(min);
+                self.resend_invite(now, call, None);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Our INVITE again on a new branch and CSeq, with the same offer, the session interval
+    /// last asked for and `extra` (an authorization).
+    fn resend_invite(&mut self, now: Instant, call: CallId, extra: Option<(&'static str, String)>) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let CallState::Inviting(inv) = &c.state else {
+            return;
+        };
+        let mut headers = vec![("Allow", ALLOW.to_string())];
+        headers.extend(
+            self.config
+                .session_timers
+                .request_headers(inv.session_expires),
+        );
+        headers.extend(extra);
         c.local_cseq += 1;
         let offer = String::from_utf8_lossy(&c.invite.common.body).into_owned();
         let data = build::request(
             &c.request("INVITE", &branch, c.local_cseq, &self.config.user_agent),
-            &[("Allow", ALLOW.into()), (answer_header, authorization)],
+            &headers,
             Some(("application/sdp", &offer)),
         );
         let t1 = self.config.t1;
         let udp = c.flow.transport == Transport::Udp;
         let CallState::Inviting(inv) = &mut c.state else {
-            return false;
+            return;
         };
         let old = std::mem::replace(&mut inv.branch, branch.clone());
         inv.data = data.clone();
@@ -307,7 +360,6 @@ impl Endpoint {
         self.by_branch.insert(branch, call);
         self.transmit(flow, data);
         self.arm(next, TimerRef::Call(call));
-        true
     }
 
     /// Hang-up of a call we placed that is not answered yet: CANCEL once it has had a
