@@ -1,7 +1,8 @@
 //! Carrier SIP against a real `ivrd serve`, with SIPp: a caller with session timers that
 //! refreshes once by UPDATE and then stops (ivrd must hang up a third of the interval before
-//! it runs out, 60 s after the refresh), and a caller requiring 100rel that PRACKs ivrd's 180.
-//! The CDRs must say how each ended.
+//! it runs out, 60 s after the refresh), a caller requiring 100rel that PRACKs ivrd's 180, and
+//! a caller from a source ivrd does not take calls from (403), and a trunk registrar that
+//! challenges ivrd's REGISTER and verifies the digest answer. The CDRs must say how each ended.
 //!
 //! Real processes in real time: it reads the clock to time ivrd's BYE.
 #![allow(clippy::disallowed_methods)]
@@ -54,17 +55,53 @@ fn session_timer_and_prack_callers() {
          on_no_input = \"bye\"\non_failure = \"bye\"\n\n[nodes.bye]\ntype = \"hangup\"\n",
     )
     .expect("flow");
+    // The carrier's registrar, up before ivrd registers with it.
+    let registrar_port = common::free_udp_port();
+    let registrar = common::start_agent("trunk-registrar.xml", registrar_port, &[]);
     std::fs::write(
         &config,
         format!(
             "[rtp]\ninactivity_s = 300\n[flows]\ndir = \"{}\"\ndefault = \"wait\"\n\
-             [http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n",
+             [sip.admission]\nallow = [\"127.0.0.1/32\"]\n\
+             [http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\
+             [trunks.carrier]\nproxy = \"127.0.0.1:{registrar_port}\"\nusername = \"ivrd-trunk\"\n\
+             password_env = \"IVRD_TEST_TRUNK_PASSWORD\"\nregister = true\n",
             flows.display()
         ),
     )
     .expect("config");
     let http = common::free_tcp_port();
-    let ivrd = Ivrd::start_admin(&config, http, ("IVRD_TEST_ADMIN", TOKEN), &[]);
+    let http_at = format!("127.0.0.1:{http}");
+    let ivrd = Ivrd::start_with_env(
+        &[
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--http",
+            &http_at,
+        ],
+        &[
+            ("IVRD_TEST_ADMIN", TOKEN),
+            ("IVRD_TEST_TRUNK_PASSWORD", "trunk-s3cret"),
+        ],
+    );
+    // Challenged, answered, verified by SIPp, granted 60 s.
+    let (ok, out) = finish(registrar, 20);
+    assert!(
+        ok,
+        "the trunk registrar failed:\n{out}\n{}",
+        ivrd.log_text()
+    );
+    common::wait_until("the registration logged", 5, || {
+        ivrd.log_text()
+            .lines()
+            .any(|l| l.contains("registered") && l.contains("expires_s=60"))
+    });
+    let auth = format!("Bearer {TOKEN}");
+    let (_, metrics) = common::http("GET", http, "/metrics", &[("Authorization", &auth)], "");
+    assert!(
+        metrics.contains("ivrd_trunk_up{trunk=\"carrier\"} 1"),
+        "{metrics}"
+    );
     let (st_tap, prack_tap) = (RtpTap::start(), RtpTap::start());
     let st_id = format!("session-timer-{}@127.0.0.1", std::process::id());
     let prack_id = format!("prack-{}@127.0.0.1", std::process::id());
@@ -79,6 +116,29 @@ fn session_timer_and_prack_callers() {
         .expect("start the PRACK caller");
     let (ok, out) = finish(prack, 30);
     assert!(ok, "the 100rel caller failed:\n{out}\n{}", ivrd.log_text());
+    // From 127.0.0.3, outside the allow-list: 403 at once.
+    let unlisted = caller(
+        &ivrd,
+        "unlisted.xml",
+        "900",
+        0,
+        prack_tap.port,
+        "unlisted@127.0.0.3",
+    )
+    .args(["-i", "127.0.0.3", "-mi", "127.0.0.3"])
+    .spawn()
+    .expect("start the unlisted caller");
+    let (ok, out) = finish(unlisted, 20);
+    assert!(
+        ok,
+        "the unlisted caller failed:\n{out}\n{}",
+        ivrd.log_text()
+    );
+    assert!(
+        ivrd.log_text().contains("source not allowed to call"),
+        "{}",
+        ivrd.log_text()
+    );
     let (ok, out) = finish(session, 100);
     let took = started.elapsed();
     assert!(

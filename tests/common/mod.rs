@@ -44,10 +44,12 @@ impl Ivrd {
     /// Starts `ivrd serve` with extra arguments and environment variables.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_udp_port();
-        // Each instance its own 100 RTP ports: by process, and by instance within a process.
+        // Each instance its own 100 RTP ports: by process, and by instance within a process
+        // (up to 8 at once). Below the ephemeral range (32768–60999), so that a port
+        // `free_udp_port` handed to a SIPp is never bound for RTP before SIPp binds it.
         static INSTANCES: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
-        let base = 42_000 + ((std::process::id() % 50) as u16 * 4 + instance) * 100;
+        let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
+        let base = 10_000 + ((std::process::id() % 25) as u16 * 8 + instance) * 100;
         let log = std::env::temp_dir().join(format!("ivrd-sipp-{}-{port}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log file");
         let var = match extra.iter().position(|a| *a == "--var") {

@@ -94,7 +94,11 @@ impl Switch {
         unix_ms: i64,
     ) {
         let c = &self.config;
-        let name = c.routes.get(&incoming.callee).unwrap_or(&c.default_flow);
+        let name = c
+            .routes
+            .get(&incoming.callee)
+            .unwrap_or(&c.default_flow)
+            .clone();
         let head = crate::records::Pending {
             kind: crate::LegKind::Inbound,
             id: incoming.sip_call_id.clone(),
@@ -105,7 +109,11 @@ impl Switch {
             flow: Some(name.clone()),
         };
         self.records.open(now, call, head);
-        let Some(flow_id) = c.flows.find(name) else {
+        if incoming.unlisted && !self.authenticate_invite(now, call, &incoming) {
+            return;
+        }
+        let c = &self.config;
+        let Some(flow_id) = c.flows.find(&name) else {
             error!(call_id = %incoming.sip_call_id, flow = %name, "no such flow: 500");
             self.out
                 .push_back(Output::Sip(call, Command::Reject { status: 500 }));

@@ -196,3 +196,48 @@ fn an_unregister_logs_the_agent_out_and_so_does_a_binding_left_to_expire() {
         "{stale}"
     );
 }
+
+/// Who may call: an agent's phone calling in from outside `sip.admission.allow` is challenged
+/// (401) and taken when it answers as the agent; wrong credentials get 403; a caller inside
+/// the allow-list is not challenged at all.
+#[test]
+fn an_agents_phone_calling_from_an_unlisted_address_is_challenged_then_taken() {
+    let mut s = sim();
+    s.allow_only("10.0.0.2/32");
+    // Without credentials the 401 ends it.
+    s.call(1, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(last_status(&s), "SIP/2.0 401 Unauthorized");
+    let _ = nonce(&s);
+    let wrong = sip_ua::Credentials {
+        username: "alice".into(),
+        password: "not the password".into(),
+    };
+    s.call_with(1, "sip:500@10.0.0.1", Some(wrong));
+    s.run_for(Duration::from_secs(1));
+    assert_eq!(last_status(&s), "SIP/2.0 403 Forbidden");
+    let right = sip_ua::Credentials {
+        username: "alice".into(),
+        password: PASSWORD.into(),
+    };
+    s.call_with(1, "sip:500@10.0.0.1", Some(right));
+    s.run_for(Duration::from_secs(2));
+    let taken = |s: &Sim| {
+        responses(s)
+            .iter()
+            .any(|r| r.starts_with("SIP/2.0 200 OK") && r.contains("CSeq: 2 INVITE"))
+    };
+    assert!(taken(&s), "{:#?}", responses(&s));
+    // From the listed caller: straight in.
+    s.call(0, "sip:500@10.0.0.1");
+    s.run_for(Duration::from_secs(2));
+    let ivrd: SocketAddr = IVRD.parse().expect("address");
+    let caller: SocketAddr = "10.0.0.2:5060".parse().expect("address");
+    let to_caller: Vec<&str> = s
+        .sent(ivrd, caller, "SIP/2.0")
+        .iter()
+        .map(|d| d.text.lines().next().unwrap_or_default())
+        .collect();
+    assert!(to_caller.contains(&"SIP/2.0 200 OK"), "{to_caller:?}");
+    assert!(!to_caller.iter().any(|l| l.starts_with("SIP/2.0 401")));
+}

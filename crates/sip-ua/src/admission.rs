@@ -8,7 +8,10 @@
 //! - new INVITEs per second from one source: a token bucket of [`Admission::per_source_rate`]
 //!   refilled per second, holding up to [`Admission::per_source_burst`].
 //!
-//! Sources in [`Admission::trusted`] (a trunk's SBC, a load generator) skip the per-source limits.
+//! Before them, a source outside [`Admission::allow`] (when it lists any) gets `403`, unless
+//! the endpoint serves registrations ([`crate::SipConfig::registrar`]): then its INVITE goes to
+//! the application marked [`crate::IncomingCall::unlisted`], to be authenticated or refused. Sources in
+//! [`Admission::trusted`] (a trunk's SBC, a load generator) skip the per-source limits.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +32,8 @@ pub struct Admission {
     pub retry_after: Duration,
     /// Sources the per-source limits do not apply to.
     pub trusted: Vec<IpAddr>,
+    /// Networks new INVITEs are taken from; from anywhere else, `403` (empty: from anywhere).
+    pub allow: Vec<crate::SourceNet>,
 }
 
 impl Default for Admission {
@@ -40,6 +45,7 @@ impl Default for Admission {
             per_source_burst: 1_000,
             retry_after: Duration::from_secs(5),
             trusted: Vec::new(),
+            allow: Vec::new(),
         }
     }
 }
@@ -53,6 +59,8 @@ pub(crate) enum Refusal {
     SourceBusy,
     /// This source sends INVITEs too fast.
     SourceRate,
+    /// This source is not in [`Admission::allow`]: `403`, not `503`.
+    NotAllowed,
 }
 
 impl Refusal {
@@ -61,6 +69,7 @@ impl Refusal {
             Self::Busy => "too many calls being set up",
             Self::SourceBusy => "too many calls being set up from this source",
             Self::SourceRate => "INVITE rate from this source over its limit",
+            Self::NotAllowed => "source not allowed to call",
         }
     }
 }
@@ -95,6 +104,11 @@ impl Gate {
             setup: 0,
             swept: None,
         }
+    }
+
+    /// Whether `ip` is inside [`Admission::allow`] (or it lists nothing).
+    pub(crate) fn allows(&self, ip: IpAddr) -> bool {
+        self.limits.allow.is_empty() || self.limits.allow.iter().any(|n| n.contains(ip))
     }
 
     /// Admits a new INVITE from `ip` (counting it as in setup), or says why not.

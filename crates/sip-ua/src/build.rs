@@ -193,8 +193,11 @@ pub(crate) fn request(
         "From: <{}>;tag={}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\n",
         d.local_uri, d.local_tag, d.remote, d.call_id, d.cseq, d.method,
     );
-    // RFC 3261 Table 3: Contact is not applicable to BYE and CANCEL.
-    if !matches!(d.method, "BYE" | "CANCEL") {
+    // RFC 3261 Table 3: Contact is not applicable to BYE and CANCEL; a REGISTER names its own.
+    let own = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("Contact"));
+    if !matches!(d.method, "BYE" | "CANCEL") && !own {
         let _ = write!(out, "Contact: {}\r\n", contact(d.transport, d.local));
     }
     let _ = write!(out, "User-Agent: {}\r\n", d.user_agent);

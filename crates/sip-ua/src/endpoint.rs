@@ -27,6 +27,8 @@ enum TimerRef {
     Reliable(CallId),
     Server(String),
     Client(String),
+    /// A trunk's registration or keepalive.
+    Trunk(crate::TrunkId),
 }
 
 /// A non-INVITE request already answered: its response, resent to retransmissions until
@@ -53,6 +55,7 @@ mod in_dialog;
 mod outbound;
 mod refresh;
 mod reliable;
+mod trunk;
 
 use checks::{ALLOW, SUPPORTED};
 
@@ -73,6 +76,8 @@ pub struct Endpoint {
     next_call: u64,
     /// REGISTERs the application has not answered yet.
     registering: HashMap<RegisterId, (Flow, Request)>,
+    /// Registrations and keepalives we keep with trunks.
+    trunks: HashMap<crate::TrunkId, trunk::Trunk>,
     next_register: u64,
     rng: u64,
     stats: EndpointStats,
@@ -102,6 +107,7 @@ impl Endpoint {
             log: LogLimiter::default(),
             config,
             calls: HashMap::new(),
+            trunks: HashMap::new(),
             by_branch: HashMap::new(),
             by_dialog: HashMap::new(),
             answered: HashMap::new(),
@@ -255,6 +261,22 @@ impl Endpoint {
                 }
                 self.reject(now, call, status, Extra::default());
                 self.end(call, EndReason::Rejected(status));
+            }
+            Command::Challenge {
+                realm,
+                nonce,
+                stale,
+            } => {
+                if !matches!(c.state, CallState::Offered | CallState::Ringing) {
+                    return Err(SipError::Misuse(
+                        "challenge: the call is not waiting for an answer",
+                    ));
+                }
+                let mut extra = Extra::default();
+                let value = crate::registrar::challenge_value(&realm, &nonce, stale);
+                extra.headers.push(("WWW-Authenticate", value));
+                self.reject(now, call, 401, extra);
+                self.end(call, EndReason::Rejected(401));
             }
             Command::HangUp => match c.state {
                 CallState::Offered | CallState::Ringing => {
@@ -449,20 +471,31 @@ impl Endpoint {
             }
             return;
         }
-        if let Err(refusal) = self.gate.admit(now, flow.remote.ip()) {
-            if let Some(skipped) = self.log.hit(now, refusal.reason()) {
-                warn!(remote = %flow.remote, reason = refusal.reason(), skipped, "refusing INVITE: 503");
-            }
-            let retry = self.gate.retry_after().as_secs().max(1);
-            let extra = Extra {
-                headers: vec![("Retry-After", retry.to_string())],
-                body: None,
+        let unlisted = !self.gate.allows(flow.remote.ip());
+        let admitted = match unlisted && !self.config.registrar {
+            true => Err(crate::admission::Refusal::NotAllowed),
+            false => self.gate.admit(now, flow.remote.ip()),
+        };
+        if let Err(refusal) = admitted {
+            let (status, extra) = match refusal {
+                crate::admission::Refusal::NotAllowed => (403, Extra::default()),
+                _ => {
+                    let retry = self.gate.retry_after().as_secs().max(1);
+                    let extra = Extra {
+                        headers: vec![("Retry-After", retry.to_string())],
+                        body: None,
+                    };
+                    (503, extra)
+                }
             };
+            if let Some(skipped) = self.log.hit(now, refusal.reason()) {
+                warn!(remote = %flow.remote, reason = refusal.reason(), status, skipped, "refusing INVITE");
+            }
             let tag = self.token();
             let data = build::response(
                 &req,
                 flow.remote,
-                503,
+                status,
                 &self.config.user_agent,
                 &tag,
                 &extra,
@@ -539,6 +572,11 @@ impl Endpoint {
             flow,
             offer,
             headers: req.common.headers.clone(),
+            unlisted,
+            credentials: match unlisted {
+                true => crate::registrar::credentials_of(&req),
+                false => None,
+            },
         };
         self.out
             .push_back(Output::Event(id, Event::Incoming(Box::new(incoming))));
@@ -562,6 +600,7 @@ impl Endpoint {
                 TimerRef::Client(branch) => self.client_timer(now, branch),
                 TimerRef::Session(call) => self.session_timer(now, call),
                 TimerRef::Reliable(call) => self.reliable_timer(now, call),
+                TimerRef::Trunk(id) => self.trunk_timer(now, id),
             }
         }
     }

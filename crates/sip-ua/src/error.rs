@@ -20,6 +20,9 @@ pub enum SipError {
     /// An SDP offer that cannot be parsed or has nothing we can use.
     #[error("not acceptable: {0}")]
     NotAcceptable(String),
+    /// A source network that does not parse (configuration).
+    #[error("not a network: {0}")]
+    BadNetwork(String),
     /// A command named a call that does not exist (any more).
     #[error("no such call")]
     NoSuchCall,

@@ -73,6 +73,8 @@ mod message;
 mod registrar;
 pub mod sdp;
 mod session_timer;
+mod sources;
+mod trunk;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -88,6 +90,8 @@ pub use registrar::{
 };
 pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated};
 pub use session_timer::SessionTimers;
+pub use sources::SourceNet;
+pub use trunk::{TrunkEvent, TrunkId, TrunkRegistration};
 
 /// Transport of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -228,6 +232,16 @@ pub enum Command {
         /// The status.
         status: u16,
     },
+    /// Refuse an unanswered call with 401 and a digest challenge (its answer comes as a new
+    /// INVITE with [`IncomingCall::credentials`]).
+    Challenge {
+        /// The realm.
+        realm: String,
+        /// A fresh nonce ([`issue_nonce`]).
+        nonce: String,
+        /// The nonce answered was too old.
+        stale: bool,
+    },
     /// End the call: BYE if answered, 480 if not.
     HangUp,
     /// Blind transfer with REFER (RFC 3515); the result arrives as events.
@@ -287,6 +301,12 @@ pub struct IncomingCall {
     pub offer: Option<MediaOffer>,
     /// Every header, canonical names, in order.
     pub headers: Vec<(String, String)>,
+    /// From outside [`Admission::allow`] (only with [`SipConfig::registrar`]; otherwise such
+    /// an INVITE gets 403): authenticate it by [`IncomingCall::credentials`] and
+    /// [`Command::Challenge`], or refuse it.
+    pub unlisted: bool,
+    /// An unlisted caller's `Authorization` (answering an earlier [`Command::Challenge`]).
+    pub credentials: Option<DigestCredentials>,
 }
 
 /// How a transfer ended.
@@ -364,4 +384,6 @@ pub enum Output {
     /// A REGISTER for the application to decide on (only with [`SipConfig::registrar`]);
     /// answer it with [`Endpoint::answer_register`].
     Register(Registration),
+    /// A trunk registration's state changed ([`Endpoint::add_trunk`]).
+    Trunk(TrunkId, TrunkEvent),
 }

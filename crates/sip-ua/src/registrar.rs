@@ -158,10 +158,7 @@ impl RegisterAnswer {
                 nonce,
                 stale,
             } => {
-                let stale = if *stale { ", stale=true" } else { "" };
-                let value = format!(
-                    "Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"{stale}"
-                );
+                let value = challenge_value(realm, nonce, *stale);
                 extra.headers.push(("WWW-Authenticate", value));
                 401
             }
@@ -173,6 +170,19 @@ impl RegisterAnswer {
         };
         (status, extra)
     }
+}
+
+/// A `WWW-Authenticate` value: our digest challenge (`stale`: the nonce answered was old).
+pub(crate) fn challenge_value(realm: &str, nonce: &str, stale: bool) -> String {
+    let stale = if stale { ", stale=true" } else { "" };
+    format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\"{stale}")
+}
+
+/// The digest credentials of a request's `Authorization` header, if any.
+pub(crate) fn credentials_of(req: &Request) -> Option<DigestCredentials> {
+    req.common
+        .header("Authorization")
+        .and_then(DigestCredentials::parse)
 }
 
 /// Reads a REGISTER; `Err` is the status and reason to refuse it with (400).
@@ -222,10 +232,7 @@ pub(crate) fn read(
         }
         Contacts::Bind(bind)
     };
-    let credentials = req
-        .common
-        .header("Authorization")
-        .and_then(DigestCredentials::parse);
+    let credentials = credentials_of(req);
     Ok(Registration {
         id,
         user: uri_user(addr_uri(&req.common.to)).to_string(),
@@ -238,7 +245,7 @@ pub(crate) fn read(
 }
 
 /// The values of a comma-separated header, commas inside quotes or `<…>` not splitting.
-fn split_list(value: &str) -> Vec<&str> {
+pub(crate) fn split_list(value: &str) -> Vec<&str> {
     let (mut out, mut start) = (Vec::new(), 0);
     let mut nesting = Nesting::default();
     for (i, c) in value.char_indices() {

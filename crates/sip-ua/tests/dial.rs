@@ -97,7 +97,7 @@ impl Pair {
                     self.wire.push((true, t.data));
                 }
                 Output::Event(c, e) => self.caller_events.push((c, e)),
-                Output::Register(_) => {}
+                Output::Register(_) | Output::Trunk(..) => {}
             }
         }
         while let Some(out) = self.callee.poll_output() {
@@ -108,7 +108,7 @@ impl Pair {
                     self.wire.push((false, t.data));
                 }
                 Output::Event(c, e) => self.callee_events.push((c, e)),
-                Output::Register(_) => {}
+                Output::Register(_) | Output::Trunk(..) => {}
             }
         }
     }

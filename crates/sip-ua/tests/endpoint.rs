@@ -392,3 +392,91 @@ fn reinvite_2xx_is_retransmitted_until_its_ack_and_answers_its_retransmission() 
     assert!(p.take_sent().is_empty());
     assert_eq!(p.sip.calls(), 1, "the call goes on");
 }
+
+/// Who may call: with an allow-list, an INVITE from elsewhere gets 403 and nothing else
+/// happens; one from a listed network is offered to the application as usual.
+#[test]
+fn an_invite_from_an_unlisted_source_is_forbidden() {
+    let config = sip_ua::SipConfig {
+        admission: sip_ua::Admission {
+            allow: vec!["192.0.2.0/24".parse().expect("net")],
+            ..sip_ua::Admission::default()
+        },
+        ..sip_ua::SipConfig::default()
+    };
+    let mut p = Peer::with_config(Transport::Udp, config);
+    p.send_from("198.51.100.7:5060", &invite("z9hG4bK-unlisted"));
+    let sent = p.take_sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("SIP/2.0 403 Forbidden"), "{}", sent[0]);
+    assert!(p.events.is_empty());
+    assert_eq!(p.sip.calls(), 0);
+    p.send_from("192.0.2.44:5060", &invite("z9hG4bK-listed"));
+    assert!(p.take_sent()[0].starts_with("SIP/2.0 100 Trying"));
+    assert!(matches!(p.events.first(), Some((_, Event::Incoming(_)))));
+}
+
+/// With registrations served, an unlisted source's INVITE goes to the application marked as
+/// such, with its credentials: a [`Command::Challenge`] answers it 401 with our challenge (and
+/// ends it), and the INVITE answering the challenge arrives with its Authorization read.
+#[test]
+fn an_unlisted_invite_is_handed_over_for_authentication_when_registrations_are_served() {
+    let config = sip_ua::SipConfig {
+        registrar: true,
+        admission: sip_ua::Admission {
+            allow: vec!["192.0.2.0/24".parse().expect("net")],
+            ..sip_ua::Admission::default()
+        },
+        ..sip_ua::SipConfig::default()
+    };
+    let mut p = Peer::with_config(Transport::Udp, config);
+    p.send_from("198.51.100.7:5070", &invite("z9hG4bK-u1"));
+    let call = p.incoming();
+    let Some((_, Event::Incoming(first))) = p.events.first() else {
+        panic!("{:?}", p.events);
+    };
+    assert!(first.unlisted && first.credentials.is_none());
+    p.sip
+        .handle_command(
+            p.now,
+            call,
+            Command::Challenge {
+                realm: "ivrd".into(),
+                nonce: "n0nce".into(),
+                stale: false,
+            },
+        )
+        .expect("challenge");
+    p.drain();
+    let sent = p.take_sent();
+    let challenge = sent.last().expect("a 401");
+    assert!(
+        challenge.starts_with("SIP/2.0 401 Unauthorized"),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("WWW-Authenticate: Digest realm=\"ivrd\", nonce=\"n0nce\""),
+        "{challenge}"
+    );
+    assert!(
+        p.events
+            .iter()
+            .any(|(c, e)| *c == call && matches!(e, Event::Ended(EndReason::Rejected(401))))
+    );
+    let answered = invite("z9hG4bK-u2").replace(
+        "CSeq: 1 INVITE\n",
+        "CSeq: 2 INVITE\nAuthorization: Digest username=\"alice\", realm=\"ivrd\", \
+         nonce=\"n0nce\", uri=\"sip:100@127.0.0.1\", response=\"00112233\"\n",
+    );
+    p.events.clear();
+    p.send_from("198.51.100.7:5070", &answered);
+    let Some((_, Event::Incoming(second))) = p.events.first() else {
+        panic!("{:?}", p.events);
+    };
+    assert!(second.unlisted);
+    let credentials = second.credentials.as_ref().expect("credentials read");
+    assert_eq!(
+        (credentials.username.as_str(), credentials.nonce.as_str()),
+        ("alice", "n0nce")
+    );
+}

@@ -2,10 +2,15 @@
 //! their name with digest authentication; the contact they register is where they are rung.
 //! A REGISTER logs a logged-out agent in (available), an unREGISTER (`Expires: 0`, or
 //! `Contact: *`) or an expired binding logs them out. One binding per agent: the latest wins.
+//! The same credentials let an agent's phone call in from outside `sip.admission.allow`: its
+//! INVITE is challenged (401) and taken once it answers as the agent.
 
 use std::time::{Duration, Instant};
 
-use sip_ua::{Contacts, RegisterAnswer, Registration, issue_nonce, nonce_stamp};
+use sip_ua::{
+    CallId, Command, Contacts, DigestCredentials, IncomingCall, RegisterAnswer, Registration,
+    issue_nonce, nonce_stamp,
+};
 use tracing::{info, warn};
 
 use super::AgentStatus;
@@ -19,6 +24,14 @@ const MAX_EXPIRES: u32 = 3600;
 const DEFAULT_EXPIRES: u32 = 3600;
 /// A nonce older than this is stale (the agent's phone answers the new one at once).
 const NONCE_LIFE_S: u64 = 300;
+
+/// Why credentials were not taken.
+enum Denial {
+    /// Challenge (again) with this nonce.
+    Challenge { nonce: String, stale: bool },
+    /// Refuse with this status.
+    Refuse(u16),
+}
 
 /// Where an agent registered.
 #[derive(Clone, Debug)]
@@ -39,39 +52,94 @@ impl Switch {
         self.out.push_back(Output::Register(r.id, answer));
     }
 
-    fn registrar_answer(&mut self, now: Instant, r: &Registration) -> RegisterAnswer {
+    /// An INVITE from outside the allow-list (`sip.admission.allow`): taken when its
+    /// credentials are an agent's (the agent's phone calling in), else challenged or refused.
+    pub(crate) fn authenticate_invite(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        incoming: &IncomingCall,
+    ) -> bool {
+        let command = match self.check_digest(now, None, incoming.credentials.as_ref(), "INVITE") {
+            Ok(agent) => {
+                info!(call_id = %incoming.sip_call_id, agent = %self.queues.agents[agent].config.name,
+                    source = %incoming.flow.remote, "unlisted caller authenticated");
+                return true;
+            }
+            Err(Denial::Challenge { nonce, stale }) => Command::Challenge {
+                realm: REALM.into(),
+                nonce,
+                stale,
+            },
+            Err(Denial::Refuse(_)) => Command::Reject { status: 403 },
+        };
+        warn!(call_id = %incoming.sip_call_id, source = %incoming.flow.remote,
+            challenged = matches!(command, Command::Challenge { .. }), "INVITE from an unlisted source");
+        self.out.push_back(Output::Sip(call, command));
+        false
+    }
+
+    /// Checks digest credentials answering our challenge for `method`: the agent they are (who
+    /// must be `user` where given), or why not.
+    fn check_digest(
+        &mut self,
+        now: Instant,
+        user: Option<&str>,
+        credentials: Option<&DigestCredentials>,
+        method: &str,
+    ) -> Result<usize, Denial> {
         let epoch = *self.queues.epoch.get_or_insert(now);
         let stamp = now.saturating_duration_since(epoch).as_secs();
         let secret = self.queues.nonce_secret.to_le_bytes();
-        let challenge = |stale| RegisterAnswer::Challenge {
-            realm: REALM.into(),
+        let challenge = |stale| Denial::Challenge {
             nonce: issue_nonce(&secret, stamp),
             stale,
         };
         let q = &self.queues;
-        let Some(i) = q.agents.iter().position(|a| a.config.name == r.user) else {
-            return RegisterAnswer::Refuse(404);
+        let name = match (user, credentials) {
+            (Some(user), _) => user,
+            (None, Some(c)) => c.username.as_str(),
+            (None, None) => return Err(challenge(false)),
+        };
+        let Some(i) = q.agents.iter().position(|a| a.config.name == name) else {
+            return Err(Denial::Refuse(404));
         };
         let password = q.agents[i].config.password.as_ref();
         let Some(password) = password.map(|p| p.expose().to_string()) else {
-            return RegisterAnswer::Refuse(403);
+            return Err(Denial::Refuse(403));
         };
-        let Some(c) = &r.credentials else {
-            return challenge(false);
+        let Some(c) = credentials else {
+            return Err(challenge(false));
         };
-        if c.username != r.user || c.realm != REALM {
-            return RegisterAnswer::Refuse(403);
+        if c.username != name || c.realm != REALM {
+            return Err(Denial::Refuse(403));
         }
         let Some(issued) = nonce_stamp(&secret, &c.nonce) else {
             // Not ours (or from before a restart): a fresh challenge.
-            return challenge(false);
+            return Err(challenge(false));
         };
-        if !c.verify("REGISTER", &password) {
-            return RegisterAnswer::Refuse(403);
+        if !c.verify(method, &password) {
+            return Err(Denial::Refuse(403));
         }
         if stamp.saturating_sub(issued) > NONCE_LIFE_S {
-            return challenge(true);
+            return Err(challenge(true));
         }
+        Ok(i)
+    }
+
+    fn registrar_answer(&mut self, now: Instant, r: &Registration) -> RegisterAnswer {
+        let i = match self.check_digest(now, Some(&r.user), r.credentials.as_ref(), "REGISTER") {
+            Ok(i) => i,
+            Err(Denial::Challenge { nonce, stale }) => {
+                return RegisterAnswer::Challenge {
+                    realm: REALM.into(),
+                    nonce,
+                    stale,
+                };
+            }
+            Err(Denial::Refuse(status)) => return RegisterAnswer::Refuse(status),
+        };
+        let q = &self.queues;
         // §10.3 step 7: a refresh older than the binding's is out of order.
         if let Some(b) = &q.agents[i].binding
             && b.call_id == r.call_id

@@ -246,6 +246,16 @@ impl Sim {
 
     /// Peer `p` calls ivrd at `uri`; its call id there.
     pub fn call(&mut self, p: usize, uri: &str) -> CallId {
+        self.call_with(p, uri, None)
+    }
+
+    /// As [`Sim::call`], answering a challenge with `credentials`.
+    pub fn call_with(
+        &mut self,
+        p: usize,
+        uri: &str,
+        credentials: Option<sip_ua::Credentials>,
+    ) -> CallId {
         let peer = &mut self.peers[p];
         let dial = Dial {
             target: uri.into(),
@@ -262,11 +272,24 @@ impl Sim {
                 version: 1,
             },
             telephone_event: 101,
-            credentials: None,
+            credentials,
         };
         let call = peer.sip.dial(self.now, dial).expect("peer dials");
         self.settle();
         call
+    }
+
+    /// ivrd takes calls only from `network` (`sip.admission.allow`); call before any traffic.
+    pub fn allow_only(&mut self, network: &str) {
+        self.ivrd = Endpoint::new(SipConfig {
+            seed: 1,
+            registrar: true,
+            admission: sip_ua::Admission {
+                allow: vec![network.parse().expect("a network")],
+                ..sip_ua::Admission::default()
+            },
+            ..SipConfig::default()
+        });
     }
 
     /// The API asks for a push call to `to` running `flow`.
@@ -416,6 +439,7 @@ impl Sim {
                         self.core.handle_input(self.now, input);
                     }
                     SipOutput::Register(r) => self.core.handle_input(self.now, Input::Register(r)),
+                    SipOutput::Trunk(..) => {}
                 }
             }
             while let Some(out) = self.core.poll_output() {
@@ -431,7 +455,7 @@ impl Sim {
                             self.send(from, t);
                         }
                         SipOutput::Event(call, event) => self.peer_event(i, call, event),
-                        SipOutput::Register(_) => {}
+                        SipOutput::Register(_) | SipOutput::Trunk(..) => {}
                     }
                 }
             }

@@ -100,10 +100,25 @@ pub(crate) struct Trunk {
     /// Most calls placed through it at once.
     #[serde(default = "default_max_calls")]
     pub(crate) max_calls: usize,
+    /// Where its calls come from (addresses, CIDRs): taken besides `sip.admission.allow`.
+    #[serde(default)]
+    pub(crate) sources: Vec<String>,
+    /// REGISTER with it as `username` (its digest credentials answering the challenge).
+    #[serde(default)]
+    pub(crate) register: bool,
+    /// The binding's lifetime asked for.
+    #[serde(default = "default_register_expires")]
+    pub(crate) register_expires_s: u64,
+    /// Send it OPTIONS this often, marking it down when they go unanswered.
+    pub(crate) keepalive_s: Option<u64>,
 }
 
 fn default_max_calls() -> usize {
     100
+}
+
+fn default_register_expires() -> u64 {
+    3600
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +149,9 @@ pub(crate) struct AdmissionSection {
     pub(crate) retry_after_s: u64,
     /// Sources exempt from the per-source limits (a trunk's SBC, a load generator).
     pub(crate) trusted: Vec<IpAddr>,
+    /// Networks calls are taken from (with every trunk's `sources`); from anywhere else 403.
+    /// Loopback by default; `["0.0.0.0/0", "::/0"]` takes calls from anywhere.
+    pub(crate) allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +267,7 @@ impl Default for AdmissionSection {
             per_source_burst: a.per_source_burst,
             retry_after_s: a.retry_after.as_secs(),
             trusted: a.trusted,
+            allow: vec!["127.0.0.0/8".into(), "::1".into()],
         }
     }
 }
@@ -257,7 +276,18 @@ impl AdmissionSection {
     /// The limits, held within the RTP ports: calls in setup may take at most half of them,
     /// and one source a quarter, so that a flood of unacknowledged calls never leaves callers
     /// from elsewhere without a port.
-    pub(crate) fn to_admission(&self, rtp_ports: usize) -> sip_ua::Admission {
+    pub(crate) fn to_admission(
+        &self,
+        rtp_ports: usize,
+        trunks: &BTreeMap<String, Trunk>,
+    ) -> sip_ua::Admission {
+        let trunk_sources = trunks.values().flat_map(|t| &t.sources);
+        let allow = self
+            .allow
+            .iter()
+            .chain(trunk_sources)
+            .filter_map(|n| n.parse().ok()) // checked when the file was read
+            .collect();
         sip_ua::Admission {
             max_setup: self.max_setup.min(rtp_ports / 2).max(1),
             per_source_setup: self.per_source_setup.min(rtp_ports / 4).max(1),
@@ -265,6 +295,7 @@ impl AdmissionSection {
             per_source_burst: self.per_source_burst,
             retry_after: Duration::from_secs(self.retry_after_s),
             trusted: self.trusted.clone(),
+            allow,
         }
     }
 }
@@ -377,6 +408,31 @@ impl Config {
         let a = &self.sip.admission;
         if a.max_setup == 0 || a.per_source_setup == 0 || a.per_source_rate == 0 {
             return Err("sip.admission: setup limits and the rate must be positive".into());
+        }
+        let networks = a.allow.iter().map(|n| ("sip.admission.allow", n)).chain(
+            self.trunks
+                .iter()
+                .flat_map(|(name, t)| t.sources.iter().map(move |n| (name.as_str(), n))),
+        );
+        let bad: Vec<String> = networks
+            .filter_map(|(at, n)| {
+                let e = n.parse::<sip_ua::SourceNet>().err()?;
+                Some(format!("{at}: {e}"))
+            })
+            .collect();
+        if !bad.is_empty() {
+            return Err(bad.join("; "));
+        }
+        for (name, t) in &self.trunks {
+            if t.register && t.username.is_none() {
+                return Err(format!("trunks.{name}: register needs a username"));
+            }
+            if t.register && !(60..=86_400).contains(&t.register_expires_s) {
+                return Err(format!("trunks.{name}: register_expires_s is 60 to 86400"));
+            }
+            if t.keepalive_s.is_some_and(|k| !(5..=3600).contains(&k)) {
+                return Err(format!("trunks.{name}: keepalive_s is 5 to 3600"));
+            }
         }
         if self.push.per_second == 0 || !(1..=300).contains(&self.push.ring_timeout_s) {
             return Err("push: per_second must be positive, ring_timeout_s 1 to 300".into());

@@ -42,14 +42,7 @@ impl Daemon {
                         format!("sip:{}@{host}", p.target)
                     }
                 };
-                let credentials = match (&t.username, &t.password_env) {
-                    (Some(username), Some(var)) => Some(sip_ua::Credentials {
-                        username: username.clone(),
-                        password: std::env::var(var)
-                            .map_err(|_| format!("trunk {name}: {var} is not set"))?,
-                    }),
-                    _ => None,
-                };
+                let credentials = super::trunks::credentials(name, t)?;
                 (uri, t.proxy, credentials)
             }
         };

@@ -13,6 +13,7 @@ mod ports;
 mod prompts;
 mod rtp_socket;
 mod tcp;
+mod trunks;
 mod webhook;
 
 use std::collections::HashMap;
@@ -113,6 +114,8 @@ struct Daemon {
     /// The RTP port of each leg with media.
     leg_ports: HashMap<CallId, u16>,
     local_ips: HashMap<IpAddr, IpAddr>,
+    /// The configured name of each trunk the endpoint registers with.
+    trunk_names: HashMap<sip_ua::TrunkId, String>,
     data: DataSources,
     http: reqwest::Client,
     replies: mpsc::UnboundedSender<(CallId, flow_engine::Input)>,
@@ -208,7 +211,10 @@ async fn serve(
             t1: config.t1(),
             seed,
             codecs,
-            admission: config.sip.admission.to_admission(config.rtp_ports()),
+            admission: config
+                .sip
+                .admission
+                .to_admission(config.rtp_ports(), &config.trunks),
             registrar,
             ..SipConfig::default()
         }),
@@ -226,7 +232,9 @@ async fn serve(
         media,
         prompts,
         local_ips: HashMap::new(),
+        trunk_names: HashMap::new(),
     };
+    d.start_trunks(clock::now());
     info!(%listen, "listening for SIP on UDP and TCP");
     let mut buf = vec![0u8; 65_536];
     let mut publish = tokio::time::interval(Duration::from_secs(1));
@@ -360,6 +368,7 @@ impl Daemon {
                         Transport::Tcp => self.tcp.send(t.flow.remote, t.data),
                     },
                     Output::Event(call, event) => self.sip_event(call, event),
+                    Output::Trunk(id, event) => self.trunk_event(id, event),
                     Output::Register(r) => {
                         let now = clock::now();
                         self.core

@@ -22,6 +22,9 @@ impl Endpoint {
             self.handle_invite_response(now, call, resp);
             return;
         }
+        if self.trunk_response(now, &resp) {
+            return;
+        }
         if resp.status < 200 {
             // Provisional: Timer E goes to T2; a re-INVITE stops retransmitting (Timer A).
             if let Some(tsx) = self.clients.get_mut(branch) {

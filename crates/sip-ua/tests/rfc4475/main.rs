@@ -90,7 +90,7 @@ fn feed_over(transport: Transport, message: &[u8]) -> Outcome {
         match o {
             Output::Transmit(t) => out.sent.push(String::from_utf8_lossy(&t.data).into()),
             Output::Event(_, Event::Incoming(_)) => out.incoming += 1,
-            Output::Event(..) | Output::Register(_) => {}
+            Output::Event(..) | Output::Register(_) | Output::Trunk(..) => {}
         }
     }
     out

@@ -19,6 +19,7 @@ pub struct Peer {
     pub sent: Vec<String>,
     pub events: Vec<(CallId, Event)>,
     pub registrations: Vec<sip_ua::Registration>,
+    pub trunks: Vec<(sip_ua::TrunkId, sip_ua::TrunkEvent)>,
 }
 
 impl Peer {
@@ -40,6 +41,7 @@ impl Peer {
             sent: Vec::new(),
             events: Vec::new(),
             registrations: Vec::new(),
+            trunks: Vec::new(),
         }
     }
 
@@ -59,6 +61,7 @@ impl Peer {
                 Output::Transmit(t) => self.sent.push(String::from_utf8_lossy(&t.data).into()),
                 Output::Event(call, event) => self.events.push((call, event)),
                 Output::Register(r) => self.registrations.push(r),
+                Output::Trunk(id, event) => self.trunks.push((id, event)),
             }
         }
     }
