@@ -77,6 +77,10 @@ fn describe() {
         "SIP messages that failed parsing or checks."
     );
     describe_gauge!("ivrd_sip_dialogs", "Live SIP dialogs and pending INVITEs.");
+    describe_gauge!(
+        "ivrd_trunk_up",
+        "1 while a trunk is registered (where it registers) and answering OPTIONS (where kept alive)."
+    );
     describe_counter!("ivrd_rtp_packets_total", "RTP packets in (audio) and out.");
     describe_counter!(
         "ivrd_rtp_problem_packets_total",
