@@ -26,6 +26,21 @@ impl Challenge {
     /// Parses one challenge value (`Digest realm="…", nonce="…", …`). `None` for another
     /// scheme, an algorithm we lack (`-sess` variants, SHA-512-256) or a challenge without
     /// realm or nonce.
+    /// The challenge of a 401 (`WWW-Authenticate`) or 407 (`Proxy-Authenticate`), with the
+    /// header its answer goes in.
+    pub(crate) fn of(resp: &crate::message::Response) -> Option<(Self, &'static str)> {
+        let (challenge, answer) = match resp.status {
+            401 => ("WWW-Authenticate", "Authorization"),
+            _ => ("Proxy-Authenticate", "Proxy-Authorization"),
+        };
+        resp.common
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(challenge))
+            .find_map(|(_, v)| Self::parse(v))
+            .map(|c| (c, answer))
+    }
+
     pub(crate) fn parse(value: &str) -> Option<Self> {
         let rest = value.trim();
         let (scheme, params) = rest.split_once(char::is_whitespace)?;

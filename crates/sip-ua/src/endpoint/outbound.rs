@@ -260,16 +260,7 @@ impl Endpoint {
     /// Sends the INVITE again with an `Authorization` (401) or `Proxy-Authorization` (407).
     /// False when there is nothing to answer with.
     fn answer_challenge(&mut self, now: Instant, call: CallId, resp: &Response) -> bool {
-        let (challenge_header, answer_header) = match resp.status {
-            401 => ("WWW-Authenticate", "Authorization"),
-            _ => ("Proxy-Authenticate", "Proxy-Authorization"),
-        };
-        let challenge = resp
-            .common
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(challenge_header))
-            .find_map(|(_, v)| Challenge::parse(v));
+        let found = Challenge::of(resp);
         let cnonce = self.token();
         let Some(c) = self.calls.get_mut(&call) else {
             return false;
@@ -277,7 +268,9 @@ impl Endpoint {
         let CallState::Inviting(inv) = &mut c.state else {
             return false;
         };
-        let (Some(challenge), Some(credentials)) = (challenge, inv.credentials.clone()) else {
+        let (Some((challenge, answer_header)), Some(credentials)) =
+            (found, inv.credentials.clone())
+        else {
             return false;
         };
         if inv.challenges >= MAX_CHALLENGES {

@@ -217,23 +217,13 @@ impl Endpoint {
                 self.update_up(id);
             }
             401 | 407 => {
-                let header = if resp.status == 401 {
-                    "WWW-Authenticate"
-                } else {
-                    "Proxy-Authenticate"
-                };
-                let challenge = resp
-                    .common
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(header))
-                    .find_map(|(_, v)| Challenge::parse(v));
+                let challenge = Challenge::of(resp);
                 let cnonce = self.token();
                 let Some(t) = self.trunks.get_mut(&id) else {
                     return;
                 };
                 match (challenge, t.spec.credentials.clone()) {
-                    (Some(challenge), Some(c)) if t.challenges == 0 => {
+                    (Some((challenge, name)), Some(c)) if t.challenges == 0 => {
                         t.challenges += 1;
                         let uri = t.spec.registrar.clone();
                         let answer = challenge.answer(
@@ -244,11 +234,6 @@ impl Endpoint {
                             1,
                             &cnonce,
                         );
-                        let name = if resp.status == 401 {
-                            "Authorization"
-                        } else {
-                            "Proxy-Authorization"
-                        };
                         self.send_register(now, id, Some((name, answer)));
                     }
                     _ => self.register_failed(now, id, resp.status, None),
