@@ -289,12 +289,9 @@ impl Endpoint {
     }
 
     fn send_register(&mut self, now: Instant, id: TrunkId, auth: Option<(&'static str, String)>) {
-        let branch = format!("z9hG4bK{}", self.token());
-        let Some(t) = self.trunks.get_mut(&id) else {
+        let Some(t) = self.trunks.get(&id) else {
             return;
         };
-        t.cseq += 1;
-        let to = format!("<{}>", t.spec.aor);
         let contact = match t.spec.flow.transport {
             Transport::Udp => format!("<sip:{}@{}>", t.spec.contact_user, t.spec.flow.local),
             Transport::Tcp => format!(
@@ -304,45 +301,41 @@ impl Endpoint {
         };
         let mut headers = vec![("Contact", contact), ("Expires", t.expires.to_string())];
         headers.extend(auth);
-        let data = build::request(
-            &DialogRequest {
-                method: "REGISTER",
-                target: &t.spec.registrar,
-                transport: t.spec.flow.transport,
-                local: t.spec.flow.local,
-                branch: &branch,
-                route_set: &[],
-                local_uri: &t.spec.aor,
-                local_tag: &t.tag,
-                remote: &to,
-                call_id: &t.call_id,
-                cseq: t.cseq,
-                user_agent: &self.config.user_agent,
-            },
-            &headers,
-            None,
-        );
-        let transport = t.spec.flow.transport;
-        let flight = self.in_flight(now, transport, branch, data.clone());
-        let Some(t) = self.trunks.get_mut(&id) else {
-            return;
-        };
-        t.register = Some(flight);
-        let flow = t.spec.flow;
-        self.transmit(flow, data);
+        let (to, call_id) = (format!("<{}>", t.spec.aor), t.call_id.clone());
+        let flight = self.send_trunk_request(now, id, "REGISTER", &to, &call_id, &headers);
+        if let Some(t) = self.trunks.get_mut(&id) {
+            t.register = flight;
+        }
     }
 
     fn send_options(&mut self, now: Instant, id: TrunkId) {
-        let branch = format!("z9hG4bK{}", self.token());
-        let call_id = format!("{}@ivrd", self.token());
-        let Some(t) = self.trunks.get_mut(&id) else {
+        let Some(t) = self.trunks.get(&id) else {
             return;
         };
-        t.cseq += 1;
         let to = format!("<{}>", t.spec.registrar);
+        let call_id = format!("{}@ivrd", self.token());
+        let flight = self.send_trunk_request(now, id, "OPTIONS", &to, &call_id, &[]);
+        if let Some(t) = self.trunks.get_mut(&id) {
+            t.options = flight;
+        }
+    }
+
+    /// Sends one of a trunk's requests (the next CSeq, a new branch); what to track it by.
+    fn send_trunk_request(
+        &mut self,
+        now: Instant,
+        id: TrunkId,
+        method: &str,
+        to: &str,
+        call_id: &str,
+        headers: &[(&str, String)],
+    ) -> Option<InFlight> {
+        let branch = format!("z9hG4bK{}", self.token());
+        let t = self.trunks.get_mut(&id)?;
+        t.cseq += 1;
         let data = build::request(
             &DialogRequest {
-                method: "OPTIONS",
+                method,
                 target: &t.spec.registrar,
                 transport: t.spec.flow.transport,
                 local: t.spec.flow.local,
@@ -350,22 +343,18 @@ impl Endpoint {
                 route_set: &[],
                 local_uri: &t.spec.aor,
                 local_tag: &t.tag,
-                remote: &to,
-                call_id: &call_id,
+                remote: to,
+                call_id,
                 cseq: t.cseq,
                 user_agent: &self.config.user_agent,
             },
-            &[],
+            headers,
             None,
         );
-        let transport = t.spec.flow.transport;
-        let flight = self.in_flight(now, transport, branch, data.clone());
-        let Some(t) = self.trunks.get_mut(&id) else {
-            return;
-        };
-        t.options = Some(flight);
         let flow = t.spec.flow;
+        let flight = self.in_flight(now, flow.transport, branch, data.clone());
         self.transmit(flow, data);
+        Some(flight)
     }
 
     fn in_flight(
