@@ -140,6 +140,62 @@ fn baresip_hold_and_resume() {
     phone.expect_bye(&call);
 }
 
+/// baresip and ivrd exchange RTCP for 12 s, on RTP + 1 and then muxed on the RTP port
+/// (baresip's `rtcp_mux yes` offers `a=rtcp-mux`, which ivrd answers): ivrd reads baresip's
+/// reports (its receiver reports carry the LSR/DLSR of ivrd's sender reports), so the leg's
+/// "media ended" line, which goes to the CDR, has reports in and out and a round trip; and
+/// baresip read ivrd's reports (its `rtcp_stats`).
+#[test]
+fn baresip_and_ivrd_exchange_rtcp() {
+    if !can_run(&["baresip"], "baresip-core", false) {
+        return;
+    }
+    for mux in [false, true] {
+        let ivrd = Ivrd::start();
+        let extra = if mux { "rtcp_mux\t\tyes\n" } else { "" };
+        let mut phone = Baresip::start_with(&format!("baresip-rtcp-{mux}"), extra);
+        let call = phone.dial(&format!("sip:999@127.0.0.1:{}", ivrd.port));
+        phone.ctrl.pump(ms(12_000));
+        let stats = phone.ctrl.cmd("audio_debug", "");
+        eprintln!("mux {mux}: baresip audio_debug: {stats}");
+        // baresip's RTCP session lists ivrd's stream with the round trip ivrd's reports gave.
+        let member = stats
+            .lines()
+            .find(|l| l.contains("member 0x") && l.contains("RTT="));
+        assert!(
+            member.is_some(),
+            "mux {mux}: baresip has no RTT of ivrd: {stats}"
+        );
+        phone.keys("#");
+        phone.expect_bye(&call);
+        let ended = || {
+            let lines = ivrd.call_lines(&call);
+            lines.into_iter().find(|l| l.contains("media ended"))
+        };
+        wait_until("the media to end", 5, || ended().is_some());
+        let line = ended().unwrap_or_default();
+        eprintln!("mux {mux}: {line}");
+        let field = |name: &str| -> Option<u64> {
+            let v = line.split(&format!(" {name}=")).nth(1)?;
+            v.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        };
+        assert!(
+            field("rtcp_in").is_some_and(|n| n >= 1),
+            "mux {mux}: {line}"
+        );
+        assert!(
+            field("rtcp_out").is_some_and(|n| n >= 2),
+            "mux {mux}: {line}"
+        );
+        let rtt = field("rtt_ms");
+        assert!(
+            rtt.is_some_and(|ms| ms < 100),
+            "mux {mux}: no loopback round trip: {line}"
+        );
+        assert_eq!(field("invalid"), Some(0), "RTCP taken for RTP: {line}");
+    }
+}
+
 /// In the ISP flow (dial 300), key 1 at the main menu makes ivrd REFER baresip to sales. The test
 /// points sales at a second ivrd through `[flows.vars]`. baresip calls it, ivrd ends the first
 /// call as Transferred, and `#` on the new call gets the second ivrd's BYE.

@@ -185,6 +185,11 @@ pub(crate) struct Baresip {
 
 impl Baresip {
     pub(crate) fn start(name: &str) -> Self {
+        Self::start_with(name, "")
+    }
+
+    /// [`Baresip::start`] with `extra` lines appended to its config.
+    pub(crate) fn start_with(name: &str, extra: &str) -> Self {
         let dir = Scratch::new(name);
         fs::create_dir_all(dir.join("rec")).expect("rec dir");
         write_tone(&dir.join("tone.wav"), 30);
@@ -198,6 +203,11 @@ impl Baresip {
             ("RTP_PORTS", "31000-31998"), // shared: baresip draws a port and skips ports in use
         ];
         template("baresip.config", &dir.join("config"), &fill);
+        if !extra.is_empty() {
+            let mut config = fs::read_to_string(dir.join("config")).expect("config");
+            config.push_str(extra);
+            fs::write(dir.join("config"), config).expect("config");
+        }
         template("baresip.accounts", &dir.join("accounts"), &[]);
         fs::write(dir.join("contacts"), "").expect("contacts");
         let out = File::create(dir.join("baresip.out")).expect("baresip.out");

@@ -58,7 +58,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flow_engine::{FlowSet, Playable, RequestId};
-use media::{AcceptFrom, CallMediaConfig, Law, MediaEvent};
+use media::{AcceptFrom, CallMediaConfig, Law, MediaEvent, RtcpMode};
 use sip_ua::{AudioCodec, CallId, Command, IncomingCall, LogLimiter, Negotiated};
 
 use calls::Call;
@@ -95,6 +95,8 @@ pub struct MediaSettings {
     pub inactivity_ticks: u32,
     /// Packets the reorder buffer holds.
     pub reorder_window: usize,
+    /// Send and read RTCP (RFC 3550) on RTP + 1, or muxed where the SDP agreed it.
+    pub rtcp: bool,
 }
 
 /// What call control is configured with.
@@ -142,6 +144,7 @@ impl Config {
                 send_silence: true,
                 inactivity_ticks: 30 * 50,
                 reorder_window: 3,
+                rtcp: true,
             },
             trunks: HashMap::new(),
             push_per_second: 10,
@@ -616,8 +619,18 @@ impl Switch {
             send_silence: m.send_silence,
             inactivity_ticks: m.inactivity_ticks,
             reorder_window: m.reorder_window,
+            rtcp: remote.map_or(RtcpMode::Off, |n| rtcp_mode(&n, m.rtcp)),
         };
         (config, r & 0xffff_ffff)
+    }
+}
+
+/// Where a leg's RTCP goes, as its SDP agreed (`Off` when RTCP is not `enabled`).
+pub fn rtcp_mode(negotiated: &Negotiated, enabled: bool) -> RtcpMode {
+    match (enabled, negotiated.rtcp_mux) {
+        (false, _) => RtcpMode::Off,
+        (true, true) => RtcpMode::Mux,
+        (true, false) => RtcpMode::Separate(negotiated.rtcp),
     }
 }
 

@@ -37,7 +37,7 @@ const FUNNEL: [(&str, &str); 5] = [
 pub(crate) const MAX_ROWS: usize = 100_000;
 
 /// The CSV columns, in order.
-const COLUMNS: [&str; 24] = [
+const COLUMNS: [&str; 25] = [
     "id",
     "sip_call_id",
     "kind",
@@ -62,6 +62,7 @@ const COLUMNS: [&str; 24] = [
     "sms",
     "rtp_lost",
     "jitter_ms",
+    "rtt_ms",
 ];
 
 enum Op {
@@ -326,6 +327,7 @@ fn document(r: &CallRecord, sip_call_id: &str, quality: Option<&Quality>) -> Val
             "invalid": s.invalid + s.foreign,
             "jitter_ms": q.jitter.as_secs_f64() * 1000.0,
             "max_jitter_ms": q.max_jitter.as_secs_f64() * 1000.0,
+            "rtcp": rtcp(&q.rtcp),
         })
     });
     let id = match r.id.is_empty() {
@@ -356,6 +358,20 @@ fn document(r: &CallRecord, sip_call_id: &str, quality: Option<&Quality>) -> Val
         "digits": r.entries.iter().map(|e| json!({"node": e.node, "digits": e.digits})).collect::<Vec<_>>(),
         "rtp": rtp,
         "funnel": funnel(r),
+    })
+}
+
+/// What a leg's RTCP said: the last and largest round trip, and the peer's report of our
+/// stream (packets lost, jitter at 8 kHz), with the reports exchanged.
+fn rtcp(q: &media::RtcpQuality) -> Value {
+    let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    json!({
+        "rtt_ms": ms(q.rtt),
+        "max_rtt_ms": ms(q.max_rtt),
+        "peer_lost": q.peer_lost,
+        "peer_jitter_ms": q.peer_jitter.map(|j| f64::from(j) / 8.0),
+        "reports_received": q.received,
+        "reports_sent": q.sent,
     })
 }
 
@@ -394,6 +410,7 @@ fn csv_line(v: &Value) -> String {
             "digits" => digits.clone(),
             "rtp_lost" => text(&v["rtp"]["lost"]),
             "jitter_ms" => text(&v["rtp"]["jitter_ms"]),
+            "rtt_ms" => text(&v["rtp"]["rtcp"]["rtt_ms"]),
             other => text(&v[other]),
         })
         .collect();

@@ -26,6 +26,14 @@ pub(crate) fn entropy() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
+/// Wall clock since the Unix epoch (RTCP's NTP timestamps, once per media tick).
+#[allow(clippy::disallowed_methods)] // wall clock arrives as an input to the RTCP core
+pub(crate) fn since_unix_epoch() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 /// Wall clock, milliseconds since the Unix epoch (flows' time-of-day conditions).
 #[allow(clippy::disallowed_methods)] // wall clock arrives as an input to the flow engine
 pub(crate) fn unix_ms() -> i64 {

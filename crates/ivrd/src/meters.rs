@@ -17,7 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sip_ua::EndpointStats;
 
 /// Histogram buckets (seconds) by metric.
-const BUCKETS: [(&str, &[f64]); 4] = [
+const BUCKETS: [(&str, &[f64]); 5] = [
     (
         "ivrd_call_answer_seconds",
         &[0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0],
@@ -31,6 +31,10 @@ const BUCKETS: [(&str, &[f64]); 4] = [
     (
         "ivrd_rtp_jitter_seconds",
         &[0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2],
+    ),
+    (
+        "ivrd_rtcp_rtt_seconds",
+        &[0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0],
     ),
     (
         "ivrd_queue_wait_seconds",
@@ -89,6 +93,14 @@ fn describe() {
     describe_histogram!(
         "ivrd_rtp_jitter_seconds",
         "Each leg's RFC 3550 interarrival jitter at its end."
+    );
+    describe_counter!(
+        "ivrd_rtcp_reports_total",
+        "RTCP compound reports sent and received (read, from the peer)."
+    );
+    describe_histogram!(
+        "ivrd_rtcp_rtt_seconds",
+        "Each leg's largest RTCP round-trip time, at its end (legs whose peer sent reports)."
     );
     describe_counter!("ivrd_dtmf_digits_total", "Key presses heard, by source.");
     describe_counter!("ivrd_prompt_plays_total", "Playlists started.");

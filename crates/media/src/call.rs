@@ -16,6 +16,8 @@ use crate::bridge::{EventSender, JitterBuffer, Pcm};
 use crate::digits::{DigitMerger, DigitSource};
 use crate::player::{Frame, PlayItem, Played, Player};
 use crate::rfc4733::EventDecoder;
+use crate::rtcp::NtpTime;
+use crate::rtcp_session::{RtcpQuality, RtcpSession};
 use crate::rtp::{self, FRAME, ReceiveStats, ReorderBuffer, RtpSender};
 use crate::{Law, MediaTime};
 
@@ -35,6 +37,18 @@ pub enum AcceptFrom {
     /// [`LATCH_PACKETS`] valid packets in a row on one SSRC. Until then nothing is heard; after,
     /// only that source, which is also where our RTP goes.
     FirstSource,
+}
+
+/// Where the call's RTCP goes (RFC 3550 §6), as the SDP said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RtcpMode {
+    /// None sent, none read.
+    #[default]
+    Off,
+    /// On the RTP port (RFC 5761 `a=rtcp-mux`, agreed in the offer/answer).
+    Mux,
+    /// On a port of its own: the peer's `a=rtcp` address, else its RTP port + 1.
+    Separate(SocketAddr),
 }
 
 /// Packets in a row from one source and SSRC that latch [`AcceptFrom::FirstSource`].
@@ -86,6 +100,8 @@ pub struct CallMediaConfig {
     pub inactivity_ticks: u32,
     /// Reorder window, packets.
     pub reorder_window: usize,
+    /// RTCP: muxed, on its own port, or none.
+    pub rtcp: RtcpMode,
 }
 
 /// Something the call's media reports.
@@ -133,6 +149,9 @@ pub struct CallMedia {
     sent_any: bool,
     inactive_reported: bool,
     pcm: Vec<i16>,
+    rtcp: RtcpSession,
+    /// Where the peer's RTCP came from (symmetric RTCP: our reports go back there).
+    rtcp_source: Option<SocketAddr>,
 }
 
 impl CallMedia {
@@ -159,6 +178,12 @@ impl CallMedia {
             sent_any: false,
             inactive_reported: false,
             pcm: Vec::with_capacity(FRAME * 2),
+            rtcp: RtcpSession::new(
+                config.ssrc,
+                &format!("ivrd-{:08x}", config.ssrc),
+                u64::from(config.ssrc) << 16 | u64::from(config.first_sequence),
+            ),
+            rtcp_source: None,
         }
     }
 
@@ -183,6 +208,7 @@ impl CallMedia {
         };
         if Some(header.payload_type) == self.config.telephone_event {
             self.last_rtp = self.now;
+            self.rtcp.rtp_received(header.ssrc, header.sequence);
             self.reorder.take_other(&header);
             if let Some(d) = self
                 .events4733
@@ -197,6 +223,7 @@ impl CallMedia {
             return;
         }
         self.last_rtp = self.now;
+        self.rtcp.rtp_received(header.ssrc, header.sequence);
         if let Some(arrival) = arrival {
             self.jitter
                 .arrived(header.ssrc, header.timestamp, arrival, SAMPLE_RATE);
@@ -245,13 +272,58 @@ impl CallMedia {
         true
     }
 
+    /// An RTCP compound packet from `from` (on the RTCP port, or told apart on the RTP port by
+    /// [`crate::rtcp::is_rtcp`]), arrived at `arrival`. Accepted only from the peer's host;
+    /// false when dropped as foreign or unreadable.
+    pub fn handle_rtcp(&mut self, from: SocketAddr, data: &[u8], arrival: NtpTime) -> bool {
+        let peer = self.remote().map(|r| r.ip());
+        if self.config.rtcp == RtcpMode::Off || peer != Some(from.ip()) {
+            return false;
+        }
+        if self.rtcp.handle_rtcp(data, arrival).is_err() {
+            return false;
+        }
+        self.rtcp_source = Some(from);
+        true
+    }
+
+    /// Our RTCP report, when one is due: written into `out`, with where it goes. `wall` is
+    /// the wall clock now (the SR's NTP time and the DLSR's reference). Sent from the RTP
+    /// socket when [`rtcp_muxed`](Self::rtcp_muxed), else from the RTCP one. Reports go on
+    /// through hold (RFC 3264 §5.1).
+    pub fn poll_rtcp(&mut self, wall: NtpTime, out: &mut Vec<u8>) -> Option<SocketAddr> {
+        let remote = self.remote()?;
+        let to = match self.config.rtcp {
+            RtcpMode::Off => return None,
+            RtcpMode::Mux => remote,
+            RtcpMode::Separate(sdp) => self.rtcp_source.unwrap_or(match self.latched {
+                Some(l) => SocketAddr::new(l.ip(), l.port().wrapping_add(1)),
+                None => sdp,
+            }),
+        };
+        let (now, rtp_now, jitter) = (self.now, self.sender.timestamp(), self.jitter.units());
+        self.rtcp
+            .poll_report(now, wall, rtp_now, jitter, out)
+            .then_some(to)
+    }
+
+    /// Whether RTCP shares the RTP port.
+    pub fn rtcp_muxed(&self) -> bool {
+        self.config.rtcp == RtcpMode::Mux
+    }
+
+    /// What RTCP told of the call so far: round trip, the peer's view of our stream.
+    pub fn rtcp_quality(&self) -> RtcpQuality {
+        self.rtcp.quality()
+    }
+
     /// Where our RTP goes: the latched source, else the SDP's address.
     pub fn remote(&self) -> Option<SocketAddr> {
         self.latched.or(self.remote)
     }
 
     /// New media parameters from a re-INVITE or a late offer's answer: address, codec,
-    /// telephone-event. A latched source is forgotten when the address changes (the peer has
+    /// telephone-event, RTCP. A latched source is forgotten when the address changes (the peer has
     /// moved); a re-INVITE that keeps it (hold, a session refresh) keeps the latch.
     pub fn renegotiate(
         &mut self,
@@ -259,11 +331,16 @@ impl CallMedia {
         law: Law,
         audio_payload_type: u8,
         telephone_event: Option<u8>,
+        rtcp: RtcpMode,
     ) {
         if self.remote != Some(remote) {
             self.latched = None;
             self.candidate = None;
         }
+        if self.config.rtcp != rtcp {
+            self.rtcp_source = None;
+        }
+        self.config.rtcp = rtcp;
         self.remote = Some(remote);
         self.config.law = law;
         self.config.audio_payload_type = audio_payload_type;
@@ -384,6 +461,10 @@ impl CallMedia {
                 .sender
                 .packet(te, marker, &event.to_bytes(), Some(start), out)
                 .is_ok();
+            if sent {
+                self.rtcp
+                    .rtp_sent(self.sender.timestamp(), out.len().saturating_sub(12));
+            }
             self.sender.advance(FRAME as u32);
             return sent.then_some(remote);
         }
@@ -406,6 +487,9 @@ impl CallMedia {
                 .sender
                 .packet(self.config.audio_payload_type, marker, &frame, None, out)
                 .is_ok();
+            if sent {
+                self.rtcp.rtp_sent(self.sender.timestamp(), FRAME);
+            }
             self.sent_any = sent;
         } else {
             // Silence suppressed: the next talk-spurt gets the marker bit.

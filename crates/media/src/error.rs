@@ -7,4 +7,7 @@ pub enum MediaError {
     /// Not a usable RTP packet (the peer's fault; counted and dropped).
     #[error("bad RTP packet: {0}")]
     BadRtp(String),
+    /// Not a usable RTCP compound packet (RFC 3550 Appendix A.2's checks).
+    #[error("bad RTCP packet: {0}")]
+    BadRtcp(String),
 }

@@ -4,12 +4,12 @@
 //! core, so no timer or task exists per packet or per call.
 //!
 //! ```
-//! use media::{AcceptFrom, CallMedia, CallMediaConfig, Law, PlayItem, Tone};
+//! use media::{AcceptFrom, CallMedia, CallMediaConfig, Law, PlayItem, RtcpMode, Tone};
 //! let mut call = CallMedia::new(CallMediaConfig {
 //!     remote: Some("192.0.2.7:4000".parse().unwrap()), accept_from: AcceptFrom::Sdp,
 //!     law: Law::Ulaw, audio_payload_type: 0, telephone_event: Some(101),
 //!     ssrc: 7, first_sequence: 1, first_timestamp: 0,
-//!     send_silence: true, inactivity_ticks: 1500, reorder_window: 3,
+//!     send_silence: true, inactivity_ticks: 1500, reorder_window: 3, rtcp: RtcpMode::Off,
 //! });
 //! call.play(vec![PlayItem::Tone(Tone::BEEP, 100)], true);
 //! let mut packet = Vec::new();
@@ -27,15 +27,20 @@ mod g711;
 mod jitter;
 mod player;
 pub mod rfc4733;
+pub mod rtcp;
+mod rtcp_session;
 pub mod rtp;
 
 pub use bridge::{JITTER_DEPTH, JITTER_MAX, Pcm};
-pub use call::{AcceptFrom, CallMedia, CallMediaConfig, LATCH_PACKETS, MediaDirection, MediaEvent};
+pub use call::{
+    AcceptFrom, CallMedia, CallMediaConfig, LATCH_PACKETS, MediaDirection, MediaEvent, RtcpMode,
+};
 pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
 pub use error::MediaError;
 pub use g711::Law;
 pub use jitter::Jitter;
 pub use player::{Frame, PlayItem, Played, Player, PromptFrames, Tone};
+pub use rtcp_session::{RtcpQuality, RtcpSession};
 
 /// Media time in 8 kHz samples since a call's media started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

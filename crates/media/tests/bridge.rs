@@ -22,6 +22,7 @@ fn leg(peer: &str, law: Law, pt: u8, te: u8) -> CallMedia {
         send_silence: true,
         inactivity_ticks: 0,
         reorder_window: 3,
+        rtcp: media::RtcpMode::Off,
     })
 }
 

@@ -33,6 +33,7 @@ fn config() -> CallMediaConfig {
         send_silence: true,
         inactivity_ticks: 50,
         reorder_window: 3,
+        rtcp: media::RtcpMode::Off,
     }
 }
 
@@ -245,7 +246,7 @@ fn late_offer_media_waits_for_the_answer() {
         call.handle_rtp(peer(), &packet);
     }
     assert_eq!(digits(&mut call), "");
-    call.renegotiate(peer(), Law::Alaw, 8, Some(96));
+    call.renegotiate(peer(), Law::Alaw, 8, Some(96), media::RtcpMode::Off);
     assert_eq!(call.handle_tick(&mut out), Some(peer()));
     assert_eq!(out[1] & 0x7f, 8, "PCMA after the answer");
     for packet in press('3', 9, 1600) {

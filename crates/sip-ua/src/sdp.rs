@@ -85,6 +85,10 @@ pub struct MediaOffer {
     pub direction: Direction,
     /// `a=ptime`, if given.
     pub ptime_ms: Option<u32>,
+    /// Where the peer wants RTCP: its `a=rtcp` (RFC 3605), else the RTP port + 1.
+    pub rtcp: SocketAddr,
+    /// It offered (or, in an answer, accepted) RTCP on the RTP port (RFC 5761 `a=rtcp-mux`).
+    pub rtcp_mux: bool,
 }
 
 /// What was agreed for a call's audio.
@@ -98,6 +102,10 @@ pub struct Negotiated {
     pub telephone_event: Option<u8>,
     /// Our direction, as written in the answer.
     pub direction: Direction,
+    /// Where the peer's RTCP goes when not muxed: its `a=rtcp`, else the RTP port + 1.
+    pub rtcp: SocketAddr,
+    /// RTCP shares the RTP port (RFC 5761); our answer says `a=rtcp-mux`.
+    pub rtcp_mux: bool,
 }
 
 impl MediaOffer {
@@ -169,8 +177,21 @@ impl MediaOffer {
             .find(|a| a.name.eq_ignore_ascii_case("ptime"))
             .and_then(|a| a.value.as_ref())
             .and_then(|v| v.trim().parse().ok());
+        let rtcp = match &audio.rtcp {
+            Some(r) => {
+                let ip = match &r.address {
+                    Some(TaggedAddress::IP4(ip)) => (*ip).into(),
+                    Some(TaggedAddress::IP6(ip)) => (*ip).into(),
+                    _ => ip,
+                };
+                SocketAddr::new(ip, r.port)
+            }
+            None => SocketAddr::new(ip, audio.media.port.wrapping_add(1)),
+        };
         Ok(Self {
             remote: SocketAddr::new(ip, audio.media.port),
+            rtcp,
+            rtcp_mux: audio.rtcp_mux,
             codecs,
             telephone_event,
             direction: match direction {
@@ -198,6 +219,8 @@ impl MediaOffer {
             codec,
             telephone_event: self.telephone_event,
             direction: self.direction.answer(),
+            rtcp: self.rtcp,
+            rtcp_mux: self.rtcp_mux,
         })
     }
 
@@ -213,6 +236,8 @@ impl MediaOffer {
             codec,
             telephone_event: self.telephone_event,
             direction: self.direction.answer(),
+            rtcp: self.rtcp,
+            rtcp_mux: self.rtcp_mux,
         })
     }
 }
@@ -290,7 +315,7 @@ pub fn offer(local: &LocalMedia, codecs: &[AudioCodec], telephone_event: u8) -> 
         "v=0\r\no=ivrd {} {} IN {net} {ip}\r\ns=ivrd\r\nc=IN {net} {ip}\r\nt=0 0\r\n\
          m=audio {} RTP/AVP {fmts}{telephone_event}\r\n{maps}\
          a=rtpmap:{telephone_event} telephone-event/8000\r\na=fmtp:{telephone_event} 0-15\r\n\
-         a=ptime:20\r\na=sendrecv\r\n",
+         a=ptime:20\r\na=rtcp-mux\r\na=sendrecv\r\n",
         local.session_id,
         local.version,
         local.rtp.port(),
@@ -328,7 +353,12 @@ pub fn answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
     }
     let _ = write!(
         sdp,
-        "a=ptime:20\r\na={}\r\n",
+        "a=ptime:20\r\n{}a={}\r\n",
+        if negotiated.rtcp_mux {
+            "a=rtcp-mux\r\n"
+        } else {
+            ""
+        },
         negotiated.direction.attribute()
     );
     sdp
@@ -342,6 +372,37 @@ mod tests {
         c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 0 96\r\n\
         a=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\n\
         a=fmtp:96 0-15\r\na=ptime:20\r\n";
+
+    /// RTCP goes to the RTP port + 1 unless `a=rtcp` (RFC 3605) says otherwise; `a=rtcp-mux`
+    /// (RFC 5761) is answered in kind. baresip offers both.
+    #[test]
+    fn rtcp_port_and_mux_are_read_and_mux_is_answered() {
+        let plain = MediaOffer::parse(SIPP_OFFER.as_bytes()).expect("valid offer");
+        assert_eq!(plain.rtcp, "127.0.0.1:6001".parse().expect("addr"));
+        assert!(!plain.rtcp_mux);
+        let local = LocalMedia {
+            rtp: "127.0.0.1:20000".parse().expect("addr"),
+            session_id: 7,
+            version: 1,
+        };
+        let n = plain.negotiate(&[AudioCodec::Pcmu]).expect("common");
+        assert!(!answer(&local, &n).contains("rtcp-mux"));
+        let baresip = SIPP_OFFER.replace(
+            "a=ptime:20\r\n",
+            "a=ptime:20\r\na=rtcp:6011 IN IP4 127.0.0.9\r\na=rtcp-mux\r\n",
+        );
+        let offer = MediaOffer::parse(baresip.as_bytes()).expect("valid offer");
+        assert_eq!(offer.rtcp, "127.0.0.9:6011".parse().expect("addr"));
+        assert!(offer.rtcp_mux);
+        let n = offer.negotiate(&[AudioCodec::Pcmu]).expect("common");
+        assert!(n.rtcp_mux);
+        assert!(answer(&local, &n).contains("a=rtcp-mux\r\n"));
+        assert!(offer_sdp_has_mux(&local));
+    }
+
+    fn offer_sdp_has_mux(local: &LocalMedia) -> bool {
+        offer(local, &[AudioCodec::Pcmu], 101).contains("a=rtcp-mux\r\n")
+    }
 
     #[test]
     fn telephone_event_at_the_offered_payload_type() {

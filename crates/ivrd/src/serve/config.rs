@@ -171,7 +171,8 @@ pub(crate) struct TcpSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RtpSection {
-    /// First and last port of the RTP range (even ports are used).
+    /// First and last port of the RTP range: each call takes an even port for RTP and the odd
+    /// one above it for RTCP.
     pub(crate) port_min: u16,
     pub(crate) port_max: u16,
     /// End a call after this long without RTP from the peer (0: never).
@@ -181,6 +182,8 @@ pub(crate) struct RtpSection {
     /// Whose RTP a call hears: "sdp" (the SDP's address and port), "sdp_host" (any port of
     /// the SDP's address) or "first_source" (latch on the first, for callers behind NAT).
     pub(crate) accept_from: AcceptFrom,
+    /// Send RTCP reports and read the peer's (round trip, the loss and jitter it sees).
+    pub(crate) rtcp: bool,
 }
 
 /// `rtp.accept_from`.
@@ -319,6 +322,7 @@ impl Default for RtpSection {
             inactivity_s: 30,
             send_silence: true,
             accept_from: AcceptFrom::Sdp,
+            rtcp: true,
         }
     }
 }
@@ -462,7 +466,7 @@ impl Config {
     /// How many RTP ports the range holds (even ports).
     pub(crate) fn rtp_ports(&self) -> usize {
         let first = self.rtp.port_min + self.rtp.port_min % 2;
-        usize::from(self.rtp.port_max.saturating_sub(first) / 2 + 1)
+        usize::from(self.rtp.port_max.saturating_sub(first).div_ceil(2))
     }
 
     pub(crate) fn t1(&self) -> Duration {

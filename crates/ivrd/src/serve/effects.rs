@@ -116,7 +116,7 @@ impl Daemon {
         leg: CallId,
         config: media::CallMediaConfig,
     ) -> Option<u16> {
-        let (port, socket) = self.ports.allocate()?;
+        let (port, sockets) = self.ports.allocate()?;
         self.leg_ports.insert(leg, port);
         let sip_call_id = self.sip.sip_call_id(leg).unwrap_or_default().to_string();
         self.media.send_home(
@@ -124,7 +124,7 @@ impl Daemon {
             MediaCommand::Start {
                 call: leg,
                 sip_call_id,
-                socket,
+                sockets,
                 config,
             },
         );

@@ -54,7 +54,7 @@ impl Daemon {
             .collect();
         let user = if user.is_empty() { "ivrd".into() } else { user };
         // The port is bound first (the offer names it); the media starts once the leg has an id.
-        let Some((port, socket)) = self.ports.allocate() else {
+        let Some((port, sockets)) = self.ports.allocate() else {
             return Err("RTP port range exhausted".into());
         };
         let dial = Dial {
@@ -87,7 +87,7 @@ impl Daemon {
             super::media_worker::MediaCommand::Start {
                 call: leg,
                 sip_call_id,
-                socket,
+                sockets,
                 config: p.media,
             },
         );

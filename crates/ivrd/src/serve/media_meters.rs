@@ -17,6 +17,8 @@ pub(crate) struct Quality {
     /// RFC 3550 interarrival jitter at the end, and at its worst.
     pub(crate) jitter: Duration,
     pub(crate) max_jitter: Duration,
+    /// What RTCP said: the round trip, the peer's view of our stream.
+    pub(crate) rtcp: media::RtcpQuality,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -27,6 +29,8 @@ struct Sums {
     late: u64,
     duplicate: u64,
     invalid: u64,
+    rtcp_sent: u64,
+    rtcp_received: u64,
 }
 
 impl Sums {
@@ -52,10 +56,21 @@ impl RtpMeters {
         self.ended.sent += 1;
     }
 
+    pub(crate) fn rtcp_sent(&mut self) {
+        self.ended.rtcp_sent += 1;
+    }
+
+    pub(crate) fn rtcp_received(&mut self, reports: u64) {
+        self.ended.rtcp_received += reports;
+    }
+
     /// A leg's media ended with this quality.
     pub(crate) fn ended(&mut self, q: &Quality) {
         self.ended.add(&q.stats);
         metrics::histogram!("ivrd_rtp_jitter_seconds").record(q.jitter.as_secs_f64());
+        if let Some(rtt) = q.rtcp.max_rtt {
+            metrics::histogram!("ivrd_rtcp_rtt_seconds").record(rtt.as_secs_f64());
+        }
     }
 
     /// One tick; once a second the sums of the ended calls and of `live` are published.
@@ -79,6 +94,10 @@ impl RtpMeters {
         problem("late").increment(now.late.saturating_sub(p.late));
         problem("duplicate").increment(now.duplicate.saturating_sub(p.duplicate));
         problem("invalid").increment(now.invalid.saturating_sub(p.invalid));
+        metrics::counter!("ivrd_rtcp_reports_total", "direction" => "out")
+            .increment(now.rtcp_sent.saturating_sub(p.rtcp_sent));
+        metrics::counter!("ivrd_rtcp_reports_total", "direction" => "in")
+            .increment(now.rtcp_received.saturating_sub(p.rtcp_received));
         self.published = now;
     }
 }

@@ -13,6 +13,7 @@ use std::net::UdpSocket;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
+use media::rtcp::NtpTime;
 use media::{CallMedia, CallMediaConfig, MediaDirection, MediaEvent, PlayItem};
 use sip_ua::sdp::Direction;
 use sip_ua::{CallId, Negotiated};
@@ -20,6 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
 use super::media_meters::{Quality, RtpMeters};
+use super::ports::RtpSockets;
 use crate::clock;
 
 /// Pacing interval.
@@ -29,7 +31,7 @@ pub(crate) enum MediaCommand {
     Start {
         call: CallId,
         sip_call_id: String,
-        socket: UdpSocket,
+        sockets: RtpSockets,
         config: CallMediaConfig,
     },
     Play {
@@ -82,6 +84,8 @@ struct Live {
     call: CallId,
     sip_call_id: String,
     socket: UdpSocket,
+    /// RTP + 1 (read and written only when RTCP is not muxed).
+    rtcp_socket: UdpSocket,
     media: CallMedia,
     tag: u64,
     /// The other leg, while bridged.
@@ -148,9 +152,11 @@ pub(crate) struct MediaWorkers {
 }
 
 impl MediaWorkers {
+    /// `count` workers; `rtcp`: whether legs send and read RTCP.
     pub(crate) fn start(
         count: usize,
         reports: UnboundedSender<MediaReport>,
+        rtcp: bool,
     ) -> anyhow::Result<Self> {
         let mut senders = Vec::new();
         for i in 0..count.max(1) {
@@ -158,7 +164,7 @@ impl MediaWorkers {
             let reports = reports.clone();
             std::thread::Builder::new()
                 .name(format!("media-{i}"))
-                .spawn(move || run(&rx, &reports))?;
+                .spawn(move || run(&rx, &reports, rtcp))?;
             senders.push(tx);
         }
         Ok(Self { senders })
@@ -175,7 +181,7 @@ impl MediaWorkers {
     }
 }
 
-fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>) {
+fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>, rtcp: bool) {
     let mut calls = Calls::default();
     let mut buf = vec![0u8; 2048];
     let mut packet = Vec::with_capacity(256);
@@ -185,13 +191,15 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
     loop {
         loop {
             match commands.try_recv() {
-                Ok(command) => apply(&mut calls, command, reports, &mut meters),
+                Ok(command) => apply(&mut calls, command, reports, &mut meters, rtcp),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
+        let wall = NtpTime::from_unix(clock::since_unix_epoch());
         for live in &mut calls.lives {
-            receive(live, &mut buf);
+            let reports = receive(live, &mut buf, wall);
+            meters.rtcp_received(reports);
         }
         exchange(&mut calls);
         for live in &mut calls.lives {
@@ -201,6 +209,17 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                     Ok(_) => meters.sent(),
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
                     Err(e) => warn!(call_id = %live.sip_call_id, error = %e, "RTP send failed"),
+                }
+            }
+            if let Some(to) = live.media.poll_rtcp(wall, &mut packet) {
+                let socket = match live.media.rtcp_muxed() {
+                    true => &live.socket,
+                    false => &live.rtcp_socket,
+                };
+                match socket.send_to(&packet, to) {
+                    Ok(_) => meters.rtcp_sent(),
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                    Err(e) => warn!(call_id = %live.sip_call_id, error = %e, "RTCP send failed"),
                 }
             }
             while let Some(event) = live.media.poll_event() {
@@ -237,22 +256,42 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
     }
 }
 
-/// Drains a call's socket.
-fn receive(live: &mut Live, buf: &mut [u8]) {
-    loop {
-        match super::rtp_socket::recv_stamped(&live.socket, buf) {
-            Ok((n, from, arrival)) => live.media.handle_rtp_at(from, &buf[..n], arrival),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => {
-                // ICMP port unreachable surfaces here on Linux: the peer's socket is gone;
-                // inactivity will end the call.
-                if e.kind() != std::io::ErrorKind::ConnectionRefused {
-                    warn!(call_id = %live.sip_call_id, error = %e, "RTP receive failed");
+/// Drains a call's sockets: RTP (with RTCP told apart on it when muxed, RFC 5761 §4), then
+/// RTCP. `wall` stands in for a datagram's arrival when the kernel gave no timestamp. Returns
+/// how many RTCP reports were taken.
+fn receive(live: &mut Live, buf: &mut [u8], wall: NtpTime) -> u64 {
+    let muxed = live.media.rtcp_muxed();
+    let mut reports = 0;
+    for rtcp_port in [false, true] {
+        let socket = if rtcp_port {
+            &live.rtcp_socket
+        } else {
+            &live.socket
+        };
+        loop {
+            match super::rtp_socket::recv_stamped(socket, buf) {
+                Ok((n, from, arrival)) => {
+                    let data = &buf[..n];
+                    if rtcp_port || (muxed && media::rtcp::is_rtcp(data)) {
+                        let at = arrival.map_or(wall, NtpTime::from_unix);
+                        reports += u64::from(live.media.handle_rtcp(from, data, at));
+                    } else {
+                        live.media.handle_rtp_at(from, data, arrival);
+                    }
                 }
-                break;
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // ICMP port unreachable surfaces here on Linux: the peer's socket is
+                    // gone; inactivity will end the call.
+                    if e.kind() != std::io::ErrorKind::ConnectionRefused {
+                        warn!(call_id = %live.sip_call_id, error = %e, "RTP receive failed");
+                    }
+                    break;
+                }
             }
         }
     }
+    reports
 }
 
 /// Each bridge: what one leg heard goes to the other (each pair once, from its lower id).
@@ -281,25 +320,30 @@ fn apply(
     command: MediaCommand,
     reports: &UnboundedSender<MediaReport>,
     meters: &mut RtpMeters,
+    rtcp: bool,
 ) {
     match command {
         MediaCommand::Start {
             call,
             sip_call_id,
-            socket,
+            sockets,
             config,
         } => {
-            if let Err(e) = socket.set_nonblocking(true) {
+            let RtpSockets { rtp, rtcp } = sockets;
+            if let Err(e) = rtp.set_nonblocking(true).and(rtcp.set_nonblocking(true)) {
                 warn!(call_id = %sip_call_id, error = %e, "RTP socket setup failed");
                 return;
             }
-            if !super::rtp_socket::stamp_arrivals(&socket) {
+            if !(super::rtp_socket::stamp_arrivals(&rtp)
+                && super::rtp_socket::stamp_arrivals(&rtcp))
+            {
                 warn!(call_id = %sip_call_id, "no kernel receive timestamps: jitter not measured");
             }
             calls.insert(Live {
                 call,
                 sip_call_id,
-                socket,
+                socket: rtp,
+                rtcp_socket: rtcp,
                 media: CallMedia::new(config),
                 tag: 0,
                 bridged: None,
@@ -335,6 +379,7 @@ fn apply(
                     call_control::law(n.codec),
                     n.codec.payload_type(),
                     n.telephone_event,
+                    call_control::rtcp_mode(&n, rtcp),
                 );
                 media.set_direction(direction(n.direction));
             }
@@ -371,17 +416,22 @@ fn apply(
             }
             let s = live.media.stats();
             let (jitter, max_jitter) = live.media.jitter();
+            let r = live.media.rtcp_quality();
+            let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
             info!(
                 call_id = %live.sip_call_id,
                 delivered = s.delivered, late = s.late, duplicate = s.duplicate,
                 lost = s.lost, invalid = s.invalid, foreign = s.foreign,
                 jitter_us = jitter.as_micros() as u64, max_jitter_us = max_jitter.as_micros() as u64,
+                rtt_ms = ms(r.rtt), max_rtt_ms = ms(r.max_rtt), peer_lost = r.peer_lost,
+                rtcp_in = r.received, rtcp_out = r.sent,
                 "media ended"
             );
             let quality = Quality {
                 stats: s,
                 jitter,
                 max_jitter,
+                rtcp: r,
             };
             meters.ended(&quality);
             let _ = reports.send(MediaReport::Ended { call, quality });
@@ -407,6 +457,7 @@ mod tests {
             call,
             sip_call_id: format!("{call}"),
             socket: UdpSocket::bind("127.0.0.1:0").expect("socket"),
+            rtcp_socket: UdpSocket::bind("127.0.0.1:0").expect("socket"),
             media: CallMedia::new(CallMediaConfig {
                 remote: None,
                 accept_from: media::AcceptFrom::Sdp,
@@ -419,6 +470,7 @@ mod tests {
                 send_silence: false,
                 inactivity_ticks: 0,
                 reorder_window: 3,
+                rtcp: media::RtcpMode::Off,
             }),
             tag: 0,
             bridged: None,

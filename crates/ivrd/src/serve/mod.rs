@@ -156,7 +156,7 @@ async fn serve(
     let tcp = TcpConnections::listen(listen, limits, tcp_tx).await?;
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<MediaReport>();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let media = MediaWorkers::start(workers, report_tx)?;
+    let media = MediaWorkers::start(workers, report_tx, config.rtp.rtcp)?;
     let seed = clock::entropy();
     let (replies, mut replies_rx) = mpsc::unbounded_channel();
     let http = reqwest::Client::builder()
@@ -307,6 +307,7 @@ fn core_config(
         send_silence: config.rtp.send_silence,
         inactivity_ticks: (config.rtp.inactivity_s * 50) as u32,
         reorder_window: 3,
+        rtcp: config.rtp.rtcp,
     };
     core.trunks = config
         .trunks

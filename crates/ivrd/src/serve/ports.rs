@@ -1,5 +1,6 @@
-//! The RTP port range: even ports, each call's drawn at random from the free ones, so that a
-//! stranger cannot guess the next call's port from the last. A released port cools down behind
+//! The RTP port range: an even port for RTP and the odd one above it for RTCP (RFC 3550 §11),
+//! each call's pair drawn at random from the free ones, so that a stranger cannot guess the
+//! next call's port from the last. A released port cools down behind
 //! the last [`COOLING`] releases before it can be drawn again (late packets of the old call
 //! would land in the new one).
 
@@ -8,6 +9,12 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 
 /// How many released ports wait before they are free again.
 const COOLING: usize = 64;
+
+/// A call's two sockets.
+pub(crate) struct RtpSockets {
+    pub(crate) rtp: UdpSocket,
+    pub(crate) rtcp: UdpSocket,
+}
 
 pub(crate) struct PortPool {
     ip: IpAddr,
@@ -21,24 +28,25 @@ impl PortPool {
         let first = min + min % 2;
         Self {
             ip,
-            free: (first..=max).step_by(2).collect(),
+            free: (first..max).step_by(2).collect(),
             cooling: VecDeque::new(),
             rng: seed | 1,
         }
     }
 
-    /// A bound socket on a random free port; ports in use by someone else are skipped (and
-    /// left to cool).
-    pub(crate) fn allocate(&mut self) -> Option<(u16, UdpSocket)> {
+    /// Bound RTP and RTCP sockets on a random free pair; pairs in use by someone else are
+    /// skipped (and left to cool).
+    pub(crate) fn allocate(&mut self) -> Option<(u16, RtpSockets)> {
         for _ in 0..self.free.len() + self.cooling.len() {
             if self.free.is_empty() {
                 self.free.push(self.cooling.pop_front()?);
             }
             let i = (self.next_random() % self.free.len() as u64) as usize;
             let port = self.free.swap_remove(i);
-            match UdpSocket::bind(SocketAddr::new(self.ip, port)) {
-                Ok(socket) => return Some((port, socket)),
-                Err(_) => self.release(port),
+            let bind = |port: u16| UdpSocket::bind(SocketAddr::new(self.ip, port));
+            match (bind(port), bind(port + 1)) {
+                (Ok(rtp), Ok(rtcp)) => return Some((port, RtpSockets { rtp, rtcp })),
+                _ => self.release(port),
             }
         }
         None
@@ -76,6 +84,7 @@ mod tests {
         for _ in 0..10 {
             let (port, socket) = pool.allocate().expect("port");
             assert_eq!(port % 2, 0);
+            assert_eq!(socket.rtcp.local_addr().expect("bound").port(), port + 1);
             drawn.push(port);
             sockets.push(socket);
         }
