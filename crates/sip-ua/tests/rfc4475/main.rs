@@ -14,6 +14,8 @@ use std::time::Instant;
 use sip_ua::{Endpoint, Event, Flow, Input, Output, SipConfig, Transport};
 
 mod invalid;
+#[path = "../support/seeds.rs"]
+mod seeds;
 mod semantics;
 mod valid;
 
@@ -69,6 +71,7 @@ fn feed(message: &[u8]) -> Outcome {
 
 #[allow(clippy::disallowed_methods)] // a fixed instant: nothing here waits
 fn feed_over(transport: Transport, message: &[u8]) -> Outcome {
+    seeds::keep(message);
     let mut sip = Endpoint::new(SipConfig::default());
     let flow = Flow {
         transport,
@@ -88,7 +91,10 @@ fn feed_over(transport: Transport, message: &[u8]) -> Outcome {
     };
     while let Some(o) = sip.poll_output() {
         match o {
-            Output::Transmit(t) => out.sent.push(String::from_utf8_lossy(&t.data).into()),
+            Output::Transmit(t) => {
+                seeds::keep(&t.data);
+                out.sent.push(String::from_utf8_lossy(&t.data).into());
+            }
             Output::Event(_, Event::Incoming(_)) => out.incoming += 1,
             Output::Event(..) | Output::Register(_) | Output::Trunk(..) => {}
         }

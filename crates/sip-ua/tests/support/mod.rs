@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+pub mod seeds;
+
 use sip_ua::{
     AudioCodec, CallId, Command, Endpoint, Event, Flow, Input, LocalMedia, Output, SipConfig,
     Transport,
@@ -47,6 +49,7 @@ impl Peer {
 
     pub fn send(&mut self, text: &str) {
         let data = text.replace('\n', "\r\n");
+        seeds::keep(data.as_bytes());
         let input = Input::Datagram {
             flow: self.flow,
             data: data.as_bytes(),
@@ -58,7 +61,10 @@ impl Peer {
     pub fn drain(&mut self) {
         while let Some(out) = self.sip.poll_output() {
             match out {
-                Output::Transmit(t) => self.sent.push(String::from_utf8_lossy(&t.data).into()),
+                Output::Transmit(t) => {
+                    seeds::keep(&t.data);
+                    self.sent.push(String::from_utf8_lossy(&t.data).into());
+                }
                 Output::Event(call, event) => self.events.push((call, event)),
                 Output::Register(r) => self.registrations.push(r),
                 Output::Trunk(id, event) => self.trunks.push((id, event)),
