@@ -54,8 +54,12 @@ fn can_run(programs: &[&str], packages: &str, needs_root: bool) -> bool {
 
 /// The demo call of the first two tests: dial, hear the prompt, press 1 2 #, get ivrd's BYE.
 fn baresip_demo(name: &str, transport: &str) -> Baresip {
-    let ivrd = Ivrd::start();
-    let mut phone = Baresip::start(name);
+    demo_call(&Ivrd::start(), Baresip::start(name), name, transport).0
+}
+
+/// `phone` calls the demo flow of `ivrd`: hears the prompt, presses 1 2 #, gets ivrd's BYE.
+/// Returns the phone and the call's Call-ID.
+fn demo_call(ivrd: &Ivrd, mut phone: Baresip, name: &str, transport: &str) -> (Baresip, String) {
     let call = phone.dial(&format!("sip:999@127.0.0.1:{}{transport}", ivrd.port));
     phone.ctrl.pump(ms(1000));
     phone.keys("12#");
@@ -67,7 +71,40 @@ fn baresip_demo(name: &str, transport: &str) -> Baresip {
     let rms = phone.heard_rms();
     eprintln!("{name}: baresip heard ivrd at RMS {rms:.3}");
     assert!(rms > 0.01, "baresip heard silence from ivrd (RMS {rms:.4})");
-    phone
+    (phone, call)
+}
+
+/// baresip with `mediaenc=srtp-mand` offers RTP/SAVP with SDES keys (RFC 4568); ivrd answers
+/// with a key of its own, so baresip hears the prompt only by decrypting ivrd's SRTP, and its
+/// RFC 4733 keys 1 2 # reach ivrd only by ivrd decrypting baresip's. No RTP packet is refused
+/// (baresip's first RTCP, an APP "PING" sent before its SRTP is up, is: it is not SRTCP), and
+/// baresip's SRTCP is read.
+#[test]
+fn baresip_calls_with_srtp() {
+    if !can_run(&["baresip"], "baresip-core", false) {
+        return;
+    }
+    let ivrd = Ivrd::start();
+    let phone = Baresip::start_with(
+        "baresip-srtp",
+        "module\t\t\tsrtp.so\n",
+        ";mediaenc=srtp-mand",
+    );
+    let (_phone, call) = demo_call(&ivrd, phone, "baresip-srtp", "");
+    let ended = || {
+        let lines = ivrd.call_lines(&call);
+        lines.into_iter().find(|l| l.contains("media ended"))
+    };
+    wait_until("the media to end", 5, || ended().is_some());
+    let ended = ended().unwrap_or_default();
+    assert!(
+        ended.contains(" srtp=true") && ended.contains(" srtp_refused=0"),
+        "{ended}"
+    );
+    assert!(
+        !ended.contains(" rtcp_in=0"),
+        "baresip's SRTCP not read: {ended}"
+    );
 }
 
 /// baresip calls the demo flow over UDP and hears the prompt. Its RFC 4733 keys 1 2 # reach ivrd
@@ -153,7 +190,7 @@ fn baresip_and_ivrd_exchange_rtcp() {
     for mux in [false, true] {
         let ivrd = Ivrd::start();
         let extra = if mux { "rtcp_mux\t\tyes\n" } else { "" };
-        let mut phone = Baresip::start_with(&format!("baresip-rtcp-{mux}"), extra);
+        let mut phone = Baresip::start_with(&format!("baresip-rtcp-{mux}"), extra, "");
         let call = phone.dial(&format!("sip:999@127.0.0.1:{}", ivrd.port));
         phone.ctrl.pump(ms(12_000));
         let stats = phone.ctrl.cmd("audio_debug", "");

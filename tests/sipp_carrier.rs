@@ -65,7 +65,9 @@ fn session_timer_and_prack_callers() {
              [sip.admission]\nallow = [\"127.0.0.1/32\"]\n\
              [http]\nadmin_token_env = \"IVRD_TEST_ADMIN\"\n\
              [trunks.carrier]\nproxy = \"127.0.0.1:{registrar_port}\"\nusername = \"ivrd-trunk\"\n\
-             password_env = \"IVRD_TEST_TRUNK_PASSWORD\"\nregister = true\n",
+             password_env = \"IVRD_TEST_TRUNK_PASSWORD\"\nregister = true\n\
+             [trunks.secure]\nproxy = \"127.0.0.5:5060\"\nsources = [\"127.0.0.5\"]\n\
+             srtp = \"required\"\n",
             flows.display()
         ),
     )
@@ -138,6 +140,59 @@ fn session_timer_and_prack_callers() {
         ivrd.log_text().contains("source not allowed to call"),
         "{}",
         ivrd.log_text()
+    );
+    // Plain RTP from the trunk that requires SRTP: 488.
+    let plain = caller(
+        &ivrd,
+        "srtp-required.xml",
+        "900",
+        0,
+        prack_tap.port,
+        "plain@127.0.0.5",
+    )
+    .args(["-i", "127.0.0.5", "-mi", "127.0.0.5"])
+    .spawn()
+    .expect("start the plain caller");
+    let (ok, out) = finish(plain, 20);
+    assert!(
+        ok,
+        "the plain-RTP caller got no 488:\n{out}\n{}",
+        ivrd.log_text()
+    );
+    // SRTP offered, then media not protected with the key offered: nothing is heard.
+    let wrong_id = format!("srtp-wrong-key-{}@127.0.0.1", std::process::id());
+    let wrong = caller(
+        &ivrd,
+        "srtp-wrong-key.xml",
+        "900",
+        0,
+        prack_tap.port,
+        &wrong_id,
+    )
+    .spawn()
+    .expect("start the wrong-key caller");
+    let (ok, out) = finish(wrong, 30);
+    assert!(
+        ok,
+        "the wrong-key caller failed:\n{out}\n{}",
+        ivrd.log_text()
+    );
+    common::wait_until("the wrong-key call's media to end", 5, || {
+        ivrd.call_lines(&wrong_id)
+            .iter()
+            .any(|l| l.contains("media ended"))
+    });
+    let lines = ivrd.call_lines(&wrong_id);
+    assert!(!lines.iter().any(|l| l.contains(" digit ")), "{lines:#?}");
+    let ended = lines.iter().find(|l| l.contains("media ended")).cloned();
+    let ended = ended.unwrap_or_default();
+    assert!(
+        ended.contains("srtp=true") && ended.contains("delivered=0 "),
+        "{ended}"
+    );
+    assert!(
+        !ended.contains("srtp_refused=0 "),
+        "nothing refused: {ended}"
     );
     let (ok, out) = finish(session, 100);
     let took = started.elapsed();

@@ -11,7 +11,8 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use media::rfc4733::EventDecoder;
 use media::rtcp::{self, NtpTime};
-use media::{AcceptFrom, CallMedia, CallMediaConfig, Law, RtcpMode};
+use media::srtp::{MasterKey, SrtpContext};
+use media::{AcceptFrom, CallMedia, CallMediaConfig, Law, RtcpMode, SrtpKeys};
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("addr")
@@ -39,6 +40,11 @@ fuzz_target!(|data: &[u8]| {
         send_silence: true,
         inactivity_ticks: 50,
         reorder_window: 3,
+        // SRTP with mode bit 16: what arrives must then pass its tag first.
+        srtp: (mode & 16 != 0).then_some(SrtpKeys {
+            ours: MasterKey([1; 30]),
+            theirs: MasterKey([2; 30]),
+        }),
         rtcp: if mode & 8 == 0 {
             RtcpMode::Mux
         } else {
@@ -56,6 +62,10 @@ fuzz_target!(|data: &[u8]| {
         let how = *how;
         let _ = media::rtp::parse(datagram);
         let _ = rtcp::parse(datagram);
+        let mut plain = Vec::new();
+        let mut srtp = SrtpContext::new(&MasterKey([2; 30]));
+        let _ = srtp.unprotect(datagram, &mut plain);
+        let _ = srtp.unprotect_rtcp(datagram, &mut plain);
         if let Ok((h, payload)) = media::rtp::parse(datagram) {
             let _ = events.handle_packet(h.timestamp, h.marker, payload);
         }

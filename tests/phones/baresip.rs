@@ -185,11 +185,12 @@ pub(crate) struct Baresip {
 
 impl Baresip {
     pub(crate) fn start(name: &str) -> Self {
-        Self::start_with(name, "")
+        Self::start_with(name, "", "")
     }
 
-    /// [`Baresip::start`] with `extra` lines appended to its config.
-    pub(crate) fn start_with(name: &str, extra: &str) -> Self {
+    /// [`Baresip::start`] with `extra` lines appended to its config and `account` parameters
+    /// (`;mediaenc=srtp-mand`) to its account.
+    pub(crate) fn start_with(name: &str, extra: &str, account: &str) -> Self {
         let dir = Scratch::new(name);
         fs::create_dir_all(dir.join("rec")).expect("rec dir");
         write_tone(&dir.join("tone.wav"), 30);
@@ -208,7 +209,11 @@ impl Baresip {
             config.push_str(extra);
             fs::write(dir.join("config"), config).expect("config");
         }
-        template("baresip.accounts", &dir.join("accounts"), &[]);
+        template(
+            "baresip.accounts",
+            &dir.join("accounts"),
+            &[("ACCOUNT", account)],
+        );
         fs::write(dir.join("contacts"), "").expect("contacts");
         let out = File::create(dir.join("baresip.out")).expect("baresip.out");
         let mut kid = spawn(

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use crate::dialing::DialRequest;
 use crate::push::PushLeg;
-use crate::{Effect, MediaOrder, Output, Switch, Timer};
+use crate::{Effect, MediaOrder, Output, SrtpPolicy, Switch, Timer};
 
 /// A call running a flow: inbound, or a push call we placed.
 #[derive(Debug)]
@@ -112,6 +112,20 @@ impl Switch {
         if incoming.unlisted && !self.authenticate_invite(now, call, &incoming) {
             return;
         }
+        let policy = self.srtp_policy(incoming.flow.remote.ip());
+        let refusal = match (policy, incoming.offer.as_ref().map(|o| o.secure)) {
+            (SrtpPolicy::Required, Some(false)) => Some("plain RTP offered where SRTP is required"),
+            // Our own offers (a late offer's answer) are plain RTP.
+            (SrtpPolicy::Required, None) => Some("no offer where SRTP is required"),
+            (SrtpPolicy::Off, Some(true)) => Some("SRTP offered where it is off"),
+            _ => None,
+        };
+        if let Some(why) = refusal {
+            warn!(call_id = %incoming.sip_call_id, why, "media refused: 488");
+            self.out
+                .push_back(Output::Sip(call, Command::Reject { status: 488 }));
+            return;
+        }
         let c = &self.config;
         let Some(flow_id) = c.flows.find(&name) else {
             error!(call_id = %incoming.sip_call_id, flow = %name, "no such flow: 500");
@@ -158,16 +172,23 @@ impl Switch {
         let Stage::Ringing(offer) = std::mem::replace(&mut c.stage, Stage::Refused) else {
             return;
         };
+        let call_id = c.sip_call_id.clone();
         let negotiated = match offer.map(|o| o.negotiate(&self.config.codecs)) {
             None => None,
             Some(Ok(n)) => Some(n),
             Some(Err(e)) => {
-                warn!(call_id = %c.sip_call_id, error = %e, "no usable codec");
+                warn!(%call_id, error = %e, "no usable codec");
                 self.out
                     .push_back(Output::Sip(call, Command::Reject { status: 488 }));
                 return;
             }
         };
+        let negotiated = negotiated.map(|mut n| {
+            if let Some(sdes) = &mut n.srtp {
+                sdes.ours = Some(self.srtp_keys.next_key().0);
+            }
+            n
+        });
         let (config, session) = self.media_config(negotiated);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
@@ -177,6 +198,19 @@ impl Switch {
             session,
         };
         self.media_order(call, MediaOrder::Start { leg: call, config });
+    }
+
+    /// The SRTP policy of a call from `ip`: its trunk's (of several trunks there, the
+    /// strictest: required, then off), else the default.
+    fn srtp_policy(&self, ip: IpAddr) -> SrtpPolicy {
+        let policies: Vec<SrtpPolicy> = (self.config.trunks.values())
+            .filter(|t| t.sources.iter().any(|net| net.contains(ip)))
+            .map(|t| t.srtp)
+            .collect();
+        [SrtpPolicy::Required, SrtpPolicy::Off, SrtpPolicy::Optional]
+            .into_iter()
+            .find(|p| policies.contains(p))
+            .unwrap_or(self.config.media.srtp)
     }
 
     /// The answer to `MediaOrder::Start`: answer the call on that port, or refuse it (503).

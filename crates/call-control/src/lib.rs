@@ -58,7 +58,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flow_engine::{FlowSet, Playable, RequestId};
-use media::{AcceptFrom, CallMediaConfig, Law, MediaEvent, RtcpMode};
+use media::srtp::MasterKey;
+use media::{AcceptFrom, CallMediaConfig, Law, MediaEvent, RtcpMode, SrtpKeys};
 use sip_ua::{AudioCodec, CallId, Command, IncomingCall, LogLimiter, Negotiated};
 
 use calls::Call;
@@ -82,6 +83,22 @@ pub struct TrunkPolicy {
     pub caller_id: Option<String>,
     /// Concurrent calls placed through it.
     pub max_calls: usize,
+    /// Where its calls come from (an INVITE from there is the trunk's).
+    pub sources: Vec<sip_ua::SourceNet>,
+    /// SRTP for its calls.
+    pub srtp: SrtpPolicy,
+}
+
+/// Whether a call's media must, may or must not be SRTP (RFC 3711, keyed by SDES).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SrtpPolicy {
+    /// RTP/SAVP offers are taken, RTP/AVP ones too.
+    #[default]
+    Optional,
+    /// A plain RTP/AVP offer gets 488.
+    Required,
+    /// An RTP/SAVP offer gets 488.
+    Off,
 }
 
 /// Media settings every leg starts with.
@@ -97,6 +114,8 @@ pub struct MediaSettings {
     pub reorder_window: usize,
     /// Send and read RTCP (RFC 3550) on RTP + 1, or muxed where the SDP agreed it.
     pub rtcp: bool,
+    /// SRTP for calls from no trunk (a trunk's own policy applies to its calls).
+    pub srtp: SrtpPolicy,
 }
 
 /// What call control is configured with.
@@ -126,6 +145,8 @@ pub struct Config {
     pub queues: QueueSet,
     /// Seed for SSRCs, sequence numbers and SDP session ids.
     pub seed: u64,
+    /// Secret seed for SDES keys (the daemon draws it from the OS; keys follow from it).
+    pub srtp_seed: [u8; 16],
 }
 
 impl Config {
@@ -145,7 +166,9 @@ impl Config {
                 inactivity_ticks: 30 * 50,
                 reorder_window: 3,
                 rtcp: true,
+                srtp: SrtpPolicy::Optional,
             },
+            srtp_seed: [0; 16],
             trunks: HashMap::new(),
             push_per_second: 10,
             queues: QueueSet::default(),
@@ -385,6 +408,8 @@ pub struct Switch {
     driving: bool,
     log: LogLimiter,
     seed: u64,
+    /// Draws our SDES keys.
+    srtp_keys: media::srtp::KeyGenerator,
     next_attempt: u64,
     next_round: u64,
 }
@@ -397,6 +422,7 @@ impl Switch {
             queues,
             records: records::Records::default(),
             seed: config.seed,
+            srtp_keys: media::srtp::KeyGenerator::new(config.srtp_seed),
             config,
             calls: HashMap::new(),
             names: HashMap::new(),
@@ -620,6 +646,7 @@ impl Switch {
             inactivity_ticks: m.inactivity_ticks,
             reorder_window: m.reorder_window,
             rtcp: remote.map_or(RtcpMode::Off, |n| rtcp_mode(&n, m.rtcp)),
+            srtp: remote.and_then(|n| srtp_keys(&n)),
         };
         (config, r & 0xffff_ffff)
     }
@@ -632,6 +659,15 @@ pub fn rtcp_mode(negotiated: &Negotiated, enabled: bool) -> RtcpMode {
         (true, true) => RtcpMode::Mux,
         (true, false) => RtcpMode::Separate(negotiated.rtcp),
     }
+}
+
+/// The media's SRTP keys, once our key is in the agreement.
+pub fn srtp_keys(negotiated: &Negotiated) -> Option<SrtpKeys> {
+    let sdes = negotiated.srtp?;
+    Some(SrtpKeys {
+        ours: MasterKey(sdes.ours?),
+        theirs: MasterKey(sdes.theirs),
+    })
 }
 
 /// The G.711 law of a codec.

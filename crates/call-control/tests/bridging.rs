@@ -498,6 +498,7 @@ fn trunked(max_calls: Option<usize>) -> Sim {
             let policy = call_control::TrunkPolicy {
                 caller_id,
                 max_calls,
+                ..Default::default()
             };
             c.trunks.insert("carrier".into(), policy);
         }

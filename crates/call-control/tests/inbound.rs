@@ -144,3 +144,34 @@ fn no_rtp_from_the_caller_hangs_up_and_the_flow_ends_dropped() {
     assert!(s.core.poll_timeout().is_none(), "the menu's timer is gone");
     assert_eq!(s.live(), (0, 0, 0));
 }
+
+/// A trunk whose calls must be SRTP (`srtp = "required"`): a plain RTP/AVP offer from its
+/// source gets 488 before it rings; from elsewhere (the default, optional) it is answered.
+#[test]
+fn plain_rtp_from_a_trunk_that_requires_srtp_gets_488() {
+    let flows = support::flows(&[("hello", HELLO)]);
+    let trunk = |net: &str| call_control::TrunkPolicy {
+        sources: vec![net.parse().expect("a network")],
+        srtp: call_control::SrtpPolicy::Required,
+        ..Default::default()
+    };
+    let mut s = Sim::with(flows.clone(), "hello", &[], &[Script::Silent], |c| {
+        c.trunks.insert("secure".into(), trunk("10.0.0.2"));
+    });
+    s.call(0, "sip:100@10.0.0.1");
+    s.run_for(Duration::from_secs(3));
+    assert_eq!(s.peers[0].ended(), [EndReason::Refused(488)]);
+    let rang = s.peers[0]
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Progress(_)));
+    assert!(!rang, "refused before ringing");
+    let mut s = Sim::with(flows, "hello", &[], &[Script::Silent], |c| {
+        c.trunks.insert("secure".into(), trunk("10.0.9.0/24"));
+    });
+    s.call(0, "sip:100@10.0.0.1");
+    s.run_for(Duration::from_secs(3));
+    let ended = s.peers[0].ended();
+    assert!(!ended.contains(&EndReason::Refused(488)), "{ended:?}");
+    assert!(!s.legs().is_empty(), "answered: its media started");
+}

@@ -19,6 +19,7 @@ use crate::rfc4733::EventDecoder;
 use crate::rtcp::NtpTime;
 use crate::rtcp_session::{RtcpQuality, RtcpSession};
 use crate::rtp::{self, FRAME, ReceiveStats, ReorderBuffer, RtpSender};
+use crate::srtp::{MasterKey, SrtpContext};
 use crate::{Law, MediaTime};
 
 /// G.711's RTP clock.
@@ -49,6 +50,43 @@ pub enum RtcpMode {
     Mux,
     /// On a port of its own: the peer's `a=rtcp` address, else its RTP port + 1.
     Separate(SocketAddr),
+}
+
+/// SDES keys (RFC 4568) of an SRTP call: ours protects what we send, the peer's unprotects
+/// what it sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SrtpKeys {
+    /// Ours, as our SDP gave it.
+    pub ours: MasterKey,
+    /// The peer's, as its SDP gave it.
+    pub theirs: MasterKey,
+}
+
+/// A call's SRTP state: the keys, and one context each way.
+#[derive(Debug)]
+struct Srtp {
+    keys: SrtpKeys,
+    send: SrtpContext,
+    receive: SrtpContext,
+    /// Plaintext of the packet being read.
+    plain: Vec<u8>,
+    /// SRTP packets that failed authentication or replay checks.
+    refused: u64,
+    /// SRTCP ones.
+    refused_rtcp: u64,
+}
+
+impl Srtp {
+    fn new(keys: SrtpKeys) -> Self {
+        Self {
+            keys,
+            send: SrtpContext::new(&keys.ours),
+            receive: SrtpContext::new(&keys.theirs),
+            plain: Vec::with_capacity(256),
+            refused: 0,
+            refused_rtcp: 0,
+        }
+    }
 }
 
 /// Packets in a row from one source and SSRC that latch [`AcceptFrom::FirstSource`].
@@ -102,6 +140,8 @@ pub struct CallMediaConfig {
     pub reorder_window: usize,
     /// RTCP: muxed, on its own port, or none.
     pub rtcp: RtcpMode,
+    /// SRTP keys, when the call is secured (then nothing unprotected is heard or sent).
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Something the call's media reports.
@@ -152,6 +192,7 @@ pub struct CallMedia {
     rtcp: RtcpSession,
     /// Where the peer's RTCP came from (symmetric RTCP: our reports go back there).
     rtcp_source: Option<SocketAddr>,
+    srtp: Option<Srtp>,
 }
 
 impl CallMedia {
@@ -184,6 +225,7 @@ impl CallMedia {
                 u64::from(config.ssrc) << 16 | u64::from(config.first_sequence),
             ),
             rtcp_source: None,
+            srtp: config.srtp.map(Srtp::new),
         }
     }
 
@@ -196,7 +238,26 @@ impl CallMedia {
     /// [`CallMedia::handle_rtp`] for a datagram that arrived at `arrival` (since any fixed
     /// origin, the same for every packet of the call): its audio packets count towards the
     /// interarrival jitter.
+    /// On an SRTP call the packet must pass its authentication and replay checks first.
     pub fn handle_rtp_at(&mut self, from: SocketAddr, data: &[u8], arrival: Option<Duration>) {
+        let Some(srtp) = &mut self.srtp else {
+            self.handle_plain_rtp(from, data, arrival);
+            return;
+        };
+        let mut plain = std::mem::take(&mut srtp.plain);
+        match srtp.receive.unprotect(data, &mut plain) {
+            Ok(()) => self.handle_plain_rtp(from, &plain, arrival),
+            Err(_) => {
+                srtp.refused += 1;
+                self.reorder.count_invalid();
+            }
+        }
+        if let Some(srtp) = &mut self.srtp {
+            srtp.plain = plain;
+        }
+    }
+
+    fn handle_plain_rtp(&mut self, from: SocketAddr, data: &[u8], arrival: Option<Duration>) {
         let parsed = rtp::parse(data);
         if !self.accepts(from, parsed.as_ref().ok().map(|(h, _)| h)) {
             self.reorder.count_foreign();
@@ -280,7 +341,20 @@ impl CallMedia {
         if self.config.rtcp == RtcpMode::Off || peer != Some(from.ip()) {
             return false;
         }
-        if self.rtcp.handle_rtcp(data, arrival).is_err() {
+        let read = match &mut self.srtp {
+            None => self.rtcp.handle_rtcp(data, arrival).is_ok(),
+            Some(srtp) => {
+                let mut plain = std::mem::take(&mut srtp.plain);
+                let unprotected = srtp.receive.unprotect_rtcp(data, &mut plain).is_ok();
+                srtp.refused_rtcp += u64::from(!unprotected);
+                let read = unprotected && self.rtcp.handle_rtcp(&plain, arrival).is_ok();
+                if let Some(srtp) = &mut self.srtp {
+                    srtp.plain = plain;
+                }
+                read
+            }
+        };
+        if !read {
             return false;
         }
         self.rtcp_source = Some(from);
@@ -302,9 +376,35 @@ impl CallMedia {
             }),
         };
         let (now, rtp_now, jitter) = (self.now, self.sender.timestamp(), self.jitter.units());
-        self.rtcp
-            .poll_report(now, wall, rtp_now, jitter, out)
-            .then_some(to)
+        if !self.rtcp.poll_report(now, wall, rtp_now, jitter, out) {
+            return None;
+        }
+        match &mut self.srtp {
+            Some(srtp) => srtp.send.protect_rtcp(out).ok().map(|()| to),
+            None => Some(to),
+        }
+    }
+
+    /// New SDES keys from a re-INVITE (or none: back to plain RTP); the same keys keep the
+    /// contexts, so a session refresh does not reset the replay windows.
+    pub fn set_srtp(&mut self, keys: Option<SrtpKeys>) {
+        if self.srtp.as_ref().map(|s| s.keys) != keys {
+            self.srtp = keys.map(Srtp::new);
+        }
+        self.config.srtp = keys;
+    }
+
+    /// Whether the call's media is SRTP.
+    pub fn is_srtp(&self) -> bool {
+        self.srtp.is_some()
+    }
+
+    /// SRTP and SRTCP packets refused (a wrong key, a replay, a bent bit, plain RTP or RTCP
+    /// on an SRTP call), in that order.
+    pub fn srtp_refused(&self) -> (u64, u64) {
+        self.srtp
+            .as_ref()
+            .map_or((0, 0), |s| (s.refused, s.refused_rtcp))
     }
 
     /// Whether RTCP shares the RTP port.
@@ -434,8 +534,17 @@ impl CallMedia {
     }
 
     /// Advances 20 ms. Writes the packet to send into `out` and returns where it goes, or
-    /// `None` when nothing is to be sent this tick. On hold the playlist does not advance.
+    /// `None` when nothing is to be sent this tick. On hold the playlist does not advance. On
+    /// an SRTP call the packet is protected.
     pub fn handle_tick(&mut self, out: &mut Vec<u8>) -> Option<SocketAddr> {
+        let to = self.tick(out)?;
+        match &mut self.srtp {
+            Some(srtp) => srtp.send.protect(out).ok().map(|()| to),
+            None => Some(to),
+        }
+    }
+
+    fn tick(&mut self, out: &mut Vec<u8>) -> Option<SocketAddr> {
         self.now = MediaTime(self.now.0 + FRAME as u64);
         if self.direction != MediaDirection::SendRecv || self.remote.is_none() {
             // A held peer may send nothing for as long as it likes, and a leg still ringing

@@ -10,4 +10,7 @@ pub enum MediaError {
     /// Not a usable RTCP compound packet (RFC 3550 Appendix A.2's checks).
     #[error("bad RTCP packet: {0}")]
     BadRtcp(String),
+    /// An SRTP or SRTCP packet that failed its checks (a wrong key, a replay, truncated).
+    #[error("bad SRTP packet: {0}")]
+    BadSrtp(String),
 }

@@ -9,7 +9,8 @@
 //!     remote: Some("192.0.2.7:4000".parse().unwrap()), accept_from: AcceptFrom::Sdp,
 //!     law: Law::Ulaw, audio_payload_type: 0, telephone_event: Some(101),
 //!     ssrc: 7, first_sequence: 1, first_timestamp: 0,
-//!     send_silence: true, inactivity_ticks: 1500, reorder_window: 3, rtcp: RtcpMode::Off,
+//!     send_silence: true, inactivity_ticks: 1500, reorder_window: 3,
+//!     rtcp: RtcpMode::Off, srtp: None,
 //! });
 //! call.play(vec![PlayItem::Tone(Tone::BEEP, 100)], true);
 //! let mut packet = Vec::new();
@@ -30,10 +31,12 @@ pub mod rfc4733;
 pub mod rtcp;
 mod rtcp_session;
 pub mod rtp;
+pub mod srtp;
 
 pub use bridge::{JITTER_DEPTH, JITTER_MAX, Pcm};
 pub use call::{
     AcceptFrom, CallMedia, CallMediaConfig, LATCH_PACKETS, MediaDirection, MediaEvent, RtcpMode,
+    SrtpKeys,
 };
 pub use digits::{DigitMerger, DigitSource, MERGE_WINDOW};
 pub use error::MediaError;

@@ -147,8 +147,9 @@ fn u32_at(data: &[u8], at: usize) -> Result<u32, MediaError> {
         .ok_or_else(|| bad("truncated"))
 }
 
-/// Reads a compound packet (Appendix A.2's checks: version 2, the first an SR or RR without
-/// padding, the lengths adding up to the datagram).
+/// Reads a compound packet (Appendix A.2's checks: version 2, no padding but on the last, the
+/// lengths adding up to the datagram). The first need not be an SR or RR: reduced-size RTCP
+/// (RFC 5506) and phones' APP keepalives (baresip's) begin otherwise.
 pub fn parse(data: &[u8]) -> Result<Vec<Packet>, MediaError> {
     let mut packets = Vec::new();
     let mut at = 0;
@@ -167,9 +168,6 @@ pub fn parse(data: &[u8]) -> Result<Vec<Packet>, MediaError> {
         let body = data
             .get(at..end)
             .ok_or_else(|| bad("length past the datagram"))?;
-        if packets.is_empty() && (padding || !matches!(packet_type, SR | RR)) {
-            return Err(bad("does not start with a sender or receiver report"));
-        }
         if padding && end != data.len() {
             return Err(bad("padding before the last packet"));
         }
@@ -496,9 +494,12 @@ mod tests {
         let mut v1 = sr.clone();
         v1[0] = 0x41;
         assert!(parse(&v1).is_err());
-        // A compound packet must begin with SR or RR.
+        // Reduced-size RTCP (RFC 5506): an SDES alone is read.
         let sdes_first = sr[32..].to_vec();
-        assert!(parse(&sdes_first).is_err());
+        assert_eq!(
+            parse(&sdes_first),
+            Ok(vec![Packet::Other { packet_type: SDES }])
+        );
         // RTP, PCMU, marker set or not.
         let rtp = [0x80, 0x00, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7];
         assert!(!is_rtcp(&rtp));

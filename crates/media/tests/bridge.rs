@@ -23,6 +23,7 @@ fn leg(peer: &str, law: Law, pt: u8, te: u8) -> CallMedia {
         inactivity_ticks: 0,
         reorder_window: 3,
         rtcp: media::RtcpMode::Off,
+        srtp: None,
     })
 }
 

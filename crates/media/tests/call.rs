@@ -34,6 +34,7 @@ fn config() -> CallMediaConfig {
         inactivity_ticks: 50,
         reorder_window: 3,
         rtcp: media::RtcpMode::Off,
+        srtp: None,
     }
 }
 

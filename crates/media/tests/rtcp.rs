@@ -42,6 +42,7 @@ fn side(ssrc: u32, remote: SocketAddr, mux: bool) -> CallMedia {
             true => RtcpMode::Mux,
             false => RtcpMode::Separate(rtcp_port(remote)),
         },
+        srtp: None,
     })
 }
 
@@ -206,5 +207,6 @@ fn config_of(remote: SocketAddr) -> CallMediaConfig {
         inactivity_ticks: 0,
         reorder_window: 3,
         rtcp: RtcpMode::Off,
+        srtp: None,
     }
 }

@@ -511,11 +511,10 @@ impl Endpoint {
         let offer = match req.common.body.is_empty() {
             true => Ok(None),
             false => match MediaOffer::parse(&req.common.body) {
-                Ok(offer) if offer.negotiate(&self.config.codecs).is_ok() => Ok(Some(offer)),
-                Ok(_) => Err((
-                    305,
-                    "Incompatible media format: none of our codecs".to_string(),
-                )),
+                Ok(offer) => match offer.negotiate(&self.config.codecs) {
+                    Ok(_) => Ok(Some(offer)),
+                    Err(e) => Err((305, format!("Incompatible media format: {e}"))),
+                },
                 Err(error) => Err((399, error.to_string())),
             },
         };

@@ -88,7 +88,7 @@ pub use log_limit::LogLimiter;
 pub use registrar::{
     Contacts, DigestCredentials, RegisterAnswer, RegisterId, Registration, issue_nonce, nonce_stamp,
 };
-pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated};
+pub use sdp::{AudioCodec, LocalMedia, MediaOffer, Negotiated, Sdes, SdesKey};
 pub use session_timer::SessionTimers;
 pub use sources::SourceNet;
 pub use trunk::{TrunkEvent, TrunkId, TrunkRegistration};

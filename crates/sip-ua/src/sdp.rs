@@ -4,8 +4,10 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytesstr::BytesStr;
-use ezk_sdp_types::{MediaType, SessionDescription, TaggedAddress, TransportProtocol};
+use ezk_sdp_types::{MediaType, SessionDescription, SrtpSuite, TaggedAddress, TransportProtocol};
 
 use crate::SipError;
 
@@ -72,6 +74,26 @@ impl Direction {
     }
 }
 
+/// An SDES master key and salt (RFC 4568 `inline:`, 30 octets for the one suite we use).
+pub type SdesKey = [u8; 30];
+
+/// SRTP agreed by SDES (RFC 4568): `AES_CM_128_HMAC_SHA1_80`, one key each way, no MKI.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Sdes {
+    /// The crypto attribute's tag (our answer repeats it).
+    pub tag: u32,
+    /// The peer's key: what it sends is protected with it.
+    pub theirs: SdesKey,
+    /// Ours, set by the answerer before answering (call control draws it).
+    pub ours: Option<SdesKey>,
+}
+
+impl std::fmt::Debug for Sdes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sdes {{ tag: {}, keys: … }}", self.tag)
+    }
+}
+
 /// The usable parts of a remote offer's first audio stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaOffer {
@@ -89,6 +111,10 @@ pub struct MediaOffer {
     pub rtcp: SocketAddr,
     /// It offered (or, in an answer, accepted) RTCP on the RTP port (RFC 5761 `a=rtcp-mux`).
     pub rtcp_mux: bool,
+    /// The stream is `RTP/SAVP`: SRTP, keyed by `sdes`.
+    pub secure: bool,
+    /// Its first `AES_CM_128_HMAC_SHA1_80` key without MKI (only read on `RTP/SAVP`).
+    pub sdes: Option<Sdes>,
 }
 
 /// What was agreed for a call's audio.
@@ -106,6 +132,8 @@ pub struct Negotiated {
     pub rtcp: SocketAddr,
     /// RTCP shares the RTP port (RFC 5761); our answer says `a=rtcp-mux`.
     pub rtcp_mux: bool,
+    /// SRTP (RFC 3711) keyed by SDES; our answer is `RTP/SAVP` with our key.
+    pub srtp: Option<Sdes>,
 }
 
 impl MediaOffer {
@@ -126,11 +154,26 @@ impl MediaOffer {
             .iter()
             .find(|m| m.media.media_type == MediaType::Audio && m.media.port != 0)
             .ok_or_else(|| SipError::NotAcceptable("no audio stream".into()))?;
-        if audio.media.proto != TransportProtocol::RtpAvp {
-            return Err(SipError::NotAcceptable(
-                "audio is not RTP/AVP (SRTP and AVPF are not supported)".into(),
-            ));
-        }
+        let secure = match audio.media.proto {
+            TransportProtocol::RtpAvp => false,
+            TransportProtocol::RtpSavp => true,
+            _ => {
+                return Err(SipError::NotAcceptable(
+                    "audio is neither RTP/AVP nor RTP/SAVP (AVPF and DTLS-SRTP are not supported)"
+                        .into(),
+                ));
+            }
+        };
+        let sdes = audio.crypto.iter().find_map(|c| {
+            let [key] = &c.keys[..] else { return None };
+            let theirs = BASE64.decode(key.key_and_salt.as_bytes()).ok()?;
+            (c.suite == SrtpSuite::AES_CM_128_HMAC_SHA1_80 && key.mki.is_none()).then_some(())?;
+            Some(Sdes {
+                tag: c.tag,
+                theirs: theirs.try_into().ok()?,
+                ours: None,
+            })
+        });
         let connection = audio
             .connection
             .as_ref()
@@ -192,6 +235,8 @@ impl MediaOffer {
             remote: SocketAddr::new(ip, audio.media.port),
             rtcp,
             rtcp_mux: audio.rtcp_mux,
+            secure,
+            sdes: sdes.filter(|_| secure),
             codecs,
             telephone_event,
             direction: match direction {
@@ -221,7 +266,19 @@ impl MediaOffer {
             direction: self.direction.answer(),
             rtcp: self.rtcp,
             rtcp_mux: self.rtcp_mux,
+            srtp: self.srtp()?,
         })
+    }
+
+    /// SRTP as offered: none for RTP/AVP; for RTP/SAVP, a key we can use or an error (488).
+    fn srtp(&self) -> Result<Option<Sdes>, SipError> {
+        match (self.secure, self.sdes) {
+            (false, _) => Ok(None),
+            (true, Some(sdes)) => Ok(Some(sdes)),
+            (true, None) => Err(SipError::NotAcceptable(
+                "RTP/SAVP without an AES_CM_128_HMAC_SHA1_80 inline key (no MKI)".into(),
+            )),
+        }
     }
 
     /// Picks the first codec of `preference` that the offer has.
@@ -238,6 +295,7 @@ impl MediaOffer {
             direction: self.direction.answer(),
             rtcp: self.rtcp,
             rtcp_mux: self.rtcp_mux,
+            srtp: self.srtp()?,
         })
     }
 }
@@ -335,10 +393,14 @@ pub fn answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
         let _ = write!(fmts, " {te}");
     }
     let mut sdp = String::with_capacity(256);
+    let profile = match negotiated.srtp {
+        Some(_) => "RTP/SAVP",
+        None => "RTP/AVP",
+    };
     let _ = write!(
         sdp,
         "v=0\r\no=ivrd {} {} IN {net} {ip}\r\ns=ivrd\r\nc=IN {net} {ip}\r\nt=0 0\r\n\
-         m=audio {} RTP/AVP {fmts}\r\na=rtpmap:{} {}/8000\r\n",
+         m=audio {} {profile} {fmts}\r\na=rtpmap:{} {}/8000\r\n",
         local.session_id,
         local.version,
         local.rtp.port(),
@@ -361,6 +423,18 @@ pub fn answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
         },
         negotiated.direction.attribute()
     );
+    if let Some(Sdes {
+        tag,
+        ours: Some(key),
+        ..
+    }) = negotiated.srtp
+    {
+        let _ = write!(
+            sdp,
+            "a=crypto:{tag} AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+            BASE64.encode(key)
+        );
+    }
     sdp
 }
 
@@ -398,6 +472,58 @@ mod tests {
         assert!(n.rtcp_mux);
         assert!(answer(&local, &n).contains("a=rtcp-mux\r\n"));
         assert!(offer_sdp_has_mux(&local));
+    }
+
+    /// RFC 4568 §5.1's style of offer (baresip's): RTP/SAVP with crypto lines; the first
+    /// `AES_CM_128_HMAC_SHA1_80` without MKI is taken, and the answer repeats its tag with our
+    /// key. RTP/SAVP without one, and AVPF or DTLS-SRTP, are refused (488).
+    #[test]
+    fn sdes_keys_are_read_and_answered() {
+        let key = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR";
+        let savp = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP").replace(
+            "a=ptime:20\r\n",
+            &format!(
+                "a=ptime:20\r\na=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{key}\r\n\
+                 a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^20|1:4\r\n\
+                 a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n"
+            ),
+        );
+        let offer = MediaOffer::parse(savp.as_bytes()).expect("valid offer");
+        assert!(offer.secure);
+        let sdes = offer.sdes.expect("a usable key");
+        assert_eq!(sdes.tag, 3, "the first _80 without MKI");
+        assert_eq!(BASE64.encode(sdes.theirs), key);
+        let mut n = offer.negotiate(&[AudioCodec::Pcmu]).expect("common");
+        let ours = [7u8; 30];
+        n.srtp.as_mut().expect("SRTP").ours = Some(ours);
+        let local = LocalMedia {
+            rtp: "127.0.0.1:20000".parse().expect("addr"),
+            session_id: 7,
+            version: 1,
+        };
+        let text = answer_offer(savp.as_bytes(), &local, &n);
+        assert!(text.contains("m=audio 20000 RTP/SAVP 0 96\r\n"), "{text}");
+        let line = format!(
+            "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+            BASE64.encode(ours)
+        );
+        assert!(text.contains(&line), "{text}");
+        assert!(!format!("{n:?}").contains(key), "keys stay out of logs");
+        // Our answer reads back as SRTP with our key.
+        let back = MediaOffer::parse(text.as_bytes()).expect("our answer");
+        assert_eq!(back.sdes.map(|s| s.theirs), Some(ours));
+
+        let keyless = SIPP_OFFER.replace("RTP/AVP", "RTP/SAVP");
+        let offer = MediaOffer::parse(keyless.as_bytes()).expect("parses");
+        assert!(offer.negotiate(&[AudioCodec::Pcmu]).is_err());
+        for proto in ["RTP/SAVPF", "UDP/TLS/RTP/SAVP"] {
+            let other = SIPP_OFFER.replace("RTP/AVP", proto);
+            assert!(MediaOffer::parse(other.as_bytes()).is_err(), "{proto}");
+        }
+        // Plain RTP with a crypto line is plain RTP.
+        let avp = savp.replace("RTP/SAVP", "RTP/AVP");
+        let plain = MediaOffer::parse(avp.as_bytes()).expect("parses");
+        assert_eq!(plain.negotiate(&[AudioCodec::Pcmu]).expect("ok").srtp, None);
     }
 
     fn offer_sdp_has_mux(local: &LocalMedia) -> bool {

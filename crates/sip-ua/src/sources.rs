@@ -35,6 +35,12 @@ impl SourceNet {
         }
     }
 
+    /// One address.
+    pub fn host(ip: IpAddr) -> Self {
+        let prefix = if ip.is_ipv4() { 32 } else { 128 };
+        Self { addr: ip, prefix }
+    }
+
     /// Loopback only (`127.0.0.0/8` and `::1`): the default, so that SIPp on the same host
     /// works out of the box and nothing else does until it is listed.
     pub fn loopback() -> Vec<Self> {

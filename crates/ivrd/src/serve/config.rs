@@ -103,6 +103,9 @@ pub(crate) struct Trunk {
     /// Where its calls come from (addresses, CIDRs): taken besides `sip.admission.allow`.
     #[serde(default)]
     pub(crate) sources: Vec<String>,
+    /// SRTP for calls from it (from its proxy or sources): "optional", "required", "off".
+    #[serde(default)]
+    pub(crate) srtp: Srtp,
     /// REGISTER with it as `username` (its digest credentials answering the challenge).
     #[serde(default)]
     pub(crate) register: bool,
@@ -184,6 +187,28 @@ pub(crate) struct RtpSection {
     pub(crate) accept_from: AcceptFrom,
     /// Send RTCP reports and read the peer's (round trip, the loss and jitter it sees).
     pub(crate) rtcp: bool,
+    /// SRTP (SDES keys) for calls from no trunk: "optional", "required" or "off".
+    pub(crate) srtp: Srtp,
+}
+
+/// `rtp.srtp`, `trunks.NAME.srtp`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Srtp {
+    #[default]
+    Optional,
+    Required,
+    Off,
+}
+
+impl From<Srtp> for call_control::SrtpPolicy {
+    fn from(s: Srtp) -> Self {
+        match s {
+            Srtp::Optional => Self::Optional,
+            Srtp::Required => Self::Required,
+            Srtp::Off => Self::Off,
+        }
+    }
 }
 
 /// `rtp.accept_from`.
@@ -323,6 +348,7 @@ impl Default for RtpSection {
             send_silence: true,
             accept_from: AcceptFrom::Sdp,
             rtcp: true,
+            srtp: Srtp::Optional,
         }
     }
 }

@@ -381,6 +381,7 @@ fn apply(
                     n.telephone_event,
                     call_control::rtcp_mode(&n, rtcp),
                 );
+                media.set_srtp(call_control::srtp_keys(&n));
                 media.set_direction(direction(n.direction));
             }
         }
@@ -424,7 +425,8 @@ fn apply(
                 lost = s.lost, invalid = s.invalid, foreign = s.foreign,
                 jitter_us = jitter.as_micros() as u64, max_jitter_us = max_jitter.as_micros() as u64,
                 rtt_ms = ms(r.rtt), max_rtt_ms = ms(r.max_rtt), peer_lost = r.peer_lost,
-                rtcp_in = r.received, rtcp_out = r.sent,
+                rtcp_in = r.received, rtcp_out = r.sent, srtp = live.media.is_srtp(),
+                srtp_refused = live.media.srtp_refused().0, srtcp_refused = live.media.srtp_refused().1,
                 "media ended"
             );
             let quality = Quality {
@@ -471,6 +473,7 @@ mod tests {
                 inactivity_ticks: 0,
                 reorder_window: 3,
                 rtcp: media::RtcpMode::Off,
+                srtp: None,
             }),
             tag: 0,
             bridged: None,

@@ -308,14 +308,19 @@ fn core_config(
         inactivity_ticks: (config.rtp.inactivity_s * 50) as u32,
         reorder_window: 3,
         rtcp: config.rtp.rtcp,
+        srtp: config.rtp.srtp.into(),
     };
     core.trunks = config
         .trunks
         .iter()
         .map(|(name, t)| {
+            let proxy = sip_ua::SourceNet::host(t.proxy.ip());
+            let sources = t.sources.iter().filter_map(|n| n.parse().ok()); // checked on reading
             let policy = call_control::TrunkPolicy {
                 caller_id: t.caller_id.clone(),
                 max_calls: t.max_calls,
+                sources: std::iter::once(proxy).chain(sources).collect(),
+                srtp: t.srtp.into(),
             };
             (name.clone(), policy)
         })
@@ -323,6 +328,10 @@ fn core_config(
     core.push_per_second = config.push.per_second;
     core.queues = queues;
     core.seed = seed;
+    let mut srtp_seed = [0u8; 16];
+    srtp_seed[..8].copy_from_slice(&clock::secure_random().to_le_bytes());
+    srtp_seed[8..].copy_from_slice(&clock::secure_random().to_le_bytes());
+    core.srtp_seed = srtp_seed;
     core
 }
 

@@ -8,7 +8,7 @@ use super::{Endpoint, TimerRef};
 use crate::build::Extra;
 use crate::call::{CallState, Retransmit};
 use crate::message::{Method, Request};
-use crate::sdp::{self, LocalMedia, MediaOffer, Negotiated};
+use crate::sdp::{self, LocalMedia, MediaOffer, Negotiated, Sdes};
 use crate::{
     CallId, EndReason, Event, Flow, Output, SipError, TransferOutcome, Transport, dtmf_info,
 };
@@ -102,6 +102,19 @@ impl Endpoint {
         let offer = MediaOffer::parse(body)?;
         let mut negotiated = offer.negotiate(&[current.codec])?;
         negotiated.telephone_event = offer.telephone_event;
+        // SRTP neither starts nor stops mid-call; a new key of the peer's is taken, ours kept.
+        negotiated.srtp = match (negotiated.srtp, current.srtp) {
+            (None, None) => None,
+            (Some(new), Some(ours)) => Some(Sdes {
+                ours: ours.ours,
+                ..new
+            }),
+            _ => {
+                return Err(SipError::NotAcceptable(
+                    "a re-offer may not switch between RTP and SRTP".into(),
+                ));
+            }
+        };
         local.version += 1;
         c.media = Some((local, negotiated));
         Ok((sdp::answer_offer(body, &local, &negotiated), negotiated))
