@@ -54,13 +54,21 @@ fn can_run(programs: &[&str], packages: &str, needs_root: bool) -> bool {
 
 /// The demo call of the first two tests: dial, hear the prompt, press 1 2 #, get ivrd's BYE.
 fn baresip_demo(name: &str, transport: &str) -> Baresip {
-    demo_call(&Ivrd::start(), Baresip::start(name), name, transport).0
+    let ivrd = Ivrd::start();
+    let port = ivrd.port;
+    demo_call(&ivrd, Baresip::start(name), name, port, transport).0
 }
 
-/// `phone` calls the demo flow of `ivrd`: hears the prompt, presses 1 2 #, gets ivrd's BYE.
-/// Returns the phone and the call's Call-ID.
-fn demo_call(ivrd: &Ivrd, mut phone: Baresip, name: &str, transport: &str) -> (Baresip, String) {
-    let call = phone.dial(&format!("sip:999@127.0.0.1:{}{transport}", ivrd.port));
+/// `phone` calls the demo flow of `ivrd` on `port` (URI parameters `params`): hears the
+/// prompt, presses 1 2 #, gets ivrd's BYE. Returns the phone and the call's Call-ID.
+fn demo_call(
+    ivrd: &Ivrd,
+    mut phone: Baresip,
+    name: &str,
+    port: u16,
+    params: &str,
+) -> (Baresip, String) {
+    let call = phone.dial(&format!("sip:999@127.0.0.1:{port}{params}"));
     phone.ctrl.pump(ms(1000));
     phone.keys("12#");
     phone.expect_bye(&call);
@@ -90,7 +98,7 @@ fn baresip_calls_with_srtp() {
         "module\t\t\tsrtp.so\n",
         ";mediaenc=srtp-mand",
     );
-    let (_phone, call) = demo_call(&ivrd, phone, "baresip-srtp", "");
+    let (_phone, call) = demo_call(&ivrd, phone, "baresip-srtp", ivrd.port, "");
     let ended = || {
         let lines = ivrd.call_lines(&call);
         lines.into_iter().find(|l| l.contains("media ended"))
@@ -231,6 +239,40 @@ fn baresip_and_ivrd_exchange_rtcp() {
         );
         assert_eq!(field("invalid"), Some(0), "RTCP taken for RTP: {line}");
     }
+}
+
+/// baresip over TLS (trusting only the test CA of ivrd's certificate) and with SRTP calls the
+/// demo flow at `sip:999@127.0.0.1:PORT;transport=tls`: it hears the prompt through SRTP, its
+/// keys 1 2 # reach ivrd, and ivrd's BYE comes back over the TLS connection.
+#[test]
+fn baresip_calls_over_tls_with_srtp() {
+    if !can_run(&["baresip", "openssl"], "baresip-core, openssl", false) {
+        return;
+    }
+    let (ivrd, tls_port, ca) = Ivrd::start_tls("baresip");
+    let config = format!("module\t\t\tsrtp.so\nsip_cafile\t\t{}\n", ca.display());
+    let phone = Baresip::start_with("baresip-tls", &config, ";mediaenc=srtp-mand");
+    let (phone, call) = demo_call(&ivrd, phone, "baresip-tls", tls_port, ";transport=tls");
+    let trace = phone.sip_trace();
+    let tls: Vec<&String> = trace
+        .iter()
+        .filter(|(t, _)| t == "TLS")
+        .map(|(_, m)| m)
+        .collect();
+    assert!(
+        tls.iter().any(|m| m.starts_with("INVITE ")) && tls.iter().any(|m| m.starts_with("BYE ")),
+        "the INVITE and ivrd's BYE over TLS: {trace:#?}"
+    );
+    let ended = || {
+        let lines = ivrd.call_lines(&call);
+        lines.into_iter().find(|l| l.contains("media ended"))
+    };
+    wait_until("the media to end", 5, || ended().is_some());
+    let ended = ended().unwrap_or_default();
+    assert!(
+        ended.contains(" srtp=true") && ended.contains(" srtp_refused=0"),
+        "{ended}"
+    );
 }
 
 /// In the ISP flow (dial 300), key 1 at the main menu makes ivrd REFER baresip to sales. The test

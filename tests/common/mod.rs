@@ -98,6 +98,88 @@ impl Ivrd {
         ivrd
     }
 
+    /// Starts `ivrd serve` with SIP over TLS too (`[sip.tls]`) on a port of its own, with a
+    /// certificate for 127.0.0.1 from a test CA, both made by `openssl`. Returns the TLS port
+    /// and the CA's PEM file (a client's trust anchor).
+    pub fn start_tls(name: &str) -> (Self, u16, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("ivrd-tls-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tls dir");
+        let at = |f: &str| dir.join(f).to_str().expect("utf-8 path").to_string();
+        let (ca, ca_key, cert, key, csr, ext) = (
+            at("ca.pem"),
+            at("ca.key"),
+            at("cert.pem"),
+            at("key.pem"),
+            at("cert.csr"),
+            at("ext.cnf"),
+        );
+        std::fs::write(
+            &ext,
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("ext");
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: [Vec<&str>; 3] = [
+            [
+                &["req", "-x509"][..],
+                &ec,
+                &["-days", "2", "-subj", "/CN=ivrd test CA"],
+            ]
+            .concat(),
+            [&["req"][..], &ec, &["-subj", "/CN=127.0.0.1", "-out", &csr]].concat(),
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &cert,
+            ],
+        ];
+        for (i, step) in steps.iter().enumerate() {
+            let mut command = Command::new("openssl");
+            command
+                .args(step)
+                .stderr(Stdio::null())
+                .stdout(Stdio::null());
+            match i {
+                0 => command.args(["-keyout", &ca_key, "-out", &ca]),
+                1 => command.args(["-keyout", &key]),
+                _ => &mut command,
+            };
+            let made = command.status().expect("openssl (Debian: openssl)");
+            assert!(made.success(), "openssl step {i} failed: {step:?}");
+        }
+        let ca = PathBuf::from(ca);
+        let port = free_tcp_port();
+        let config = dir.join("ivrd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[sip.tls]\nlisten = \"127.0.0.1:{port}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+                cert, key
+            ),
+        )
+        .expect("config");
+        let ivrd = Self::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+        (ivrd, port, ca)
+    }
+
     /// Starts `ivrd serve` with a config file, the HTTP API on `http_port`, the admin token
     /// `token` in the environment variable `token_env` (as the config names it), and `extra`
     /// arguments.

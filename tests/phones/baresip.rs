@@ -320,7 +320,7 @@ impl Baresip {
         let lines: Vec<&str> = out.lines().collect();
         let message = |w: &[&str]| {
             let (transport, route) = w[0].split_once(' ')?;
-            let traced = matches!(transport, "UDP" | "TCP") && route.contains(" -> ");
+            let traced = matches!(transport, "UDP" | "TCP" | "TLS") && route.contains(" -> ");
             traced.then(|| (transport.to_string(), w[1].trim().to_string()))
         };
         lines.windows(2).filter_map(message).collect()

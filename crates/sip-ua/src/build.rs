@@ -64,10 +64,7 @@ impl Extra {
 /// the peer sends its ACK and in-dialog requests over TCP too (RFC 3261 §18.1.1 defaults a
 /// Contact without it to UDP).
 pub(crate) fn contact(transport: Transport, local: SocketAddr) -> String {
-    match transport {
-        Transport::Udp => format!("<sip:ivrd@{local}>"),
-        Transport::Tcp => format!("<sip:ivrd@{local};transport=tcp>"),
-    }
+    format!("<sip:ivrd@{local}{}>", transport.uri_param())
 }
 
 /// A response to `req` received from `source`. Copies Via (adding `received`/`rport` to the top
@@ -175,10 +172,7 @@ pub(crate) fn request(
     headers: &[(&str, String)],
     body: Option<(&str, &str)>,
 ) -> Vec<u8> {
-    let transport = match d.transport {
-        Transport::Udp => "UDP",
-        Transport::Tcp => "TCP",
-    };
+    let transport = d.transport.via_name();
     let mut out = String::with_capacity(512);
     let _ = write!(
         out,

@@ -100,6 +100,28 @@ pub enum Transport {
     Udp,
     /// A stream connection: nothing is retransmitted.
     Tcp,
+    /// A TLS connection (RFC 3261 §26.2; `sips:` URIs): a stream, as TCP.
+    Tls,
+}
+
+impl Transport {
+    /// Its name in Via (`SIP/2.0/UDP`).
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+            Self::Tls => "TLS",
+        }
+    }
+
+    /// The `transport=` URI parameter our Contact needs on it (none for UDP, the default).
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Self::Udp => "",
+            Self::Tcp => ";transport=tcp",
+            Self::Tls => ";transport=tls",
+        }
+    }
 }
 
 /// Where a message came from or goes to.

@@ -136,6 +136,20 @@ pub(crate) struct SipSection {
     pub(crate) admission: AdmissionSection,
     /// SIP over TCP: connection limits and timeouts.
     pub(crate) tcp: TcpSection,
+    /// SIP over TLS, on a port of its own (the TCP limits apply).
+    pub(crate) tls: TlsSection,
+}
+
+/// `[sip.tls]`: off unless `listen` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TlsSection {
+    /// Where to take TLS connections (`0.0.0.0:5061`).
+    pub(crate) listen: Option<SocketAddr>,
+    /// The certificate chain (PEM), ours first.
+    pub(crate) cert: Option<PathBuf>,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub(crate) key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +295,7 @@ impl Default for SipSection {
             t1_ms: 500,
             admission: AdmissionSection::default(),
             tcp: TcpSection::default(),
+            tls: TlsSection::default(),
         }
     }
 }
@@ -434,6 +449,15 @@ impl Config {
         let t = &self.sip.tcp;
         if t.idle_s == 0 || t.message_s == 0 || t.per_source == 0 || t.max_connections == 0 {
             return Err("sip.tcp: every limit must be positive".into());
+        }
+        let tls = &self.sip.tls;
+        if tls.listen.is_some() && (tls.cert.is_none() || tls.key.is_none()) {
+            return Err("sip.tls: listen needs cert and key (PEM files)".into());
+        }
+        if tls.listen.is_some_and(|at| {
+            at.port() == self.sip.listen.port() && at.ip() == self.sip.listen.ip()
+        }) {
+            return Err("sip.tls: listen must differ from sip.listen (TCP is there)".into());
         }
         let a = &self.sip.admission;
         if a.max_setup == 0 || a.per_source_setup == 0 || a.per_source_rate == 0 {

@@ -13,6 +13,7 @@ mod ports;
 mod prompts;
 mod rtp_socket;
 mod tcp;
+mod tls;
 mod trunks;
 mod webhook;
 
@@ -108,6 +109,8 @@ struct Daemon {
     sip: Endpoint,
     udp: Arc<UdpSocket>,
     tcp: TcpConnections,
+    /// SIP over TLS, when `[sip.tls]` is set.
+    tls: Option<TcpConnections>,
     media: MediaWorkers,
     prompts: HashMap<String, Prompts>,
     ports: PortPool,
@@ -153,7 +156,20 @@ async fn serve(
         per_source: t.per_source,
         max_connections: t.max_connections,
     };
-    let tcp = TcpConnections::listen(listen, limits, tcp_tx).await?;
+    let tcp = TcpConnections::listen(listen, limits, tcp_tx, None).await?;
+    let (tls_tx, mut tls_rx) = mpsc::unbounded_channel();
+    let tls = match &config.sip.tls {
+        crate::serve::config::TlsSection {
+            listen: Some(at),
+            cert: Some(cert),
+            key: Some(key),
+        } => {
+            let server = tls::server_config(cert, key)?;
+            info!(listen = %at, "SIP over TLS");
+            Some(TcpConnections::listen(*at, limits, tls_tx, Some(server)).await?)
+        }
+        _ => None,
+    };
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<MediaReport>();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let media = MediaWorkers::start(workers, report_tx, config.rtp.rtcp)?;
@@ -229,6 +245,7 @@ async fn serve(
         config,
         udp: udp.clone(),
         tcp,
+        tls,
         media,
         prompts,
         local_ips: HashMap::new(),
@@ -262,6 +279,21 @@ async fn serve(
                     d.sip.handle_input(clock::now(), Input::Oversized { flow, head: &head });
                 }
                 other => d.tcp.handle_event(other),
+            },
+            Some(event) = tls_rx.recv() => match event {
+                TcpEvent::Message { remote, data } => {
+                    let flow = d.flow(Transport::Tls, remote);
+                    d.sip.handle_input(clock::now(), Input::Datagram { flow, data: &data });
+                }
+                TcpEvent::Oversized { remote, head } => {
+                    let flow = d.flow(Transport::Tls, remote);
+                    d.sip.handle_input(clock::now(), Input::Oversized { flow, head: &head });
+                }
+                other => {
+                    if let Some(tls) = &mut d.tls {
+                        tls.handle_event(other);
+                    }
+                }
             },
             Some(r) = report_rx.recv() => d.media_report(r),
             _ = publish.tick() => d.publish(),
@@ -355,10 +387,14 @@ impl Daemon {
                 .entry(remote.ip())
                 .or_insert_with(|| route_to(remote).unwrap_or(listen.ip())),
         };
+        let port = match (transport, self.config.sip.tls.listen) {
+            (Transport::Tls, Some(tls)) => tls.port(),
+            _ => listen.port(),
+        };
         Flow {
             transport,
             remote,
-            local: SocketAddr::new(ip, listen.port()),
+            local: SocketAddr::new(ip, port),
         }
     }
 
@@ -376,6 +412,12 @@ impl Daemon {
                             }
                         }
                         Transport::Tcp => self.tcp.send(t.flow.remote, t.data),
+                        Transport::Tls => match &mut self.tls {
+                            Some(tls) => tls.send(t.flow.remote, t.data),
+                            None => {
+                                warn!(remote = %t.flow.remote, "no TLS listener; message dropped")
+                            }
+                        },
                     },
                     Output::Event(call, event) => self.sip_event(call, event),
                     Output::Trunk(id, event) => self.trunk_event(id, event),

@@ -1,5 +1,7 @@
-//! SIP over TCP: one reader and one writer task per connection (not per message or call). The
-//! reader cuts messages with `StreamFramer` and hands them to the SIP loop.
+//! SIP over TCP and TLS: one reader and one writer task per connection (not per message or
+//! call). The reader cuts messages with `StreamFramer` and hands them to the SIP loop. A TLS
+//! listener (rustls, `[sip.tls]`) is the same with a handshake first, which must end within the
+//! message timeout; requests back to a peer go over its open connection.
 //!
 //! Limits ([`TcpLimits`], from `[sip.tcp]`): connections per source address and in all (a
 //! connection over either is closed at once); a message timeout (a message begun must be
@@ -15,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sip_ua::{Framed, LogLimiter, StreamFramer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tracing::{info, warn};
 
@@ -61,17 +63,23 @@ struct Counts {
 /// Writers of open connections, by peer address.
 pub(crate) struct TcpConnections {
     writers: HashMap<SocketAddr, UnboundedSender<Vec<u8>>>,
+    /// "TCP" or "TLS", for the logs.
+    name: &'static str,
 }
 
 impl TcpConnections {
+    /// Listens on `addr`; with `tls`, every connection is TLS.
     pub(crate) async fn listen(
         addr: SocketAddr,
         limits: TcpLimits,
         events: UnboundedSender<TcpEvent>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> anyhow::Result<Self> {
+        let name = if tls.is_some() { "TLS" } else { "TCP" };
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|e| anyhow::anyhow!("SIP TCP {addr}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("SIP {name} {addr}: {e}"))?;
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let counts = Arc::new(Mutex::new(Counts::default()));
         tokio::spawn(async move {
             let mut log = LogLimiter::default();
@@ -80,28 +88,39 @@ impl TcpConnections {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         if let Some(skipped) = log.hit(clock::now(), "accept failed") {
-                            warn!(error = %e, skipped, "SIP TCP accept failed");
+                            warn!(error = %e, skipped, transport = name, "SIP accept failed");
                         }
                         continue;
                     }
                 };
                 if !take_slot(&counts, remote.ip(), limits) {
                     if let Some(skipped) = log.hit(clock::now(), "connection limit") {
-                        warn!(%remote, skipped, "SIP TCP connection refused: over the connection limit");
+                        warn!(%remote, skipped, transport = name, "SIP connection refused: over the connection limit");
                     }
                     drop(stream);
                     continue;
                 }
-                let (tx, rx) = unbounded_channel::<Vec<u8>>();
-                if events
-                    .send(TcpEvent::Opened { remote, writer: tx })
-                    .is_err()
-                {
-                    return;
-                }
-                let (events, counts) = (events.clone(), counts.clone());
+                let _ = stream.set_nodelay(true);
+                let (events, counts, acceptor) = (events.clone(), counts.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    serve_connection(stream, remote, limits, rx, &events).await;
+                    let (tx, rx) = unbounded_channel::<Vec<u8>>();
+                    match acceptor {
+                        None => {
+                            let _ = events.send(TcpEvent::Opened { remote, writer: tx });
+                            serve_connection(stream, remote, limits, rx, &events).await;
+                        }
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            match tokio::time::timeout(limits.message, handshake).await {
+                                Ok(Ok(tls)) => {
+                                    let _ = events.send(TcpEvent::Opened { remote, writer: tx });
+                                    serve_connection(tls, remote, limits, rx, &events).await;
+                                }
+                                Ok(Err(e)) => info!(%remote, error = %e, "TLS handshake failed"),
+                                Err(_) => info!(%remote, "TLS handshake not done in time"),
+                            }
+                        }
+                    }
                     give_slot(&counts, remote.ip());
                     let _ = events.send(TcpEvent::Closed { remote });
                 });
@@ -109,18 +128,20 @@ impl TcpConnections {
         });
         Ok(Self {
             writers: HashMap::new(),
+            name,
         })
     }
 
     pub(crate) fn handle_event(&mut self, event: TcpEvent) {
         match event {
             TcpEvent::Opened { remote, writer } => {
-                info!(%remote, "SIP TCP connection opened");
+                info!(%remote, transport = self.name, "SIP connection opened");
                 self.writers.insert(remote, writer);
             }
             TcpEvent::Closed { remote } => {
-                info!(%remote, "SIP TCP connection closed");
-                self.writers.remove(&remote);
+                if self.writers.remove(&remote).is_some() {
+                    info!(%remote, transport = self.name, "SIP connection closed");
+                }
             }
             TcpEvent::Message { .. } | TcpEvent::Oversized { .. } => {}
         }
@@ -129,7 +150,9 @@ impl TcpConnections {
     pub(crate) fn send(&mut self, remote: SocketAddr, data: Vec<u8>) {
         match self.writers.get(&remote) {
             Some(w) if w.send(data).is_ok() => {}
-            _ => warn!(%remote, "no open TCP connection to send on; message dropped"),
+            _ => {
+                warn!(%remote, transport = self.name, "no open connection to send on; message dropped")
+            }
         }
     }
 }
@@ -161,20 +184,19 @@ fn give_slot(counts: &Mutex<Counts>, ip: IpAddr) {
 }
 
 /// Reads and writes one connection until it closes, breaks or times out.
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
     remote: SocketAddr,
     limits: TcpLimits,
     mut outgoing: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
     events: &UnboundedSender<TcpEvent>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (mut read, mut write) = stream.into_split();
+    let (mut read, mut write) = tokio::io::split(stream);
     // The writer ends when the SIP loop drops its sender (on `Closed`), so that a reply queued
     // before the reader stopped, such as a 513, still goes out.
     tokio::spawn(async move {
         while let Some(data) = outgoing.recv().await {
-            if write.write_all(&data).await.is_err() {
+            if write.write_all(&data).await.is_err() || write.flush().await.is_err() {
                 break;
             }
         }
@@ -193,7 +215,7 @@ async fn serve_connection(
                     Some(_) => "message not complete in time",
                     None => "idle",
                 };
-                info!(%remote, why, "closing SIP TCP connection");
+                info!(%remote, why, "closing SIP stream connection");
                 break;
             }
         };
@@ -204,7 +226,7 @@ async fn serve_connection(
                 Ok(Some(Framed::Oversized(head))) => TcpEvent::Oversized { remote, head },
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(%remote, error = %e, "closing SIP TCP connection");
+                    warn!(%remote, error = %e, "closing SIP stream connection");
                     break 'read;
                 }
             };

@@ -250,7 +250,7 @@ impl Endpoint {
         // Timer D: absorb retransmissions of the final response (32 s on UDP, none on TCP).
         let until = match c.flow.transport {
             Transport::Udp => now + 64 * self.config.t1,
-            Transport::Tcp => now,
+            Transport::Tcp | Transport::Tls => now,
         };
         c.state = CallState::Refused { ack, until };
         self.arm(until, TimerRef::Call(call));

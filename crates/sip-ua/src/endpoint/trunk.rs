@@ -292,13 +292,9 @@ impl Endpoint {
         let Some(t) = self.trunks.get(&id) else {
             return;
         };
-        let contact = match t.spec.flow.transport {
-            Transport::Udp => format!("<sip:{}@{}>", t.spec.contact_user, t.spec.flow.local),
-            Transport::Tcp => format!(
-                "<sip:{}@{};transport=tcp>",
-                t.spec.contact_user, t.spec.flow.local
-            ),
-        };
+        let s = &t.spec;
+        let param = s.flow.transport.uri_param();
+        let contact = format!("<sip:{}@{}{param}>", s.contact_user, s.flow.local);
         let mut headers = vec![("Contact", contact), ("Expires", t.expires.to_string())];
         headers.extend(auth);
         let (to, call_id) = (format!("<{}>", t.spec.aor), t.call_id.clone());
