@@ -13,13 +13,19 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
 fi
-(cd fuzz && cargo +nightly fuzz build -O)
+# -O with debug assertions (-a): overflow checks stay on, as in the test builds.
+(cd fuzz && cargo +nightly fuzz build -O -a)
 [ -d fuzz/corpus/sip_message ] || bash fuzz/seed.sh
 mkdir -p fuzz/logs
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
-  log="fuzz/logs/$t.log"
-  if ! (cd fuzz && cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
+  log="fuzz/logs/$t-${seconds}s.log"
+  # Every input that once crashed a target (fuzz/regressions/<target>/) runs first.
+  if compgen -G "fuzz/regressions/$t/*" >/dev/null; then
+    (cd fuzz && cargo +nightly fuzz run -O -a "$t" regressions/"$t"/* >"../$log" 2>&1) || {
+      tail -n 40 "$log"; echo "fuzz: $t regression failed" >&2; exit 1; }
+  fi
+  if ! (cd fuzz && cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         >"../$log" 2>&1); then
     tail -n 60 "$log"

@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
         },
     });
     let mut events = EventDecoder::new();
+    let mut peer_tx = SrtpContext::new(&MasterKey([2; 30]));
     let mut out = Vec::new();
     let mut ms = 0u64;
     let mut rest = data;
@@ -77,6 +78,23 @@ fuzz_target!(|data: &[u8]| {
         };
         ms += u64::from(how >> 3);
         let at = Duration::from_millis(1_796_000_000_000 + ms);
+        // With how bit 0x40 on an SRTP call, the datagram goes out protected with the peer's
+        // key, as the peer would send it: authentic packets reach what follows the checks.
+        let mut sealed = datagram.to_vec();
+        let datagram = match (mode & 16 != 0, how & 0x40 != 0) {
+            (true, true) => {
+                let protected = match rtcp::is_rtcp(datagram) {
+                    true => peer_tx.protect_rtcp(&mut sealed),
+                    false => peer_tx.protect(&mut sealed),
+                };
+                if protected.is_ok() {
+                    &sealed[..]
+                } else {
+                    datagram
+                }
+            }
+            _ => datagram,
+        };
         let rtcp_port = how & 4 != 0;
         if rtcp_port || (call.rtcp_muxed() && rtcp::is_rtcp(datagram)) {
             let _ = call.handle_rtcp(from, datagram, NtpTime::from_unix(at));

@@ -16,14 +16,24 @@ fuzz_target!(|data: &[u8]| {
         version: 2,
     };
     let _ = parsed.accept_answer(&[AudioCodec::Pcmu, AudioCodec::Pcma]);
-    let Ok(negotiated) = parsed.negotiate(&[AudioCodec::Pcma, AudioCodec::Pcmu]) else {
+    let Ok(mut negotiated) = parsed.negotiate(&[AudioCodec::Pcma, AudioCodec::Pcmu]) else {
         return;
     };
+    let ours = [0x5a; 30];
+    if let Some(sdes) = &mut negotiated.srtp {
+        sdes.ours = Some(ours);
+    }
     let answer = answer_offer(data, &local, &negotiated);
-    let ours = MediaOffer::parse(answer.as_bytes()).expect("our answer reads back");
-    assert_eq!(ours.remote, local.rtp);
-    assert_eq!(ours.codecs, [negotiated.codec]);
-    assert_eq!(ours.rtcp_mux, negotiated.rtcp_mux);
+    let back = MediaOffer::parse(answer.as_bytes()).expect("our answer reads back");
+    assert_eq!(back.remote, local.rtp);
+    assert_eq!(back.codecs, [negotiated.codec]);
+    assert_eq!(back.rtcp_mux, negotiated.rtcp_mux);
+    let srtp = negotiated.srtp.is_some();
+    assert_eq!(
+        back.sdes.map(|s| s.theirs),
+        srtp.then_some(ours),
+        "our key reads back"
+    );
     let o = offer(&local, &[AudioCodec::Pcmu], 101);
     assert!(MediaOffer::parse(o.as_bytes()).is_ok());
 });

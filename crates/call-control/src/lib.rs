@@ -146,7 +146,17 @@ pub struct Config {
     /// Seed for SSRCs, sequence numbers and SDP session ids.
     pub seed: u64,
     /// Secret seed for SDES keys (the daemon draws it from the OS; keys follow from it).
-    pub srtp_seed: [u8; 16],
+    pub srtp_seed: SrtpSeed,
+}
+
+/// The secret our SDES keys are drawn from; its Debug shows nothing of it.
+#[derive(Clone, Copy, Default)]
+pub struct SrtpSeed(pub [u8; 16]);
+
+impl std::fmt::Debug for SrtpSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SrtpSeed(…)")
+    }
 }
 
 impl Config {
@@ -168,7 +178,7 @@ impl Config {
                 rtcp: true,
                 srtp: SrtpPolicy::Optional,
             },
-            srtp_seed: [0; 16],
+            srtp_seed: SrtpSeed::default(),
             trunks: HashMap::new(),
             push_per_second: 10,
             queues: QueueSet::default(),
@@ -422,7 +432,7 @@ impl Switch {
             queues,
             records: records::Records::default(),
             seed: config.seed,
-            srtp_keys: media::srtp::KeyGenerator::new(config.srtp_seed),
+            srtp_keys: media::srtp::KeyGenerator::new(config.srtp_seed.0),
             config,
             calls: HashMap::new(),
             names: HashMap::new(),

@@ -42,6 +42,14 @@ pub(crate) fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// 16 octets from the operating system's CSPRNG for the SDES key generator; no fallback:
+/// without the OS's randomness ivrd does not start.
+pub(crate) fn secret_seed() -> anyhow::Result<[u8; 16]> {
+    let mut seed = [0u8; 16];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("the OS random source: {e}"))?;
+    Ok(seed)
+}
+
 /// 64 bits from the operating system's CSPRNG (coupon serials must be unguessable); falls
 /// back to [`entropy`] only if the OS source fails.
 pub(crate) fn secure_random() -> u64 {

@@ -366,7 +366,8 @@ impl CallMedia {
     /// socket when [`rtcp_muxed`](Self::rtcp_muxed), else from the RTCP one. Reports go on
     /// through hold (RFC 3264 §5.1).
     pub fn poll_rtcp(&mut self, wall: NtpTime, out: &mut Vec<u8>) -> Option<SocketAddr> {
-        let remote = self.remote()?;
+        // A hold with c=0.0.0.0 (RFC 3264 §8.4) names no one to report to.
+        let remote = self.remote().filter(|r| !r.ip().is_unspecified())?;
         let to = match self.config.rtcp {
             RtcpMode::Off => return None,
             RtcpMode::Mux => remote,
@@ -385,11 +386,22 @@ impl CallMedia {
         }
     }
 
-    /// New SDES keys from a re-INVITE (or none: back to plain RTP); the same keys keep the
-    /// contexts, so a session refresh does not reset the replay windows.
+    /// New SDES keys from a re-INVITE (or none: back to plain RTP). Each direction's context
+    /// is kept while its key is: a new key of the peer's leaves our sending context (its
+    /// rollover counter) as it was, so no packet index is ever used twice under our key
+    /// (RFC 3711 §9.1), and a session refresh resets no replay window.
     pub fn set_srtp(&mut self, keys: Option<SrtpKeys>) {
-        if self.srtp.as_ref().map(|s| s.keys) != keys {
-            self.srtp = keys.map(Srtp::new);
+        match (&mut self.srtp, keys) {
+            (Some(srtp), Some(keys)) => {
+                if srtp.keys.ours != keys.ours {
+                    srtp.send = SrtpContext::new(&keys.ours);
+                }
+                if srtp.keys.theirs != keys.theirs {
+                    srtp.receive = SrtpContext::new(&keys.theirs);
+                }
+                srtp.keys = keys;
+            }
+            (slot, keys) => *slot = keys.map(Srtp::new),
         }
         self.config.srtp = keys;
     }

@@ -315,10 +315,11 @@ impl Reception {
         let delta = seq.wrapping_sub(self.max_seq);
         if delta < MAX_DROPOUT {
             if seq < self.max_seq {
-                self.cycles += 1 << 16;
+                self.cycles = self.cycles.wrapping_add(1 << 16);
             }
             self.max_seq = seq;
-        } else if delta <= u16::MAX - MAX_MISORDER {
+        } else if delta <= u16::MAX - MAX_MISORDER + 1 {
+            // (RFC 3550 A.1: udelta <= RTP_SEQ_MOD - MAX_MISORDER.)
             // A big jump: a restart if the next packet follows it.
             if self.bad_seq == Some(seq) {
                 *self = Self {

@@ -156,23 +156,35 @@ impl ReplayWindow {
 pub struct SrtpContext {
     rtp: SessionKeys,
     rtcp: SessionKeys,
-    /// Sending: the rollover counter and last sequence number; receiving: the same, as
-    /// estimated (§3.3.1).
+    /// Sending: our stream's rollover counter and last sequence number.
+    send: Stream,
+    /// Sending: the next SRTCP index.
+    srtcp_index: u32,
+    /// Receiving: the state of each source heard under this key (§3.2.3: one cryptographic
+    /// context per SSRC), the most recently started last; at most [`STREAMS`].
+    received: Vec<Stream>,
+}
+
+/// Sources followed per receiving context (a peer restarting its stream, a conference
+/// mixer's few); the oldest is forgotten past it.
+const STREAMS: usize = 4;
+
+/// One source's packet indices: the rollover counter and highest sequence number (sent, or
+/// estimated from what was received, §3.3.1), and the replay windows.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stream {
+    ssrc: u32,
     roc: u32,
     last_seq: Option<u16>,
     replay: ReplayWindow,
-    /// Sending: the next SRTCP index; receiving: the window on them.
-    srtcp_index: u32,
     rtcp_replay: ReplayWindow,
-    /// The stream this context has followed (a new SSRC starts afresh).
-    ssrc: Option<u32>,
 }
 
 impl std::fmt::Debug for SrtpContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SrtpContext")
-            .field("roc", &self.roc)
-            .field("last_seq", &self.last_seq)
+            .field("send", &self.send)
+            .field("received", &self.received)
             .finish_non_exhaustive()
     }
 }
@@ -212,12 +224,31 @@ impl SrtpContext {
         Self {
             rtp: SessionKeys::derive(master, 0),
             rtcp: SessionKeys::derive(master, 3),
-            roc: 0,
-            last_seq: None,
-            replay: ReplayWindow::default(),
+            send: Stream::default(),
             srtcp_index: 0,
-            rtcp_replay: ReplayWindow::default(),
-            ssrc: None,
+            received: Vec::new(),
+        }
+    }
+
+    /// What is known of source `ssrc` (a fresh state for a new one).
+    fn stream(&self, ssrc: u32) -> Stream {
+        let known = self.received.iter().find(|s| s.ssrc == ssrc);
+        known.copied().unwrap_or(Stream {
+            ssrc,
+            ..Stream::default()
+        })
+    }
+
+    /// Keeps `stream`'s state after an authentic packet.
+    fn keep(&mut self, stream: Stream) {
+        match self.received.iter_mut().find(|s| s.ssrc == stream.ssrc) {
+            Some(known) => *known = stream,
+            None => {
+                if self.received.len() == STREAMS {
+                    self.received.remove(0);
+                }
+                self.received.push(stream);
+            }
         }
     }
 
@@ -225,16 +256,19 @@ impl SrtpContext {
     pub fn protect(&mut self, packet: &mut Vec<u8>) -> Result<(), MediaError> {
         let header = header_len(packet)?;
         let (seq, ssrc) = seq_ssrc(packet);
+        self.send.ssrc = ssrc;
         if self
+            .send
             .last_seq
             .is_some_and(|last| seq < last && last - seq > 0x8000)
         {
-            self.roc = self.roc.wrapping_add(1);
+            self.send.roc = self.send.roc.wrapping_add(1);
         }
-        self.last_seq = Some(seq);
-        let index = (u64::from(self.roc) << 16) | u64::from(seq);
+        self.send.last_seq = Some(seq);
+        let roc = self.send.roc;
+        let index = (u64::from(roc) << 16) | u64::from(seq);
         self.rtp.crypt(ssrc, index, &mut packet[header..]);
-        let tag = self.rtp.tag(&[packet, &self.roc.to_be_bytes()]);
+        let tag = self.rtp.tag(&[packet, &roc.to_be_bytes()]);
         packet.extend_from_slice(&tag);
         Ok(())
     }
@@ -248,11 +282,8 @@ impl SrtpContext {
         let (body, tag) = packet.split_at(packet.len() - TAG_LEN);
         let header = header_len(body)?;
         let (seq, ssrc) = seq_ssrc(body);
-        let fresh_stream = self.ssrc != Some(ssrc);
-        let (roc, last, replay) = match fresh_stream {
-            true => (0, None, ReplayWindow::default()),
-            false => (self.roc, self.last_seq, self.replay),
-        };
+        let mut stream = self.stream(ssrc);
+        let (roc, last) = (stream.roc, stream.last_seq);
         // §3.3.1: the rollover counter this sequence number most likely belongs to.
         let guess = match last {
             None => roc,
@@ -261,7 +292,7 @@ impl SrtpContext {
             Some(_) => roc,
         };
         let index = (u64::from(guess) << 16) | u64::from(seq);
-        if !replay.fresh(index) {
+        if !stream.replay.fresh(index) {
             return Err(bad("replayed"));
         }
         if !same(&self.rtp.tag(&[body, &guess.to_be_bytes()]), tag) {
@@ -270,19 +301,14 @@ impl SrtpContext {
         out.clear();
         out.extend_from_slice(body);
         self.rtp.crypt(ssrc, index, &mut out[header..]);
-        let mut replay = replay;
-        replay.mark(index);
-        self.replay = replay;
-        self.ssrc = Some(ssrc);
+        stream.replay.mark(index);
         // §3.3.1: the counter moves on a wrap; the highest sequence number only forward.
         match last {
             Some(s_l) if guess == roc && seq <= s_l => {}
             Some(_) if guess == roc.wrapping_sub(1) => {}
-            _ => (self.roc, self.last_seq) = (guess, Some(seq)),
+            _ => (stream.roc, stream.last_seq) = (guess, Some(seq)),
         }
-        if fresh_stream {
-            (self.roc, self.last_seq) = (guess, Some(seq));
-        }
+        self.keep(stream);
         Ok(())
     }
 
@@ -311,7 +337,9 @@ impl SrtpContext {
         let (body, e_index) = signed.split_at(signed.len() - 4);
         let e_index = u32::from_be_bytes([e_index[0], e_index[1], e_index[2], e_index[3]]);
         let index = u64::from(e_index & !SRTCP_E);
-        if !self.rtcp_replay.fresh(index) {
+        let ssrc = u32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+        let mut stream = self.stream(ssrc);
+        if !stream.rtcp_replay.fresh(index) {
             return Err(bad("replayed"));
         }
         if !same(&self.rtcp.tag(&[signed]), tag) {
@@ -320,10 +348,10 @@ impl SrtpContext {
         out.clear();
         out.extend_from_slice(body);
         if e_index & SRTCP_E != 0 {
-            let ssrc = u32::from_be_bytes([body[4], body[5], body[6], body[7]]);
             self.rtcp.crypt(ssrc, index, &mut out[8..]);
         }
-        self.rtcp_replay.mark(index);
+        stream.rtcp_replay.mark(index);
+        self.keep(stream);
         Ok(())
     }
 }
@@ -469,7 +497,7 @@ mod tests {
             assert_eq!(out, plain, "packet {i}");
             sent.push(packet);
         }
-        assert_eq!((tx.roc, rx.roc), (1, 1));
+        assert_eq!((tx.send.roc, rx.received[0].roc), (1, 1));
         assert!(rx.unprotect(&sent[199], &mut out).is_err(), "a replay");
         assert!(
             rx.unprotect(&sent[180], &mut out).is_err(),
@@ -487,6 +515,29 @@ mod tests {
         packets.swap(1, 3);
         for p in &packets {
             rx.unprotect(p, &mut out).expect("in the window");
+        }
+    }
+
+    /// A peer that used two sources under one key: replays of either are refused however
+    /// they alternate (one context per SSRC, RFC 3711 §3.2.3).
+    #[test]
+    fn each_source_has_its_own_replay_window() {
+        let (mut tx, mut rx) = (SrtpContext::new(&key(5)), SrtpContext::new(&key(5)));
+        let mut out = Vec::new();
+        let protect = |tx: &mut SrtpContext, ssrc: u32, seq: u16| {
+            let mut p = rtp(seq, b"voice");
+            p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+            tx.protect(&mut p).expect("protect");
+            p
+        };
+        let a = protect(&mut tx, 0xa, 10);
+        let mut tx_b = SrtpContext::new(&key(5));
+        let b = protect(&mut tx_b, 0xb, 500);
+        rx.unprotect(&a, &mut out).expect("a");
+        rx.unprotect(&b, &mut out).expect("b");
+        for _ in 0..3 {
+            assert!(rx.unprotect(&a, &mut out).is_err(), "a replayed");
+            assert!(rx.unprotect(&b, &mut out).is_err(), "b replayed");
         }
     }
 

@@ -139,16 +139,7 @@ pub struct Negotiated {
 impl MediaOffer {
     /// Parses an SDP body. Errors are `NotAcceptable` (the caller answers 488).
     pub fn parse(body: &[u8]) -> Result<Self, SipError> {
-        let text = std::str::from_utf8(body)
-            .map_err(|_| SipError::NotAcceptable("SDP is not UTF-8".into()))?;
-        // A malformed attribute of a stream we refuse anyway (RFC 4475's `a=rtpmap:31 LPC`
-        // has no clock rate) must not cost the call: retry without those attributes.
-        let sdp = SessionDescription::parse(&BytesStr::from(text))
-            .or_else(|e| {
-                SessionDescription::parse(&BytesStr::from(without_foreign_attributes(text)))
-                    .map_err(|_| e)
-            })
-            .map_err(|e| SipError::NotAcceptable(format!("SDP: {e}")))?;
+        let sdp = read_sdp(body)?;
         let audio = sdp
             .media_descriptions
             .iter()
@@ -167,7 +158,10 @@ impl MediaOffer {
         let sdes = audio.crypto.iter().find_map(|c| {
             let [key] = &c.keys[..] else { return None };
             let theirs = BASE64.decode(key.key_and_salt.as_bytes()).ok()?;
-            (c.suite == SrtpSuite::AES_CM_128_HMAC_SHA1_80 && key.mki.is_none()).then_some(())?;
+            // Session parameters (UNENCRYPTED_SRTP, KDR, FEC_ORDER …) we do not do: an answerer
+            // must not accept what it does not support (RFC 4568 §6.3).
+            let plain = c.params.is_empty() && key.mki.is_none();
+            (c.suite == SrtpSuite::AES_CM_128_HMAC_SHA1_80 && plain).then_some(())?;
             Some(Sdes {
                 tag: c.tag,
                 theirs: theirs.try_into().ok()?,
@@ -311,6 +305,50 @@ pub struct LocalMedia {
     pub version: u64,
 }
 
+/// An SDP body read by ezk-sdp-types, the one reading of it that both the offer's use and our
+/// answer's m-lines follow.
+fn read_sdp(body: &[u8]) -> Result<SessionDescription, SipError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| SipError::NotAcceptable("SDP is not UTF-8".into()))?;
+    if huge_crypto_lifetime(text) {
+        return Err(SipError::NotAcceptable(
+            "SDP: an a=crypto key lifetime of 2^32 or more".into(),
+        ));
+    }
+    // A malformed attribute of a stream we refuse anyway (RFC 4475's `a=rtpmap:31 LPC` has no
+    // clock rate) must not cost the call: retry without those attributes.
+    SessionDescription::parse(&BytesStr::from(text))
+        .or_else(|e| {
+            SessionDescription::parse(&BytesStr::from(without_foreign_attributes(text)))
+                .map_err(|_| e)
+        })
+        .map_err(|e| SipError::NotAcceptable(format!("SDP: {}", printable(&e.to_string()))))
+}
+
+/// Whether an `a=crypto` line has a `|2^N` key lifetime with N ≥ 32 (ezk-sdp-types computes
+/// 2^N in a u32, which overflows: a panic in a debug build, found by fuzzing).
+fn huge_crypto_lifetime(text: &str) -> bool {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("a=crypto"))
+        .flat_map(|l| l.split("|2^").skip(1))
+        .any(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.len() > 2 || digits.parse::<u32>().is_ok_and(|n| n >= 32)
+        })
+}
+
+/// A parser's error as one line without key material: its first line, cut before any
+/// `inline:` (an SDES key), for logs and the 488's Warning header.
+fn printable(error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default();
+    let first = first.split("inline:").next().unwrap_or_default();
+    first
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
+}
+
 /// The offer's text with the `a=` lines of every media section except audio ones removed.
 fn without_foreign_attributes(text: &str) -> String {
     let mut foreign = false;
@@ -328,36 +366,52 @@ fn without_foreign_attributes(text: &str) -> String {
 
 /// Writes the answer to `offer` (its raw SDP) for `negotiated`: RFC 3264 §6 wants one m-line
 /// per offered m-line, in order, so the audio stream we take is answered in place and every
-/// other stream (video, a second audio) is refused with port 0.
+/// other stream (video, a second audio) is refused with port 0. The m-lines are the ones the
+/// offer's parse saw (a malformed `m=audio049217` line once went back as `m=audio049217 0 0
+/// 12`, which our own parser then read as audio of protocol `0`: found by fuzzing).
 pub fn answer_offer(offer: &[u8], local: &LocalMedia, negotiated: &Negotiated) -> String {
-    let text = String::from_utf8_lossy(offer);
-    let lines: Vec<Vec<&str>> = text
-        .lines()
-        .filter_map(|l| l.trim_end().strip_prefix("m="))
-        .map(|m| m.split_whitespace().collect())
-        .collect();
-    let taken = lines
-        .iter()
-        .position(|f| f.first() == Some(&"audio") && f.get(1) != Some(&"0"));
     let full = answer(local, negotiated);
+    let Ok(sdp) = read_sdp(offer) else {
+        return full;
+    };
+    let streams = &sdp.media_descriptions;
+    let taken = streams
+        .iter()
+        .position(|m| m.media.media_type == MediaType::Audio && m.media.port != 0);
     let (Some(taken), Some(at)) = (taken, full.find("m=audio")) else {
         return full;
     };
     let (session, audio) = full.split_at(at);
-    let mut sdp = session.to_string();
-    for (i, fields) in lines.iter().enumerate() {
+    let mut out = session.to_string();
+    for (i, m) in streams.iter().enumerate() {
         if i == taken {
-            sdp.push_str(audio);
-        } else if let [media, _port, proto, fmt, ..] = fields[..] {
-            let _ = write!(sdp, "m={media} 0 {proto} {fmt}\r\n");
+            out.push_str(audio);
+        } else {
+            let fmt = m.media.fmts.first().copied().unwrap_or(0);
+            let _ = write!(
+                out,
+                "m={} 0 {} {fmt}\r\n",
+                m.media.media_type, m.media.proto
+            );
         }
     }
-    sdp
+    out
 }
 
 /// Writes our offer (late offer: an INVITE without SDP gets it in the 2xx, RFC 3261 §13.2.1):
 /// `codecs` in order of preference, telephone-event at `telephone_event`, ptime 20, sendrecv.
 pub fn offer(local: &LocalMedia, codecs: &[AudioCodec], telephone_event: u8) -> String {
+    offer_srtp(local, codecs, telephone_event, None)
+}
+
+/// [`offer`], as `RTP/SAVP` with our SDES key (tag 1) when `key` is given: a re-offer in a
+/// call that is SRTP (a re-INVITE without SDP, our session refresh) keeps it so.
+pub fn offer_srtp(
+    local: &LocalMedia,
+    codecs: &[AudioCodec],
+    telephone_event: u8,
+    key: Option<SdesKey>,
+) -> String {
     let (net, ip) = match local.rtp.ip() {
         IpAddr::V4(ip) => ("IP4", ip.to_string()),
         IpAddr::V6(ip) => ("IP6", ip.to_string()),
@@ -369,15 +423,43 @@ pub fn offer(local: &LocalMedia, codecs: &[AudioCodec], telephone_event: u8) -> 
         let _ = write!(fmts, "{pt} ");
         let _ = write!(maps, "a=rtpmap:{pt} {}/8000\r\n", codec.encoding());
     }
+    let (profile, crypto) = match key {
+        Some(key) => (
+            "RTP/SAVP",
+            format!(
+                "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+                BASE64.encode(key)
+            ),
+        ),
+        None => ("RTP/AVP", String::new()),
+    };
     format!(
         "v=0\r\no=ivrd {} {} IN {net} {ip}\r\ns=ivrd\r\nc=IN {net} {ip}\r\nt=0 0\r\n\
-         m=audio {} RTP/AVP {fmts}{telephone_event}\r\n{maps}\
+         m=audio {} {profile} {fmts}{telephone_event}\r\n{maps}\
          a=rtpmap:{telephone_event} telephone-event/8000\r\na=fmtp:{telephone_event} 0-15\r\n\
-         a=ptime:20\r\na=rtcp-mux\r\na=sendrecv\r\n",
+         a=ptime:20\r\na=rtcp-mux\r\na=sendrecv\r\n{crypto}",
         local.session_id,
         local.version,
         local.rtp.port(),
     )
+}
+
+/// The SRTP of an answer to our re-offer, held to the call's: SRTP stays SRTP (the peer's
+/// key may change, ours stays), RTP stays RTP; a switch either way is an error.
+pub(crate) fn keep_srtp(
+    current: Option<Sdes>,
+    answered: Option<Sdes>,
+) -> Result<Option<Sdes>, SipError> {
+    match (current, answered) {
+        (None, None) => Ok(None),
+        (Some(ours), Some(new)) => Ok(Some(Sdes {
+            ours: ours.ours,
+            ..new
+        })),
+        _ => Err(SipError::NotAcceptable(
+            "a re-offer may not switch between RTP and SRTP".into(),
+        )),
+    }
 }
 
 /// Writes an answer with only our audio stream (RFC 3264 §6: our codec, the offer's
@@ -520,10 +602,47 @@ mod tests {
             let other = SIPP_OFFER.replace("RTP/AVP", proto);
             assert!(MediaOffer::parse(other.as_bytes()).is_err(), "{proto}");
         }
+        // Session parameters or a lifetime past 2^31 are not for us; keys stay out of errors.
+        let unencrypted = savp.replace(
+            &format!("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n"),
+            &format!("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{key} UNENCRYPTED_SRTP\r\n"),
+        );
+        let offer = MediaOffer::parse(unencrypted.as_bytes()).expect("parses");
+        assert!(offer.sdes.is_none());
+        let huge = savp.replace("|2^20|", "|2^40|");
+        let e = MediaOffer::parse(huge.as_bytes()).expect_err("refused");
+        assert!(!e.to_string().contains(key), "{e}");
+        let broken = savp.replace(
+            &format!("inline:{key}\r\n"),
+            &format!("inline:{key}|x|\r\n"),
+        );
+        if let Err(e) = MediaOffer::parse(broken.as_bytes()) {
+            assert!(!e.to_string().contains(key), "{e}");
+        }
         // Plain RTP with a crypto line is plain RTP.
         let avp = savp.replace("RTP/SAVP", "RTP/AVP");
         let plain = MediaOffer::parse(avp.as_bytes()).expect("parses");
         assert_eq!(plain.negotiate(&[AudioCodec::Pcmu]).expect("ok").srtp, None);
+    }
+
+    /// Found by the `sdp` fuzz target (CI, 2026-12-03): an m-line without a space after its
+    /// media (`m=audio049217`), which ezk-sdp-types reads as audio on 49217. The answer's
+    /// refused m-lines were cut from the text by whitespace, so that line went back as
+    /// `m=audio049217 0 0 12`, audio "on protocol 0", and our answer did not read back.
+    #[test]
+    fn the_answer_to_a_run_together_m_line_reads_back() {
+        let offer = "v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 142.0.2.5\r\nt=3149328700 0\r\nm=audio049217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:3IP4 142.0.2.5\r\nt=3149328700 0\r\nm=audio 49217 RTP/AVP 0 12\r\n1 LPC\r\n";
+        let parsed = MediaOffer::parse(offer.as_bytes()).expect("ezk reads it");
+        let n = parsed.negotiate(&[AudioCodec::Pcmu]).expect("PCMU");
+        let local = LocalMedia {
+            rtp: "192.0.2.10:20000".parse().expect("addr"),
+            session_id: 1,
+            version: 2,
+        };
+        let answer = answer_offer(offer.as_bytes(), &local, &n);
+        let back = MediaOffer::parse(answer.as_bytes()).expect("our answer reads back");
+        assert_eq!(back.remote, local.rtp);
+        assert_eq!(answer.matches("m=").count(), 3, "{answer}");
     }
 
     fn offer_sdp_has_mux(local: &LocalMedia) -> bool {

@@ -208,7 +208,8 @@ async fn serve(
     let codecs = config.codecs().map_err(anyhow::Error::msg)?;
     // ivrd is the agents' registrar when any agent has a password to register with.
     let registrar = loaded.queues.agents.iter().any(|a| a.password.is_some());
-    let core_config = core_config(&config, loaded.flows, loaded.queues, &codecs, seed);
+    let mut core_config = core_config(&config, loaded.flows, loaded.queues, &codecs, seed);
+    core_config.srtp_seed = call_control::SrtpSeed(clock::secret_seed()?);
     let core = call_control::Switch::new(core_config);
     let mut d = Daemon {
         data: loaded.data,
@@ -360,10 +361,6 @@ fn core_config(
     core.push_per_second = config.push.per_second;
     core.queues = queues;
     core.seed = seed;
-    let mut srtp_seed = [0u8; 16];
-    srtp_seed[..8].copy_from_slice(&clock::secure_random().to_le_bytes());
-    srtp_seed[8..].copy_from_slice(&clock::secure_random().to_le_bytes());
-    core.srtp_seed = srtp_seed;
     core
 }
 

@@ -80,6 +80,8 @@ impl TcpConnections {
             .await
             .map_err(|e| anyhow::anyhow!("SIP {name} {addr}: {e}"))?;
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        // Failed handshakes (scanners, plain TCP on the TLS port) logged once per 10 s.
+        let handshakes = Arc::new(Mutex::new(LogLimiter::default()));
         let counts = Arc::new(Mutex::new(Counts::default()));
         tokio::spawn(async move {
             let mut log = LogLimiter::default();
@@ -102,6 +104,7 @@ impl TcpConnections {
                 }
                 let _ = stream.set_nodelay(true);
                 let (events, counts, acceptor) = (events.clone(), counts.clone(), acceptor.clone());
+                let handshakes = handshakes.clone();
                 tokio::spawn(async move {
                     let (tx, rx) = unbounded_channel::<Vec<u8>>();
                     match acceptor {
@@ -116,8 +119,19 @@ impl TcpConnections {
                                     let _ = events.send(TcpEvent::Opened { remote, writer: tx });
                                     serve_connection(tls, remote, limits, rx, &events).await;
                                 }
-                                Ok(Err(e)) => info!(%remote, error = %e, "TLS handshake failed"),
-                                Err(_) => info!(%remote, "TLS handshake not done in time"),
+                                failed => {
+                                    let why = match failed {
+                                        Ok(Err(e)) => e.to_string(),
+                                        _ => "not done in time".to_string(),
+                                    };
+                                    let skipped = handshakes
+                                        .lock()
+                                        .ok()
+                                        .and_then(|mut l| l.hit(clock::now(), "handshake"));
+                                    if let Some(skipped) = skipped {
+                                        info!(%remote, error = %why, skipped, "TLS handshake failed");
+                                    }
+                                }
                             }
                         }
                     }

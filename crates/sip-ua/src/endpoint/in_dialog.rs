@@ -8,7 +8,7 @@ use super::{Endpoint, TimerRef};
 use crate::build::Extra;
 use crate::call::{CallState, Retransmit};
 use crate::message::{Method, Request};
-use crate::sdp::{self, LocalMedia, MediaOffer, Negotiated, Sdes};
+use crate::sdp::{self, LocalMedia, MediaOffer, Negotiated};
 use crate::{
     CallId, EndReason, Event, Flow, Output, SipError, TransferOutcome, Transport, dtmf_info,
 };
@@ -52,7 +52,8 @@ impl Endpoint {
                 c.media = Some((local, current));
                 c.offered = Some(local);
                 let te = current.telephone_event.unwrap_or(TELEPHONE_EVENT);
-                (sdp::offer(&local, &self.config.codecs, te), None)
+                let key = current.srtp.and_then(|s| s.ours);
+                (sdp::offer_srtp(&local, &self.config.codecs, te, key), None)
             }
             false => match self.answer_reoffer(call, &req.common.body) {
                 Ok((answer, negotiated)) => (answer, Some(negotiated)),
@@ -103,18 +104,7 @@ impl Endpoint {
         let mut negotiated = offer.negotiate(&[current.codec])?;
         negotiated.telephone_event = offer.telephone_event;
         // SRTP neither starts nor stops mid-call; a new key of the peer's is taken, ours kept.
-        negotiated.srtp = match (negotiated.srtp, current.srtp) {
-            (None, None) => None,
-            (Some(new), Some(ours)) => Some(Sdes {
-                ours: ours.ours,
-                ..new
-            }),
-            _ => {
-                return Err(SipError::NotAcceptable(
-                    "a re-offer may not switch between RTP and SRTP".into(),
-                ));
-            }
-        };
+        negotiated.srtp = sdp::keep_srtp(current.srtp, negotiated.srtp)?;
         local.version += 1;
         c.media = Some((local, negotiated));
         Ok((sdp::answer_offer(body, &local, &negotiated), negotiated))
@@ -151,10 +141,16 @@ impl Endpoint {
     /// Late offer: the ACK carries the answer to the offer in our 2xx (RFC 3261 §13.2.1). An
     /// ACK without one, or with none of our codecs, leaves the call without media: BYE.
     fn take_answer(&mut self, now: Instant, call: CallId, local: LocalMedia, ack: &Request) {
+        let current = self.calls.get(&call).and_then(|c| c.media).map(|(_, n)| n);
         let answer = match ack.common.body.is_empty() {
             true => Err(SipError::NotAcceptable("the ACK has no SDP answer".into())),
             false => MediaOffer::parse(&ack.common.body)
-                .and_then(|answer| answer.accept_answer(&self.config.codecs)),
+                .and_then(|answer| answer.accept_answer(&self.config.codecs))
+                .and_then(|mut n| {
+                    // An answer to our re-offer keeps the call's SRTP (a late offer's is RTP).
+                    n.srtp = sdp::keep_srtp(current.and_then(|c| c.srtp), n.srtp)?;
+                    Ok(n)
+                }),
         };
         match answer {
             Ok(negotiated) => {

@@ -88,7 +88,8 @@ impl Endpoint {
         match (c.peer_allows_update, c.media) {
             (false, Some((local, current))) => {
                 let te = current.telephone_event.unwrap_or(TELEPHONE_EVENT);
-                let offer = sdp::offer(&local, &[current.codec], te);
+                let key = current.srtp.and_then(|s| s.ours);
+                let offer = sdp::offer_srtp(&local, &[current.codec], te, key);
                 let body = Some(("application/sdp", offer.as_str()));
                 self.send_in_dialog(now, call, Method::Invite, &headers, body);
             }
