@@ -3,6 +3,8 @@
 # seed.sh when missing), one after another; fails on the first crash, whose input libFuzzer
 # leaves in fuzz/artifacts/<target>/. Prints each target's executions and coverage.
 #   fuzz/run.sh 3600 sip_message     # an hour of one target
+#   FUZZ_RUNS=10000 fuzz/run.sh 120  # CI: 10,000 inputs each from seed 1 (the same every run;
+#                                    # SECONDS only bounds the time)
 # Needs the nightly toolchain and cargo-fuzz (.ci/run installs it under target/tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,8 @@ for t in "${targets[@]}"; do
       tail -n 40 "$log"; echo "fuzz: $t regression failed" >&2; exit 1; }
   fi
   if ! (cd fuzz && cargo +nightly fuzz run -O -a "$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        -max_total_time="$seconds" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS -seed=1} \
+        -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         >"../$log" 2>&1); then
     tail -n 60 "$log"
     echo "fuzz: $t failed (input in fuzz/artifacts/$t/)" >&2
@@ -34,5 +37,6 @@ for t in "${targets[@]}"; do
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-  echo "fuzz: $t ${seconds}s, $execs executions, coverage $cov edges, no crash"
+  took=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo "$seconds")
+  echo "fuzz: $t ${took}s, $execs executions, coverage $cov edges, no crash"
 done
