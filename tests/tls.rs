@@ -2,13 +2,15 @@
 //! TLS): it trusts only ivrd's self-signed certificate, sends OPTIONS and an SRTP INVITE to a
 //! `sips:` URI, and presses `#` by SIP INFO; the demo flow's goodbye ends in ivrd's BYE, which
 //! comes back over the same connection. Plain TCP on the TLS port fails its handshake and
-//! harms nothing. Real sockets on 127.0.0.1, so this file reads the clock.
+//! harms nothing. A second call sends its key presses as SRTP itself: protected with another
+//! key than the one it offered, nothing is heard; with its own, the key is. Real sockets on
+//! 127.0.0.1, so this file reads the clock.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpStream, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,4 +189,111 @@ fn a_tls_client_calls_a_sips_uri_with_srtp_and_gets_ivrds_bye_on_its_connection(
             .any(|l| l.contains("media ended") && l.contains("srtp=true"))
     });
     assert_eq!(ivrd.digits(&call_id), "#", "{}", ivrd.log_text());
+}
+
+/// RFC 4733 presses of `key` as SRTP from `from` to `to`, protected with `master`.
+fn press(from: &UdpSocket, to: std::net::SocketAddr, key: char, master: [u8; 30], seq: u16) {
+    let mut srtp = media::srtp::SrtpContext::new(&media::srtp::MasterKey(master));
+    let mut sender = media::rtp::RtpSender::new(0x1234, seq, u32::from(seq) * 160);
+    let start = sender.timestamp();
+    let events = media::rfc4733::encode_key(key, 800, 10).expect("a key");
+    for (i, event) in events.iter().enumerate() {
+        let mut packet = Vec::new();
+        sender
+            .packet(101, i == 0, &event.to_bytes(), Some(start), &mut packet)
+            .expect("packet");
+        sender.advance(160);
+        srtp.protect(&mut packet).expect("protect");
+        from.send_to(&packet, to).expect("send");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn srtp_sent_with_another_key_than_offered_is_not_heard() {
+    let (ivrd, port, cert) = Ivrd::start_tls("keys");
+    let mut tls = connect(port, &cert);
+    let local = tls.sock.local_addr().expect("local");
+    let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp socket");
+    let rtp_port = rtp.local_addr().expect("addr").port();
+    let (offered, other) = ([0x11u8; 30], [0x22u8; 30]);
+    use base64::Engine as _;
+    let inline = base64::engine::general_purpose::STANDARD.encode(offered);
+    let sdp = format!(
+        "v=0\r\no=client 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/SAVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{inline}\r\n"
+    );
+    let call_id = format!("tls-keys-{}", std::process::id());
+    let head = |to: &str, cseq: &str| {
+        format!(
+            "Via: SIP/2.0/TLS {local};branch=z9hG4bK-{cseq}\r\nFrom: <sips:client@127.0.0.1>;tag=k1\r\n\
+             To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nMax-Forwards: 70\r\n"
+        )
+    };
+    let invite = format!(
+        "INVITE sips:999@127.0.0.1:{port} SIP/2.0\r\n{}Contact: <sips:client@{local}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        head(&format!("<sips:999@127.0.0.1:{port}>"), "1 INVITE"),
+        sdp.len()
+    );
+    let mut pending = Vec::new();
+    tls.write_all(invite.as_bytes()).expect("INVITE");
+    let answer = read_final(&mut tls, &mut pending);
+    assert!(
+        answer.starts_with("SIP/2.0 200") && answer.contains("RTP/SAVP"),
+        "{answer}"
+    );
+    let ivrd_rtp: u16 = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio ")?.split(' ').next()?.parse().ok())
+        .expect("ivrd's RTP port");
+    let to = header(&answer, "To").to_string();
+    let contact = header(&answer, "Contact");
+    let target = contact
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    let ack = format!(
+        "ACK {target} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+        head(&to, "1 ACK")
+    );
+    tls.write_all(ack.as_bytes()).expect("ACK");
+    let to_ivrd = std::net::SocketAddr::from(([127, 0, 0, 1], ivrd_rtp));
+    press(&rtp, to_ivrd, '5', other, 1000);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        ivrd.digits(&call_id),
+        "",
+        "a key heard through the wrong SRTP key"
+    );
+    press(&rtp, to_ivrd, '7', offered, 2000);
+    common::wait_until("the 7 sent with the offered key", 5, || {
+        ivrd.digits(&call_id) == "7"
+    });
+    let bye = format!(
+        "BYE {target} SIP/2.0\r\n{}Content-Length: 0\r\n\r\n",
+        head(&to, "2 BYE")
+    );
+    tls.write_all(bye.as_bytes()).expect("BYE");
+    let ok = read_final(&mut tls, &mut pending);
+    assert!(
+        ok.starts_with("SIP/2.0 200") && ok.contains("CSeq: 2 BYE"),
+        "{ok}"
+    );
+    common::wait_until("the media to end", 5, || {
+        ivrd.call_lines(&call_id)
+            .iter()
+            .any(|l| l.contains("media ended"))
+    });
+    let ended = ivrd.call_lines(&call_id);
+    let ended = ended
+        .iter()
+        .find(|l| l.contains("media ended"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        ended.contains("srtp=true") && !ended.contains("srtp_refused=0 "),
+        "{ended}"
+    );
 }
