@@ -99,12 +99,7 @@ fn baresip_calls_with_srtp() {
         ";mediaenc=srtp-mand",
     );
     let (_phone, call) = demo_call(&ivrd, phone, "baresip-srtp", ivrd.port, "");
-    let ended = || {
-        let lines = ivrd.call_lines(&call);
-        lines.into_iter().find(|l| l.contains("media ended"))
-    };
-    wait_until("the media to end", 5, || ended().is_some());
-    let ended = ended().unwrap_or_default();
+    let ended = ivrd.media_ended(&call);
     assert!(
         ended.contains(" srtp=true") && ended.contains(" srtp_refused=0"),
         "{ended}"
@@ -213,12 +208,7 @@ fn baresip_and_ivrd_exchange_rtcp() {
         );
         phone.keys("#");
         phone.expect_bye(&call);
-        let ended = || {
-            let lines = ivrd.call_lines(&call);
-            lines.into_iter().find(|l| l.contains("media ended"))
-        };
-        wait_until("the media to end", 5, || ended().is_some());
-        let line = ended().unwrap_or_default();
+        let line = ivrd.media_ended(&call);
         eprintln!("mux {mux}: {line}");
         let field = |name: &str| -> Option<u64> {
             let v = line.split(&format!(" {name}=")).nth(1)?;
@@ -263,12 +253,7 @@ fn baresip_calls_over_tls_with_srtp() {
         tls.iter().any(|m| m.starts_with("INVITE ")) && tls.iter().any(|m| m.starts_with("BYE ")),
         "the INVITE and ivrd's BYE over TLS: {trace:#?}"
     );
-    let ended = || {
-        let lines = ivrd.call_lines(&call);
-        lines.into_iter().find(|l| l.contains("media ended"))
-    };
-    wait_until("the media to end", 5, || ended().is_some());
-    let ended = ended().unwrap_or_default();
+    let ended = ivrd.media_ended(&call);
     assert!(
         ended.contains(" srtp=true") && ended.contains(" srtp_refused=0"),
         "{ended}"

@@ -183,11 +183,8 @@ fn a_tls_client_calls_a_sips_uri_with_srtp_and_gets_ivrds_bye_on_its_connection(
     }
     reply.push_str("Content-Length: 0\r\n\r\n");
     tls.write_all(reply.as_bytes()).expect("200 to BYE");
-    common::wait_until("the call's media to end", 5, || {
-        ivrd.call_lines(&call_id)
-            .iter()
-            .any(|l| l.contains("media ended") && l.contains("srtp=true"))
-    });
+    let ended = ivrd.media_ended(&call_id);
+    assert!(ended.contains("srtp=true"), "{ended}");
     assert_eq!(ivrd.digits(&call_id), "#", "{}", ivrd.log_text());
 }
 
@@ -281,17 +278,7 @@ fn srtp_sent_with_another_key_than_offered_is_not_heard() {
         ok.starts_with("SIP/2.0 200") && ok.contains("CSeq: 2 BYE"),
         "{ok}"
     );
-    common::wait_until("the media to end", 5, || {
-        ivrd.call_lines(&call_id)
-            .iter()
-            .any(|l| l.contains("media ended"))
-    });
-    let ended = ivrd.call_lines(&call_id);
-    let ended = ended
-        .iter()
-        .find(|l| l.contains("media ended"))
-        .cloned()
-        .unwrap_or_default();
+    let ended = ivrd.media_ended(&call_id);
     assert!(
         ended.contains("srtp=true") && !ended.contains("srtp_refused=0 "),
         "{ended}"

@@ -98,7 +98,7 @@ impl Ivrd {
         ivrd
     }
 
-    /// Starts `ivrd serve` with SIP over TLS too (`[sip.tls]`) on a port of its own, with a
+    /// Starts `ivrd serve` with SIP over TLS too (`[sip.tls]`) on a port the kernel picks, with a
     /// certificate for 127.0.0.1 from a test CA, both made by `openssl`. Returns the TLS port
     /// and the CA's PEM file (a client's trust anchor).
     pub fn start_tls(name: &str) -> (Self, u16, PathBuf) {
@@ -166,17 +166,23 @@ impl Ivrd {
             assert!(made.success(), "openssl step {i} failed: {step:?}");
         }
         let ca = PathBuf::from(ca);
-        let port = free_tcp_port();
         let config = dir.join("ivrd.toml");
         std::fs::write(
             &config,
             format!(
-                "[sip.tls]\nlisten = \"127.0.0.1:{port}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+                "[sip.tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{}\"\nkey = \"{}\"\n",
                 cert, key
             ),
         )
         .expect("config");
         let ivrd = Self::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+        // The port the kernel gave (one drawn here could be taken before ivrd binds it).
+        let log = ivrd.log_text();
+        let bound = log.lines().find(|l| l.contains("SIP over TLS"));
+        let port = bound
+            .and_then(|l| l.split("listen=127.0.0.1:").nth(1))
+            .and_then(|p| p.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no TLS port in the log:\n{log}"));
         (ivrd, port, ca)
     }
 
@@ -232,6 +238,17 @@ impl Ivrd {
             .filter(|l| l.contains(&needle))
             .map(str::to_string)
             .collect()
+    }
+
+    /// The leg's "media ended" line (its RTP, RTCP and SRTP counts), once the media ends
+    /// (within 5 s).
+    pub fn media_ended(&self, call_id: &str) -> String {
+        let ended = || {
+            let lines = self.call_lines(call_id);
+            lines.into_iter().find(|l| l.contains("media ended"))
+        };
+        wait_until("the media to end", 5, || ended().is_some());
+        ended().unwrap_or_default()
     }
 
     pub fn digits(&self, call_id: &str) -> String {

@@ -583,8 +583,7 @@ impl CallMedia {
                 .packet(te, marker, &event.to_bytes(), Some(start), out)
                 .is_ok();
             if sent {
-                self.rtcp
-                    .rtp_sent(self.sender.timestamp(), out.len().saturating_sub(12));
+                self.rtcp.rtp_sent(out.len().saturating_sub(12));
             }
             self.sender.advance(FRAME as u32);
             return sent.then_some(remote);
@@ -609,7 +608,7 @@ impl CallMedia {
                 .packet(self.config.audio_payload_type, marker, &frame, None, out)
                 .is_ok();
             if sent {
-                self.rtcp.rtp_sent(self.sender.timestamp(), FRAME);
+                self.rtcp.rtp_sent(FRAME);
             }
             self.sent_any = sent;
         } else {

@@ -40,7 +40,6 @@ pub struct RtcpSession {
     peer: Option<(u32, Reception)>,
     packets_sent: u32,
     octets_sent: u32,
-    last_timestamp: u32,
     sent_since_report: bool,
     next_report: MediaTime,
     rng: u64,
@@ -57,7 +56,6 @@ impl RtcpSession {
             peer: None,
             packets_sent: 0,
             octets_sent: 0,
-            last_timestamp: 0,
             sent_since_report: false,
             next_report: MediaTime(INTERVAL_SAMPLES / 2),
             rng: seed | 1,
@@ -74,11 +72,10 @@ impl RtcpSession {
         }
     }
 
-    /// We sent an RTP packet with this timestamp and payload length.
-    pub fn rtp_sent(&mut self, timestamp: u32, payload_len: usize) {
+    /// We sent an RTP packet with this payload length.
+    pub fn rtp_sent(&mut self, payload_len: usize) {
         self.packets_sent = self.packets_sent.wrapping_add(1);
         self.octets_sent = self.octets_sent.wrapping_add(payload_len as u32);
-        self.last_timestamp = timestamp;
         self.sent_since_report = true;
     }
 
@@ -152,11 +149,6 @@ impl RtcpSession {
         true
     }
 
-    /// Our last timestamp sent (for an SR's RTP time when nothing is playing).
-    pub fn last_timestamp(&self) -> u32 {
-        self.last_timestamp
-    }
-
     /// What the reports said so far.
     pub fn quality(&self) -> RtcpQuality {
         self.quality
@@ -189,7 +181,7 @@ mod tests {
         let mut a = RtcpSession::new(0xa, "a@test", 1);
         let mut b = RtcpSession::new(0xb, "b@test", 2);
         for i in 0..200u16 {
-            a.rtp_sent(u32::from(i) * 160, 160);
+            a.rtp_sent(160);
             b.rtp_received(0xa, 1000 + i);
         }
         let mut out = Vec::new();

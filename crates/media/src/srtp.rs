@@ -76,11 +76,7 @@ impl SessionKeys {
         for (b, s) in iv[8..14].iter_mut().zip(&index.to_be_bytes()[2..]) {
             *b ^= s;
         }
-        let mut stream = vec![0u8; data.len()];
-        keystream(&self.cipher, iv, &mut stream);
-        for (d, k) in data.iter_mut().zip(stream) {
-            *d ^= k;
-        }
+        apply_keystream(&self.cipher, iv, data);
     }
 
     /// The 80-bit tag of `parts` concatenated.
@@ -96,16 +92,25 @@ impl SessionKeys {
     }
 }
 
-/// AES counter mode from `iv` (its last two octets the block counter).
-fn keystream(cipher: &Aes128, iv: [u8; 16], out: &mut [u8]) {
-    for (i, chunk) in out.chunks_mut(16).enumerate() {
+/// XORs `data` with the AES counter-mode keystream from `iv` (its last two octets the block
+/// counter), block by block in place: no buffer per packet on the media path.
+fn apply_keystream(cipher: &Aes128, iv: [u8; 16], data: &mut [u8]) {
+    for (i, chunk) in data.chunks_mut(16).enumerate() {
         let mut block = iv;
         let counter = u16::from_be_bytes([iv[14], iv[15]]).wrapping_add(i as u16);
         block[14..].copy_from_slice(&counter.to_be_bytes());
         let mut block = aes::Block::from(block);
         cipher.encrypt_block(&mut block);
-        chunk.copy_from_slice(&block[..chunk.len()]);
+        for (d, k) in chunk.iter_mut().zip(block.iter()) {
+            *d ^= k;
+        }
     }
+}
+
+/// The keystream itself (key derivation, the RFC's vectors).
+fn keystream(cipher: &Aes128, iv: [u8; 16], out: &mut [u8]) {
+    out.fill(0);
+    apply_keystream(cipher, iv, out);
 }
 
 /// Tags compared in constant time.

@@ -165,8 +165,9 @@ async fn serve(
             key: Some(key),
         } => {
             let server = tls::server_config(cert, key)?;
-            info!(listen = %at, "SIP over TLS");
-            Some(TcpConnections::listen(*at, limits, tls_tx, Some(server)).await?)
+            let tls = TcpConnections::listen(*at, limits, tls_tx, Some(server)).await?;
+            info!(listen = %tls.local, "SIP over TLS");
+            Some(tls)
         }
         _ => None,
     };
@@ -270,32 +271,8 @@ async fn serve(
                 }
                 Err(e) => warn!(error = %e, "SIP UDP receive failed"),
             },
-            Some(event) = tcp_rx.recv() => match event {
-                TcpEvent::Message { remote, data } => {
-                    let flow = d.flow(Transport::Tcp, remote);
-                    d.sip.handle_input(clock::now(), Input::Datagram { flow, data: &data });
-                }
-                TcpEvent::Oversized { remote, head } => {
-                    let flow = d.flow(Transport::Tcp, remote);
-                    d.sip.handle_input(clock::now(), Input::Oversized { flow, head: &head });
-                }
-                other => d.tcp.handle_event(other),
-            },
-            Some(event) = tls_rx.recv() => match event {
-                TcpEvent::Message { remote, data } => {
-                    let flow = d.flow(Transport::Tls, remote);
-                    d.sip.handle_input(clock::now(), Input::Datagram { flow, data: &data });
-                }
-                TcpEvent::Oversized { remote, head } => {
-                    let flow = d.flow(Transport::Tls, remote);
-                    d.sip.handle_input(clock::now(), Input::Oversized { flow, head: &head });
-                }
-                other => {
-                    if let Some(tls) = &mut d.tls {
-                        tls.handle_event(other);
-                    }
-                }
-            },
+            Some(event) = tcp_rx.recv() => d.stream_event(Transport::Tcp, event),
+            Some(event) = tls_rx.recv() => d.stream_event(Transport::Tls, event),
             Some(r) = report_rx.recv() => d.media_report(r),
             _ = publish.tick() => d.publish(),
             Some((call, input)) = replies_rx.recv() => {
@@ -374,6 +351,28 @@ async fn sleep_until(at: Option<Instant>) {
 impl Daemon {
     /// The flow for a peer: our advertised address is the configured one, the listen address,
     /// or the local address that routes to the peer.
+    /// An event of a TCP or TLS connection: a message to the endpoint, or a connection opened
+    /// or closed to its listener's table.
+    fn stream_event(&mut self, transport: Transport, event: TcpEvent) {
+        match event {
+            TcpEvent::Message { remote, data } => {
+                let flow = self.flow(transport, remote);
+                self.sip
+                    .handle_input(clock::now(), Input::Datagram { flow, data: &data });
+            }
+            TcpEvent::Oversized { remote, head } => {
+                let flow = self.flow(transport, remote);
+                self.sip
+                    .handle_input(clock::now(), Input::Oversized { flow, head: &head });
+            }
+            other => match (transport, &mut self.tls) {
+                (Transport::Tls, Some(tls)) => tls.handle_event(other),
+                (Transport::Tls, None) => {}
+                _ => self.tcp.handle_event(other),
+            },
+        }
+    }
+
     fn flow(&mut self, transport: Transport, remote: SocketAddr) -> Flow {
         let listen = self.config.sip.listen;
         let ip = match (self.config.sip.advertise, listen.ip()) {
@@ -384,8 +383,8 @@ impl Daemon {
                 .entry(remote.ip())
                 .or_insert_with(|| route_to(remote).unwrap_or(listen.ip())),
         };
-        let port = match (transport, self.config.sip.tls.listen) {
-            (Transport::Tls, Some(tls)) => tls.port(),
+        let port = match (transport, &self.tls) {
+            (Transport::Tls, Some(tls)) => tls.local.port(),
             _ => listen.port(),
         };
         Flow {

@@ -65,6 +65,8 @@ pub(crate) struct TcpConnections {
     writers: HashMap<SocketAddr, UnboundedSender<Vec<u8>>>,
     /// "TCP" or "TLS", for the logs.
     name: &'static str,
+    /// Where it listens (the port bound, when the config said 0).
+    pub(crate) local: SocketAddr,
 }
 
 impl TcpConnections {
@@ -79,6 +81,7 @@ impl TcpConnections {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("SIP {name} {addr}: {e}"))?;
+        let local = listener.local_addr()?;
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         // Failed handshakes (scanners, plain TCP on the TLS port) logged once per 10 s.
         let handshakes = Arc::new(Mutex::new(LogLimiter::default()));
@@ -143,6 +146,7 @@ impl TcpConnections {
         Ok(Self {
             writers: HashMap::new(),
             name,
+            local,
         })
     }
 
