@@ -1,6 +1,7 @@
 //! Shared pieces of the benches and comparisons: a stopwatch (the one clock read in this
 //! package), medians, and reference detectors behind features.
 
+pub mod corpus;
 pub mod multimon;
 #[cfg(feature = "spandsp")]
 pub mod spandsp;

@@ -3,11 +3,18 @@
 //! ```sh
 //! cargo run --release -p ivrd-benches --features spandsp --bin dtmf-compare [-- --talkoff-seconds 600 --rounds 9]
 //! ```
-//! `--only q24|talkoff|throughput` runs one part.
+//! `--only q24|talkoff|talkdown|talkoff-real|throughput` runs one part; `--only-ivrd` leaves
+//! the other detectors out. `talkdown` and
+//! `talkoff-real` use the corpus of real sound (`audio/corpus/make.sh`; `--talkdown-digits N`
+//! per cell, `--real-seconds S` of each material); `--write-corpus DIR` writes its talk-down
+//! mixes and their ground truth instead.
 //! Without `--features spandsp` spandsp is left out; multimon-ng (run as a process, through
 //! sox to its 22 050 Hz) joins when both are installed. Prints the Q.24 sweep per parameter,
 //! talk-off (false digits per hour of sung vowels tuned onto DTMF pairs, and of music), and
 //! throughput: medians of interleaved rounds, and their ratio.
+
+#[path = "dtmf_compare/real.rs"]
+mod real;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,9 +33,19 @@ fn ours(pcm: &[i16]) -> Vec<Detection> {
     detect(RATE, pcm)
 }
 
+fn ours_with_reference(pcm: &[i16], reference: &[i16]) -> Vec<Digit> {
+    dtmf_detector::testkit::detect_with_reference(RATE, pcm, reference)
+        .into_iter()
+        .map(|d| d.digit)
+        .collect()
+}
+
 fn contenders() -> Vec<(&'static str, DetectFn)> {
     #[allow(unused_mut)]
     let mut list: Vec<(&'static str, DetectFn)> = vec![("ivrd", ours)];
+    if std::env::args().any(|a| a == "--only-ivrd") {
+        return list;
+    }
     #[cfg(feature = "spandsp")]
     list.push(("spandsp", ivrd_benches::spandsp::Spandsp::detect));
     if ivrd_benches::multimon::available() {
@@ -47,6 +64,17 @@ fn arg(name: &str, default: f64) -> f64 {
 }
 
 fn main() {
+    if let Some(dir) = std::env::args()
+        .skip_while(|a| a != "--write-corpus")
+        .nth(1)
+    {
+        let digits = arg("--talkdown-digits", 200.0) as usize;
+        if let Err(e) = real::write(std::path::Path::new(&dir), digits) {
+            eprintln!("dtmf-compare: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let talkoff_seconds = arg("--talkoff-seconds", 600.0);
     let rounds = arg("--rounds", 9.0) as usize;
     if !cfg!(feature = "spandsp") {
@@ -63,6 +91,14 @@ fn main() {
     }
     if only("talkoff") {
         talkoff(&contenders(), talkoff_seconds);
+    }
+    if only("talkdown") {
+        let digits = arg("--talkdown-digits", 200.0) as usize;
+        real::talkdown(&contenders(), ours_with_reference, digits);
+    }
+    if only("talkoff-real") {
+        let seconds = arg("--real-seconds", 9000.0);
+        real::talkoff(&contenders(), ours_with_reference, seconds);
     }
     if only("throughput") {
         throughput("dense digits", &workload(), rounds, true);

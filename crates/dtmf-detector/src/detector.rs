@@ -2,9 +2,10 @@
 
 use std::collections::VecDeque;
 
-use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
+use crate::classify::{Amplitudes, Candidate, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::harmonic::{Harmonics, MAX_WINDOW, WINDOW_BLOCKS, Window};
+use crate::echo::EchoReference;
+use crate::harmonic::{Harmonics, MAX_WINDOW, Veto, WINDOW_BLOCKS, Window};
 use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
@@ -44,6 +45,8 @@ pub struct DtmfDetector {
     position: u64,
     spectrum: BlockSpectrum,
     events: VecDeque<Event>,
+    /// What was played on this call, once [`handle_reference`](Self::handle_reference) is used.
+    echo: Option<EchoReference>,
 }
 
 impl DtmfDetector {
@@ -63,6 +66,7 @@ impl DtmfDetector {
             position: 0,
             spectrum: BlockSpectrum::default(),
             events: VecDeque::with_capacity(4),
+            echo: None,
         }
     }
 
@@ -103,6 +107,20 @@ impl DtmfDetector {
         let rest = blocks.remainder();
         self.pending[..rest.len()].copy_from_slice(rest);
         self.pending_len = rest.len();
+    }
+
+    /// Feeds what the media server played on this call (before encoding), for the echo rule:
+    /// a run whose two tones the played audio held as strongly, at one delay of up to 250 ms,
+    /// is taken as the line's echo of the prompt and not reported (see `echo.rs`). Feed each
+    /// played frame just before or just after the received frame of the same interval; an
+    /// interval with nothing played may be skipped (it counts as silence).
+    pub fn handle_reference(&mut self, played: &[i16]) {
+        let now = self.now().0;
+        let echo = self
+            .echo
+            .get_or_insert_with(|| EchoReference::new(&self.coeffs, &self.window));
+        echo.align(now, played.len() as u64);
+        echo.feed(played);
     }
 
     /// Ends the stream: analyses the last partial block (padded with silence) and releases a
@@ -178,16 +196,20 @@ impl DtmfDetector {
             |f| spectrum.segments(f),
         );
         let history = &self.history[..self.window.len()];
-        let veto = Harmonics {
-            kernel: self.kernel,
-            coeffs: &self.coeffs,
-            window: &self.window,
-            fill: |buf: &mut [i16]| {
-                // Oldest first: the slots after this block's, wrapping round to it.
-                let (newest, oldest) = history.split_at((slot + 1) * n);
-                let (first, second) = buf.split_at_mut(oldest.len());
-                first.copy_from_slice(oldest);
-                second.copy_from_slice(newest);
+        let fill = |buf: &mut [i16]| oldest_first(history, slot, n, buf);
+        let veto = EchoOrHarmonics {
+            echo: self.echo.as_ref().map(|echo| EchoCheck {
+                echo,
+                coeffs: &self.coeffs,
+                window: &self.window,
+                end: self.position + n as u64,
+                fill,
+            }),
+            harmonics: Harmonics {
+                kernel: self.kernel,
+                coeffs: &self.coeffs,
+                window: &self.window,
+                fill,
             },
         };
         self.tracker.handle_block(
@@ -213,5 +235,47 @@ impl Vectorised for ProcessBlock<'_> {
     #[inline(always)]
     fn run<V: F32x16>(self) {
         self.0.process_block_with::<V>(self.1);
+    }
+}
+
+/// The veto window's samples, oldest first: the history slots after block `slot`'s, wrapping
+/// round to it.
+fn oldest_first(history: &[i16], slot: usize, n: usize, buf: &mut [i16]) {
+    let (newest, oldest) = history.split_at((slot + 1) * n);
+    let (first, second) = buf.split_at_mut(oldest.len());
+    first.copy_from_slice(oldest);
+    second.copy_from_slice(newest);
+}
+
+/// The echo rule (when a reference is fed), then the harmonic veto.
+struct EchoOrHarmonics<'a, F> {
+    echo: Option<EchoCheck<'a, F>>,
+    harmonics: Harmonics<'a, F>,
+}
+
+struct EchoCheck<'a, F> {
+    echo: &'a EchoReference,
+    coeffs: &'a Coefficients,
+    window: &'a Window,
+    /// Stream time at the end of the veto window.
+    end: u64,
+    fill: F,
+}
+
+impl<F: FnOnce(&mut [i16])> Veto for EchoOrHarmonics<'_, F> {
+    #[inline(always)]
+    fn vetoes(self, candidate: &Candidate) -> bool {
+        if let Some(check) = self.echo {
+            let mut input = [0i16; MAX_WINDOW];
+            let input = &mut input[..check.window.len()];
+            (check.fill)(input);
+            if check
+                .echo
+                .explains(check.coeffs, check.window, candidate, input, check.end)
+            {
+                return true;
+            }
+        }
+        self.harmonics.vetoes(candidate)
     }
 }

@@ -39,6 +39,7 @@ mod config;
 mod detector;
 mod dft;
 mod digit;
+mod echo;
 mod error;
 mod fastmath;
 mod harmonic;

@@ -239,6 +239,34 @@ pub fn detect(rate: SampleRate, pcm: &[i16]) -> Vec<Detection> {
         .collect()
 }
 
+/// As [`detect`], with `reference` (what was played, on the same time line) fed to
+/// [`DtmfDetector::handle_reference`] frame by frame before the received audio.
+pub fn detect_with_reference(rate: SampleRate, pcm: &[i16], reference: &[i16]) -> Vec<Detection> {
+    let mut detector = DtmfDetector::new(&DetectorConfig::at_rate(rate));
+    let frame = rate.block_len() * 2;
+    let mut found = Vec::new();
+    let mut collect = |d: &mut DtmfDetector| {
+        while let Some(event) = d.poll_event() {
+            if let crate::Event::Released { digit, onset, end } = event {
+                found.push(Detection {
+                    digit,
+                    onset_ms: Some(onset.as_millis(rate)),
+                    end_ms: Some(end.as_millis(rate)),
+                });
+            }
+        }
+    };
+    for (k, piece) in pcm.chunks(frame).enumerate() {
+        let played = reference.get(k * frame..).unwrap_or(&[]);
+        detector.handle_reference(&played[..played.len().min(piece.len())]);
+        detector.handle_samples(piece);
+        collect(&mut detector);
+    }
+    detector.finish();
+    collect(&mut detector);
+    found
+}
+
 /// What a Q.24 case demands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Demand {

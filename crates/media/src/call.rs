@@ -600,6 +600,12 @@ impl CallMedia {
         if self.player.take_finished() {
             self.events.push_back(MediaEvent::PlaybackFinished);
         }
+        if played == Played::Audio {
+            // What the line may echo back: the detector discounts a digit it explains.
+            let mut pcm = [0i16; FRAME];
+            self.config.law.decode_into(&frame, &mut pcm);
+            self.detector.handle_reference(&pcm);
+        }
         let mut sent = false;
         if played == Played::Audio || self.config.send_silence {
             let marker = !self.sent_any;

@@ -255,3 +255,76 @@ fn late_offer_media_waits_for_the_answer() {
     }
     assert_eq!(digits(&mut call), "3");
 }
+
+/// The line echoes the prompt back 30 ms later and 10 dB down. A prompt that plays DTMF
+/// tones (an IVR demonstrating its keys) must not make digits of its own echo: the call feeds
+/// what it plays to the detector as the echo reference. A key the caller presses over the echo
+/// is still heard.
+#[test]
+fn the_echo_of_a_prompt_full_of_tones_makes_no_digit_and_a_press_over_it_is_heard() {
+    let rate = dtmf_detector::SampleRate::Narrowband;
+    let mut prompt = Signal::new(rate);
+    for d in [
+        Digit::D1,
+        Digit::D5,
+        Digit::D9,
+        Digit::Pound,
+        Digit::D3,
+        Digit::D7,
+    ] {
+        prompt
+            .tone(&Tone {
+                duration_ms: 180.0,
+                level_dbm0: -6.0,
+                ..Tone::new(d)
+            })
+            .silence(120.0);
+    }
+    let prompt = prompt.to_pcm();
+    let mut caller = Signal::new(rate);
+    caller.silence(700.0).tone(&Tone {
+        duration_ms: 100.0,
+        ..Tone::new(Digit::D2)
+    });
+    let caller = caller.to_pcm();
+    let echo_of = |played: &[i16]| -> Vec<i16> {
+        let delay = 240; // 30 ms
+        (0..played.len())
+            .map(|n| {
+                n.checked_sub(delay)
+                    .map_or(0, |i| (f32::from(played[i]) * 0.316) as i16)
+            })
+            .collect()
+    };
+    // Without the reference the echo alone is heard as the prompt's keys.
+    let heard = dtmf_detector::testkit::detect(rate, &echo_of(&prompt));
+    assert_eq!(heard.len(), 6, "{heard:?}");
+
+    let mut call = CallMedia::new(config());
+    call.play(
+        vec![PlayItem::Prompt(Arc::new(PromptFrames::from_pcm(&prompt)))],
+        false,
+    );
+    let mut peer_tx = RtpSender::new(0xaaaa, 1, 0);
+    let (mut out, mut packet) = (Vec::new(), Vec::new());
+    let mut played = Vec::new();
+    let mut keys = String::new();
+    for i in 0..prompt.len() / FRAME + 10 {
+        assert_eq!(call.handle_tick(&mut out), Some(peer()));
+        played.extend(out[12..].iter().map(|&c| Law::Ulaw.decode(c)));
+        let echo = echo_of(&played);
+        let payload: Vec<u8> = (i * FRAME..(i + 1) * FRAME)
+            .map(|n| {
+                let s = i32::from(echo[n]) + i32::from(caller.get(n).copied().unwrap_or(0));
+                Law::Ulaw.encode(s.clamp(-32768, 32767) as i16)
+            })
+            .collect();
+        peer_tx
+            .packet(0, i == 0, &payload, None, &mut packet)
+            .expect("build");
+        peer_tx.advance(FRAME as u32);
+        call.handle_rtp(peer(), &packet);
+        keys += &digits(&mut call);
+    }
+    assert_eq!(keys, "2");
+}
