@@ -3,7 +3,7 @@
 //! ```sh
 //! cargo run --release -p ivrd-benches --features spandsp --bin dtmf-compare [-- --talkoff-seconds 600 --rounds 9]
 //! ```
-//! `--only q24|talkoff|talkdown|talkoff-real|throughput` runs one part; `--only-ivrd` leaves
+//! `--only q24|talkoff|talkdown|talkoff-real|worker|throughput` runs one part; `--only-ivrd` leaves
 //! the other detectors out. `talkdown` and
 //! `talkoff-real` use the corpus of real sound (`audio/corpus/make.sh`; `--talkdown-digits N`
 //! per cell, `--real-seconds S` of each material); `--write-corpus DIR` writes its talk-down
@@ -15,6 +15,8 @@
 
 #[path = "dtmf_compare/real.rs"]
 mod real;
+#[path = "dtmf_compare/worker.rs"]
+mod worker;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -99,6 +101,11 @@ fn main() {
     if only("talkoff-real") {
         let seconds = arg("--real-seconds", 9000.0);
         real::talkoff(&contenders(), ours_with_reference, seconds);
+    }
+    if only("worker") {
+        let calls = arg("--calls", 2000.0) as usize;
+        let prompt = to_pcm(&music(RATE, 30.0, 99));
+        worker::worker(&sparse_workload(), &prompt, calls, 5);
     }
     if only("throughput") {
         throughput("dense digits", &workload(), rounds, true);
@@ -315,13 +322,14 @@ fn throughput(name: &str, pcm: &[i16], rounds: usize, with_multimon: bool) {
             .1,
         );
     }
-    let ours_single = median(a);
+    let ours_single = median(a.clone());
     report(
         "single",
         SINGLE_PASSES * pcm.len(),
         ours_single,
         (!b.is_empty()).then(|| median(b.clone())),
     );
+    worst_round("single", &a, &b);
     if with_multimon {
         multimon_throughput(pcm, rounds, ours_single);
     }
@@ -383,9 +391,26 @@ fn throughput(name: &str, pcm: &[i16], rounds: usize, with_multimon: bool) {
     report(
         "bank",
         frames * channels,
-        median(a),
+        median(a.clone()),
         (!b.is_empty()).then(|| median(b.clone())),
     );
+    worst_round("bank", &a, &b);
+}
+
+/// The ratio in the round that was worst for ivrd (its slowest against spandsp's fastest of
+/// the rounds around it would flatter neither: each round is a pair run back to back).
+fn worst_round(label: &str, ours: &[Duration], theirs: &[Duration]) {
+    let worst = ours
+        .iter()
+        .zip(theirs)
+        .map(|(o, t)| t.as_secs_f64() / o.as_secs_f64())
+        .fold(f64::INFINITY, f64::min);
+    if worst.is_finite() {
+        println!(
+            "{label:<8} worst of {} rounds: ratio {worst:.1}×",
+            ours.len().min(theirs.len())
+        );
+    }
 }
 
 /// multimon-ng over the same audio (resampled once, outside the timing), as real-time

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
+use crate::echo::{EchoCheck, EchoOrHarmonics, EchoReference};
 use crate::harmonic::{Harmonics, WINDOW_BLOCKS, Window};
 use crate::held::HeldLanes;
 use crate::lanes::{Feed, LaneGroup, Screen};
@@ -46,6 +47,9 @@ pub struct DtmfBank {
     /// Per group, the digits its lanes only hold (see `held.rs`).
     held: Vec<HeldLanes>,
     trackers: Vec<Tracker>,
+    /// Per channel, what was played on it, once [`handle_reference`](Self::handle_reference)
+    /// is used for it.
+    echo: Vec<Option<EchoReference>>,
     /// Samples per channel consumed so far.
     position: u64,
     scratch: VecDeque<Event>,
@@ -66,6 +70,7 @@ impl DtmfBank {
             limits: Limits::new(config),
             channels,
             trackers: vec![Tracker::default(); channels],
+            echo: vec![None; channels],
             position: 0,
             scratch: VecDeque::new(),
             events: VecDeque::new(),
@@ -98,6 +103,23 @@ impl DtmfBank {
         self.groups[channel / LANES].clear_lane(channel % LANES);
         self.held[channel / LANES].drop_lane(channel % LANES);
         self.trackers[channel] = Tracker::default();
+        self.echo[channel] = None;
+        Ok(())
+    }
+
+    /// Feeds what was played on `channel` for the echo rule, as
+    /// [`DtmfDetector::handle_reference`](crate::DtmfDetector::handle_reference) does: just
+    /// before or just after the channel's received frame of the same tick.
+    pub fn handle_reference(&mut self, channel: usize, played: &[i16]) -> Result<(), DtmfError> {
+        let channels = self.channels;
+        let (coeffs, window, now) = (&self.coeffs, &self.window, self.position);
+        let echo = self
+            .echo
+            .get_mut(channel)
+            .ok_or(DtmfError::NoSuchChannel { channel, channels })?
+            .get_or_insert_with(|| EchoReference::new(coeffs, window));
+        echo.align(now, played.len() as u64);
+        echo.feed(played);
         Ok(())
     }
 
@@ -206,18 +228,28 @@ impl DtmfBank {
         let order: [usize; WINDOW_BLOCKS] =
             std::array::from_fn(|i| ((block + 1 + i as u64) % WINDOW_BLOCKS as u64) as usize);
         let tracker = &mut self.trackers[channel];
-        let veto = Harmonics {
-            kernel: self.kernel,
-            coeffs: &self.coeffs,
-            window: &self.window,
-            // The last three blocks are the run's three candidate blocks: the veto is asked
-            // at its third.
-            fill: |buf: &mut [i16]| {
-                for (part, &slot) in buf.chunks_exact_mut(n).zip(&order) {
-                    for (b, row) in part.iter_mut().zip(&group.rows[slot * n..(slot + 1) * n]) {
-                        *b = row[lane];
-                    }
+        // The last three blocks are the run's three candidate blocks: the veto is asked at its
+        // third.
+        let fill = |buf: &mut [i16]| {
+            for (part, &slot) in buf.chunks_exact_mut(n).zip(&order) {
+                for (b, row) in part.iter_mut().zip(&group.rows[slot * n..(slot + 1) * n]) {
+                    *b = row[lane];
                 }
+            }
+        };
+        let veto = EchoOrHarmonics {
+            echo: self.echo[channel].as_ref().map(|echo| EchoCheck {
+                echo,
+                coeffs: &self.coeffs,
+                window: &self.window,
+                end: (block + 1) * n as u64,
+                fill,
+            }),
+            harmonics: Harmonics {
+                kernel: self.kernel,
+                coeffs: &self.coeffs,
+                window: &self.window,
+                fill,
             },
         };
         tracker.handle_block(

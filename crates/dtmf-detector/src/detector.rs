@@ -2,10 +2,10 @@
 
 use std::collections::VecDeque;
 
-use crate::classify::{Amplitudes, Candidate, classify, powers_and_amplitudes};
+use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::EchoReference;
-use crate::harmonic::{Harmonics, MAX_WINDOW, Veto, WINDOW_BLOCKS, Window};
+use crate::echo::{EchoCheck, EchoOrHarmonics, EchoReference};
+use crate::harmonic::{Harmonics, MAX_WINDOW, WINDOW_BLOCKS, Window};
 use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
@@ -245,37 +245,4 @@ fn oldest_first(history: &[i16], slot: usize, n: usize, buf: &mut [i16]) {
     let (first, second) = buf.split_at_mut(oldest.len());
     first.copy_from_slice(oldest);
     second.copy_from_slice(newest);
-}
-
-/// The echo rule (when a reference is fed), then the harmonic veto.
-struct EchoOrHarmonics<'a, F> {
-    echo: Option<EchoCheck<'a, F>>,
-    harmonics: Harmonics<'a, F>,
-}
-
-struct EchoCheck<'a, F> {
-    echo: &'a EchoReference,
-    coeffs: &'a Coefficients,
-    window: &'a Window,
-    /// Stream time at the end of the veto window.
-    end: u64,
-    fill: F,
-}
-
-impl<F: FnOnce(&mut [i16])> Veto for EchoOrHarmonics<'_, F> {
-    #[inline(always)]
-    fn vetoes(self, candidate: &Candidate) -> bool {
-        if let Some(check) = self.echo {
-            let mut input = [0i16; MAX_WINDOW];
-            let input = &mut input[..check.window.len()];
-            (check.fill)(input);
-            if check
-                .echo
-                .explains(check.coeffs, check.window, candidate, input, check.end)
-            {
-                return true;
-            }
-        }
-        self.harmonics.vetoes(candidate)
-    }
 }

@@ -11,7 +11,7 @@
 //! pressing the very key whose tones the prompt is playing is taken for its echo.
 
 use crate::classify::Candidate;
-use crate::harmonic::Window;
+use crate::harmonic::{Harmonics, MAX_WINDOW, Veto, Window};
 use crate::spectrum::Coefficients;
 
 /// The least echo loss assumed, as a power ratio: 3 dB. G.168 designs for 6 dB or more, but a
@@ -47,11 +47,18 @@ impl EchoReference {
 
     /// Appends played samples. When the reference runs ahead of the input, or behind it, the
     /// lag search absorbs up to [`MAX_LAG_MS`] of the difference.
-    pub(crate) fn feed(&mut self, played: &[i16]) {
+    pub(crate) fn feed(&mut self, mut played: &[i16]) {
         let len = self.ring.len();
-        for &s in played {
-            self.ring[(self.fed % len as u64) as usize] = s;
-            self.fed += 1;
+        if played.len() > len {
+            self.fed += (played.len() - len) as u64;
+            played = &played[played.len() - len..];
+        }
+        while !played.is_empty() {
+            let at = (self.fed % len as u64) as usize;
+            let take = played.len().min(len - at);
+            self.ring[at..at + take].copy_from_slice(&played[..take]);
+            self.fed += take as u64;
+            played = &played[take..];
         }
     }
 
@@ -76,8 +83,10 @@ impl EchoReference {
         }
         while self.fed < now {
             let len = self.ring.len();
-            self.ring[(self.fed % len as u64) as usize] = 0;
-            self.fed += 1;
+            let at = (self.fed % len as u64) as usize;
+            let take = ((now - self.fed) as usize).min(len - at);
+            self.ring[at..at + take].fill(0);
+            self.fed += take as u64;
         }
     }
 
@@ -125,4 +134,37 @@ fn goertzel(samples: impl Iterator<Item = i16>, weights: &[f32], hz: f32, fs: f3
         s1 = s0;
     }
     s1 * s1 + s2 * s2 - k * s1 * s2
+}
+
+/// The echo rule (when a reference is fed), then the harmonic veto.
+pub(crate) struct EchoOrHarmonics<'a, F> {
+    pub(crate) echo: Option<EchoCheck<'a, F>>,
+    pub(crate) harmonics: Harmonics<'a, F>,
+}
+
+pub(crate) struct EchoCheck<'a, F> {
+    pub(crate) echo: &'a EchoReference,
+    pub(crate) coeffs: &'a Coefficients,
+    pub(crate) window: &'a Window,
+    /// Stream time at the end of the veto window.
+    pub(crate) end: u64,
+    pub(crate) fill: F,
+}
+
+impl<F: FnOnce(&mut [i16])> Veto for EchoOrHarmonics<'_, F> {
+    #[inline(always)]
+    fn vetoes(self, candidate: &Candidate) -> bool {
+        if let Some(check) = self.echo {
+            let mut input = [0i16; MAX_WINDOW];
+            let input = &mut input[..check.window.len()];
+            (check.fill)(input);
+            if check
+                .echo
+                .explains(check.coeffs, check.window, candidate, input, check.end)
+            {
+                return true;
+            }
+        }
+        self.harmonics.vetoes(candidate)
+    }
 }

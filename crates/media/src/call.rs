@@ -162,6 +162,23 @@ pub enum MediaEvent {
     Inactive,
 }
 
+/// Most samples heard queued for a shared detector: 200 ms.
+const SHARED_QUEUE: usize = 10 * FRAME;
+
+/// Where a call's in-band tones are looked for.
+#[derive(Debug)]
+// One per call, set once: the frame kept inline saves an allocation per tick.
+#[allow(clippy::large_enum_variant)]
+enum InBand {
+    /// Its own detector, fed as packets are played out.
+    Own(Box<DtmfDetector>),
+    /// A bank the media worker runs: what was heard waits for its tick, with what was played.
+    Shared {
+        heard: VecDeque<i16>,
+        played: Option<[i16; FRAME]>,
+    },
+}
+
 /// One call's media state. Feed it packets and ticks; drain events.
 #[derive(Debug)]
 pub struct CallMedia {
@@ -171,7 +188,7 @@ pub struct CallMedia {
     reorder: ReorderBuffer,
     jitter: crate::Jitter,
     events4733: EventDecoder,
-    detector: DtmfDetector,
+    in_band: InBand,
     merger: DigitMerger,
     events: VecDeque<MediaEvent>,
     now: MediaTime,
@@ -205,7 +222,7 @@ impl CallMedia {
             config,
             player: Player::new(),
             events4733: EventDecoder::new(),
-            detector: DtmfDetector::with_rate(SampleRate::Narrowband),
+            in_band: InBand::Own(Box::new(DtmfDetector::with_rate(SampleRate::Narrowband))),
             merger: DigitMerger::new(),
             events: VecDeque::new(),
             now: MediaTime(0),
@@ -473,12 +490,70 @@ impl CallMedia {
         if let Some(bridge) = &mut self.bridge {
             bridge.heard.push(&self.pcm);
         }
-        self.detector.handle_samples(&self.pcm);
-        while let Some(event) = self.detector.poll_event() {
-            if let DtmfEvent::Pressed { digit, .. } = event {
-                self.digit(digit.to_char(), DigitSource::InBand);
+        match &mut self.in_band {
+            InBand::Own(detector) => {
+                detector.handle_samples(&self.pcm);
+                let mut pressed = Vec::new();
+                while let Some(event) = detector.poll_event() {
+                    if let DtmfEvent::Pressed { digit, .. } = event {
+                        pressed.push(digit.to_char());
+                    }
+                }
+                for key in pressed {
+                    self.digit(key, DigitSource::InBand);
+                }
+            }
+            InBand::Shared { heard, .. } => {
+                heard.extend(self.pcm.iter().copied());
+                // A peer whose clock runs fast fills the queue a little each tick: keep the
+                // newest 200 ms.
+                let excess = heard.len().saturating_sub(SHARED_QUEUE);
+                heard.drain(..excess);
             }
         }
+    }
+
+    /// Hands in-band detection to a bank the caller runs for many calls in lockstep (see
+    /// `DtmfBank`): from now on what this call hears is queued for
+    /// [`take_in_band`](Self::take_in_band), and the bank's presses come back through
+    /// [`in_band_pressed`](Self::in_band_pressed).
+    pub fn share_in_band(&mut self) {
+        self.in_band = InBand::Shared {
+            heard: VecDeque::with_capacity(SHARED_QUEUE + FRAME),
+            played: None,
+        };
+    }
+
+    /// For a shared detector, once per tick after [`handle_tick`](Self::handle_tick): the next
+    /// 20 ms heard (silence where nothing came), and whether something was played this tick
+    /// (then `played` holds it, for the echo reference). `false` and silence for a call with
+    /// its own detector.
+    pub fn take_in_band(&mut self, heard: &mut [i16; FRAME], played: &mut [i16; FRAME]) -> bool {
+        let InBand::Shared {
+            heard: queue,
+            played: last,
+        } = &mut self.in_band
+        else {
+            heard.fill(0);
+            return false;
+        };
+        let n = queue.len().min(FRAME);
+        for (h, s) in heard.iter_mut().zip(queue.drain(..n)) {
+            *h = s;
+        }
+        heard[n..].fill(0);
+        match last.take() {
+            Some(frame) => {
+                *played = frame;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A press the shared detector found in what [`take_in_band`](Self::take_in_band) gave it.
+    pub fn in_band_pressed(&mut self, key: char) {
+        self.digit(key, DigitSource::InBand);
     }
 
     /// Joins a bridge: from now on what this leg hears is kept for the other leg
@@ -604,7 +679,10 @@ impl CallMedia {
             // What the line may echo back: the detector discounts a digit it explains.
             let mut pcm = [0i16; FRAME];
             self.config.law.decode_into(&frame, &mut pcm);
-            self.detector.handle_reference(&pcm);
+            match &mut self.in_band {
+                InBand::Own(detector) => detector.handle_reference(&pcm),
+                InBand::Shared { played, .. } => *played = Some(pcm),
+            }
         }
         let mut sent = false;
         if played == Played::Audio || self.config.send_silence {

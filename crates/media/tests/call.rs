@@ -328,3 +328,85 @@ fn the_echo_of_a_prompt_full_of_tones_makes_no_digit_and_a_press_over_it_is_hear
     }
     assert_eq!(keys, "2");
 }
+
+/// Calls whose in-band detection is shared: a media worker runs one bank for all of them. The
+/// press reaches the call that heard it, and the echo of a prompt's tones still makes none.
+#[test]
+fn a_shared_bank_hears_each_calls_presses_and_discounts_their_echo() {
+    let rate = dtmf_detector::SampleRate::Narrowband;
+    let mut prompt = Signal::new(rate);
+    for d in [Digit::D4, Digit::D4, Digit::D8] {
+        prompt
+            .tone(&Tone {
+                duration_ms: 200.0,
+                level_dbm0: -6.0,
+                ..Tone::new(d)
+            })
+            .silence(100.0);
+    }
+    let prompt = prompt.to_pcm();
+    let mut press = Signal::new(rate);
+    press.silence(500.0).tone(&Tone {
+        duration_ms: 90.0,
+        ..Tone::new(Digit::D6)
+    });
+    let press = press.to_pcm();
+    let mut calls: Vec<CallMedia> = (0..3).map(|_| CallMedia::new(config())).collect();
+    for call in &mut calls {
+        call.share_in_band();
+        call.play(
+            vec![PlayItem::Prompt(Arc::new(PromptFrames::from_pcm(&prompt)))],
+            false,
+        );
+    }
+    let mut bank = dtmf_detector::DtmfBank::with_rate(rate, calls.len());
+    let mut senders: Vec<RtpSender> = (0..3).map(|c| RtpSender::new(0xa0 + c, 1, 0)).collect();
+    let mut played: Vec<Vec<i16>> = vec![Vec::new(); 3];
+    let (mut out, mut packet) = (Vec::new(), Vec::new());
+    let mut keys = vec![String::new(); 3];
+    let mut tick = vec![0i16; FRAME * 3];
+    for i in 0..prompt.len() / FRAME + 10 {
+        for (c, call) in calls.iter_mut().enumerate() {
+            assert_eq!(call.handle_tick(&mut out), Some(peer()));
+            played[c].extend(out[12..].iter().map(|&b| Law::Ulaw.decode(b)));
+            // Call 1's caller presses 6; every line echoes its prompt 25 ms late, 8 dB down.
+            let payload: Vec<u8> = (i * FRAME..(i + 1) * FRAME)
+                .map(|n| {
+                    let echo = n
+                        .checked_sub(200)
+                        .map_or(0.0, |k| f32::from(played[c][k]) * 0.4);
+                    let key = if c == 1 {
+                        press.get(n).copied().unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    Law::Ulaw.encode((echo as i32 + i32::from(key)).clamp(-32768, 32767) as i16)
+                })
+                .collect();
+            senders[c]
+                .packet(0, i == 0, &payload, None, &mut packet)
+                .expect("build");
+            senders[c].advance(FRAME as u32);
+            call.handle_rtp(peer(), &packet);
+        }
+        for (c, call) in calls.iter_mut().enumerate() {
+            let (mut heard, mut sent) = ([0i16; FRAME], [0i16; FRAME]);
+            if call.take_in_band(&mut heard, &mut sent) {
+                bank.handle_reference(c, &sent).expect("channel");
+            }
+            for (n, s) in heard.iter().enumerate() {
+                tick[n * 3 + c] = *s;
+            }
+        }
+        bank.handle_interleaved(&tick).expect("whole frames");
+        while let Some(e) = bank.poll_event() {
+            if let dtmf_detector::Event::Pressed { digit, .. } = e.event {
+                calls[e.channel].in_band_pressed(digit.to_char());
+            }
+        }
+        for (c, call) in calls.iter_mut().enumerate() {
+            keys[c] += &digits(call);
+        }
+    }
+    assert_eq!(keys, ["", "6", ""]);
+}

@@ -14,6 +14,8 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
 use media::rtcp::NtpTime;
+
+use super::in_band::InBandBank;
 use media::{CallMedia, CallMediaConfig, MediaDirection, MediaEvent, PlayItem};
 use sip_ua::sdp::Direction;
 use sip_ua::{CallId, Negotiated};
@@ -90,6 +92,8 @@ struct Live {
     tag: u64,
     /// The other leg, while bridged.
     bridged: Option<CallId>,
+    /// Its channel of the worker's in-band bank (given by [`Calls::insert`]).
+    channel: usize,
 }
 
 /// A worker's calls: kept side by side for the 20 ms pass (no pointer chasing), found by id
@@ -98,17 +102,33 @@ struct Live {
 struct Calls {
     lives: Vec<Live>,
     index: HashMap<CallId, usize>,
+    in_band: InBandBank,
 }
 
 impl Calls {
-    fn insert(&mut self, live: Live) {
+    fn insert(&mut self, mut live: Live) {
+        live.media.share_in_band();
         match self.index.get(&live.call) {
-            Some(&i) => self.lives[i] = live,
+            Some(&i) => {
+                self.in_band.detach(self.lives[i].channel);
+                live.channel = self.in_band.attach();
+                self.lives[i] = live;
+            }
             None => {
+                live.channel = self.in_band.attach();
                 self.index.insert(live.call, self.lives.len());
                 self.lives.push(live);
             }
         }
+    }
+
+    /// Every call's in-band tones for this tick, through the bank.
+    fn detect_in_band(&mut self) {
+        self.in_band.run(
+            self.lives
+                .iter_mut()
+                .map(|live| (live.channel, &mut live.media)),
+        );
     }
 
     fn get_mut(&mut self, call: &CallId) -> Option<&mut Live> {
@@ -126,6 +146,7 @@ impl Calls {
         if let Some(moved) = self.lives.get(i) {
             self.index.insert(moved.call, i);
         }
+        self.in_band.detach(live.channel);
         Some(live)
     }
 
@@ -203,7 +224,6 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
         }
         exchange(&mut calls);
         for live in &mut calls.lives {
-            let call = live.call;
             if let Some(to) = live.media.handle_tick(&mut packet) {
                 match live.socket.send_to(&packet, to) {
                     Ok(_) => meters.sent(),
@@ -222,6 +242,11 @@ fn run(commands: &Receiver<MediaCommand>, reports: &UnboundedSender<MediaReport>
                     Err(e) => warn!(call_id = %live.sip_call_id, error = %e, "RTCP send failed"),
                 }
             }
+        }
+        // After the ticks: what each call heard and played this tick.
+        calls.detect_in_band();
+        for live in &mut calls.lives {
+            let call = live.call;
             while let Some(event) = live.media.poll_event() {
                 // A key pressed on one leg of a bridge is sent on the other as RFC 4733;
                 // in-band tones pass in the audio itself.
@@ -347,6 +372,7 @@ fn apply(
                 media: CallMedia::new(config),
                 tag: 0,
                 bridged: None,
+                channel: 0,
             });
         }
         MediaCommand::Play {
@@ -477,6 +503,7 @@ mod tests {
             }),
             tag: 0,
             bridged: None,
+            channel: 0,
         }
     }
 

@@ -6,6 +6,7 @@
 mod api;
 mod config;
 mod effects;
+mod in_band;
 mod legs;
 mod media_meters;
 mod media_worker;
