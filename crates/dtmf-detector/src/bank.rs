@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::{EchoCheck, EchoOrHarmonics, EchoReference};
-use crate::harmonic::{Harmonics, WINDOW_BLOCKS, Window};
+use crate::echo::{EchoOrHarmonics, EchoReference};
+use crate::harmonic::{WINDOW_BLOCKS, Window};
 use crate::held::HeldLanes;
 use crate::lanes::{Feed, LaneGroup, Screen};
 use crate::simd::{self, Kernel, Vectorised};
@@ -237,21 +237,14 @@ impl DtmfBank {
                 }
             }
         };
-        let veto = EchoOrHarmonics {
-            echo: self.echo[channel].as_ref().map(|echo| EchoCheck {
-                echo,
-                coeffs: &self.coeffs,
-                window: &self.window,
-                end: (block + 1) * n as u64,
-                fill,
-            }),
-            harmonics: Harmonics {
-                kernel: self.kernel,
-                coeffs: &self.coeffs,
-                window: &self.window,
-                fill,
-            },
-        };
+        let veto = EchoOrHarmonics::new(
+            self.kernel,
+            &self.coeffs,
+            &self.window,
+            self.echo[channel].as_ref(),
+            (block + 1) * n as u64,
+            fill,
+        );
         tracker.handle_block(
             &self.coeffs,
             &self.limits,

@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::{EchoCheck, EchoOrHarmonics, EchoReference};
-use crate::harmonic::{Harmonics, MAX_WINDOW, WINDOW_BLOCKS, Window};
+use crate::echo::{EchoOrHarmonics, EchoReference};
+use crate::harmonic::{MAX_WINDOW, WINDOW_BLOCKS, Window};
 use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
 use crate::tracker::Tracker;
@@ -197,21 +197,14 @@ impl DtmfDetector {
         );
         let history = &self.history[..self.window.len()];
         let fill = |buf: &mut [i16]| oldest_first(history, slot, n, buf);
-        let veto = EchoOrHarmonics {
-            echo: self.echo.as_ref().map(|echo| EchoCheck {
-                echo,
-                coeffs: &self.coeffs,
-                window: &self.window,
-                end: self.position + n as u64,
-                fill,
-            }),
-            harmonics: Harmonics {
-                kernel: self.kernel,
-                coeffs: &self.coeffs,
-                window: &self.window,
-                fill,
-            },
-        };
+        let veto = EchoOrHarmonics::new(
+            self.kernel,
+            &self.coeffs,
+            &self.window,
+            self.echo.as_ref(),
+            self.position + n as u64,
+            fill,
+        );
         self.tracker.handle_block(
             &self.coeffs,
             &self.limits,

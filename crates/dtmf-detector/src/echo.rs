@@ -12,6 +12,7 @@
 
 use crate::classify::Candidate;
 use crate::harmonic::{Harmonics, MAX_WINDOW, Veto, Window};
+use crate::simd::Kernel;
 use crate::spectrum::Coefficients;
 
 /// The least echo loss assumed, as a power ratio: 3 dB. G.168 designs for 6 dB or more, but a
@@ -138,30 +139,42 @@ fn goertzel(samples: impl Iterator<Item = i16>, weights: &[f32], hz: f32, fs: f3
 
 /// The echo rule (when a reference is fed), then the harmonic veto.
 pub(crate) struct EchoOrHarmonics<'a, F> {
-    pub(crate) echo: Option<EchoCheck<'a, F>>,
-    pub(crate) harmonics: Harmonics<'a, F>,
+    /// The reference, and the stream time at the end of the veto window.
+    echo: Option<(&'a EchoReference, u64)>,
+    harmonics: Harmonics<'a, F>,
 }
 
-pub(crate) struct EchoCheck<'a, F> {
-    pub(crate) echo: &'a EchoReference,
-    pub(crate) coeffs: &'a Coefficients,
-    pub(crate) window: &'a Window,
-    /// Stream time at the end of the veto window.
-    pub(crate) end: u64,
-    pub(crate) fill: F,
+impl<'a, F: Fn(&mut [i16])> EchoOrHarmonics<'a, F> {
+    /// The veto for a window ending at `end` whose samples `fill` writes, oldest first.
+    pub(crate) fn new(
+        kernel: Kernel,
+        coeffs: &'a Coefficients,
+        window: &'a Window,
+        echo: Option<&'a EchoReference>,
+        end: u64,
+        fill: F,
+    ) -> Self {
+        Self {
+            echo: echo.map(|e| (e, end)),
+            harmonics: Harmonics {
+                kernel,
+                coeffs,
+                window,
+                fill,
+            },
+        }
+    }
 }
 
-impl<F: FnOnce(&mut [i16])> Veto for EchoOrHarmonics<'_, F> {
+impl<F: Fn(&mut [i16])> Veto for EchoOrHarmonics<'_, F> {
     #[inline(always)]
     fn vetoes(self, candidate: &Candidate) -> bool {
-        if let Some(check) = self.echo {
+        if let Some((echo, end)) = self.echo {
+            let h = &self.harmonics;
             let mut input = [0i16; MAX_WINDOW];
-            let input = &mut input[..check.window.len()];
-            (check.fill)(input);
-            if check
-                .echo
-                .explains(check.coeffs, check.window, candidate, input, check.end)
-            {
+            let input = &mut input[..h.window.len()];
+            (h.fill)(input);
+            if echo.explains(h.coeffs, h.window, candidate, input, end) {
                 return true;
             }
         }
