@@ -7,9 +7,10 @@
 //!   plus a block at most 30 % covered, which fails the tone-share check;
 //! - a pause of ≥ 40 ms always holds ≥ 3 whole silent blocks; a break of ≤ 10 ms spoils ≤ 2.
 //!
-//! A run that reaches three hits is confirmed only if the harmonic veto (see `harmonic.rs`),
-//! asked then and only then, finds no harmonic series. A vetoed run is rejected for as long as
-//! its chain of in-tolerance candidates lasts (a sung note is asked once, not every block).
+//! A run that reaches three hits is confirmed only if the veto, asked then and only then, finds
+//! neither the echo of what was played (`echo.rs`, when a reference is fed) nor a harmonic series
+//! (`harmonic.rs`). A vetoed run is rejected for as long as its chain of in-tolerance candidates
+//! lasts (a sung note, or a prompt's tone, is asked once, not every block).
 //!
 //! Onset and end are refined below block resolution: the amplitude a tone leaves in a partly
 //! covered block, against its full-block amplitude, says how much of that block it covered.
