@@ -33,10 +33,18 @@ rm -rf "$out"
 mkdir -p "$out/music" "$out/speech" "$out/tmp"
 jobs_max=$(nproc)
 
-# Mono, 8 kHz, the telephone band, peak 3 dB below full scale.
-telephone() { sox -q -G "$1" -t raw -r 8000 -c 1 -e signed-integer -b 16 -L "$2" \
-  remix - rate 8000 sinc 300-3400 gain -n -3; }
-spawn() { while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done; "$@" & }
+# Mono, 8 kHz, the telephone band, peak 3 dB below full scale; written whole or not at all.
+telephone() {
+  sox -q -G "$1" -t raw -r 8000 -c 1 -e signed-integer -b 16 -L "$2.part" \
+    remix - rate 8000 sinc 300-3400 gain -n -3 && [ -s "$2.part" ] && mv "$2.part" "$2"
+}
+# Jobs run $jobs_max at a time; one that fails leaves a mark, and the corpus is not stamped.
+failed="$out/tmp/failed"
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+spawn() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  { "$@" || { echo "corpus: failed: $*" >&2; touch "$failed"; }; } &
+}
 
 for d in "${music_dirs[@]}"; do
   for f in "$d"/*.ogg; do
@@ -46,12 +54,18 @@ for d in "${music_dirs[@]}"; do
 done
 
 espeak_one() { # name voice rate pitch text
-  espeak-ng -v "$2" -s "$3" -p "$4" -w "$out/tmp/$1.wav" "$5" && telephone "$out/tmp/$1.wav" "$out/speech/$1.raw"
+  local rc=0
+  espeak-ng -v "$2" -s "$3" -p "$4" -w "$out/tmp/$1.wav" "$5" \
+    && telephone "$out/tmp/$1.wav" "$out/speech/$1.raw" || rc=1
   rm -f "$out/tmp/$1.wav"
+  return $rc
 }
 festival_one() { # name voice text-file
-  text2wave -eval "($2)" -o "$out/tmp/$1.wav" "$3" && telephone "$out/tmp/$1.wav" "$out/speech/$1.raw"
+  local rc=0
+  text2wave -eval "($2)" -o "$out/tmp/$1.wav" "$3" \
+    && telephone "$out/tmp/$1.wav" "$out/speech/$1.raw" || rc=1
   rm -f "$out/tmp/$1.wav"
+  return $rc
 }
 variants=(m1 m3 m7 f1 f2 f4 klatt2 Andrea)
 rates=(145 185)
@@ -79,6 +93,10 @@ grep "^it|" "$here/speech.txt" | cut -d"|" -f3 | iconv -f utf-8 -t latin1 > "$ou
 for k in 1 2 3; do cat "$out/tmp/it.txt"; done > "$out/tmp/it3.txt"
 spawn festival_one festival-lp-it voice_lp_diphone "$out/tmp/it3.txt"
 wait
+if [ -e "$failed" ]; then
+  echo "corpus: some sources failed; not stamped" >&2
+  exit 1
+fi
 
 {
   printf 'kind\tname\tseconds\tsource\n'

@@ -92,11 +92,11 @@ impl Material {
 pub struct Placed {
     /// The key.
     pub digit: Digit,
-    /// First and one-past-last sample of the tone.
+    /// The tone's first sample.
     pub start: usize,
     /// One past the tone's last sample.
     pub end: usize,
-    /// Level of the low and the high tone, dBm0.
+    /// Level of the low tone, dBm0.
     pub low_dbm0: f64,
     /// Level of the high tone, dBm0.
     pub high_dbm0: f64,

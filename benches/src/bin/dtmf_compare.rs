@@ -66,10 +66,14 @@ fn arg(name: &str, default: f64) -> f64 {
 }
 
 fn main() {
-    if let Some(dir) = std::env::args()
-        .skip_while(|a| a != "--write-corpus")
-        .nth(1)
-    {
+    if std::env::args().any(|a| a == "--write-corpus") {
+        let Some(dir) = std::env::args()
+            .skip_while(|a| a != "--write-corpus")
+            .nth(1)
+        else {
+            eprintln!("dtmf-compare: --write-corpus needs a directory");
+            std::process::exit(2);
+        };
         let digits = arg("--talkdown-digits", 200.0) as usize;
         if let Err(e) = real::write(std::path::Path::new(&dir), digits) {
             eprintln!("dtmf-compare: {e}");
@@ -103,7 +107,7 @@ fn main() {
         real::talkoff(&contenders(), ours_with_reference, seconds);
     }
     if only("worker") {
-        let calls = arg("--calls", 2000.0) as usize;
+        let calls = (arg("--calls", 2000.0) as usize).max(1);
         let prompt = to_pcm(&music(RATE, 30.0, 99));
         worker::worker(&sparse_workload(), &prompt, calls, 5);
     }

@@ -107,6 +107,25 @@ impl DtmfBank {
         Ok(())
     }
 
+    /// Adds `more` channels after the last, silent until now; the others keep their state
+    /// (a press in progress, the echo reference). A media worker grows its bank this way as
+    /// calls arrive.
+    pub fn add_channels(&mut self, more: usize) {
+        let (old, new) = (self.channels, self.channels + more);
+        // Lanes of the last group that were past the end become channels: start them clean.
+        for c in old..new.min(old.div_ceil(LANES) * LANES) {
+            self.groups[c / LANES].clear_lane(c % LANES);
+            self.held[c / LANES].drop_lane(c % LANES);
+        }
+        let groups = new.div_ceil(LANES);
+        self.groups
+            .resize(groups, LaneGroup::new(self.coeffs.block_len));
+        self.held.resize(groups, HeldLanes::default());
+        self.trackers.resize(new, Tracker::default());
+        self.echo.resize(new, None);
+        self.channels = new;
+    }
+
     /// Feeds what was played on `channel` for the echo rule, as
     /// [`DtmfDetector::handle_reference`](crate::DtmfDetector::handle_reference) does: just
     /// before or just after the channel's received frame of the same tick.

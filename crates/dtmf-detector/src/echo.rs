@@ -65,14 +65,11 @@ impl EchoReference {
 
     /// Puts the next `len` played samples on the input's time line, whose next sample is `now`:
     /// fed just before the received samples of the same interval they start at `now`, just
-    /// after at `now - len`; an interval with nothing played is silence. A reference running
-    /// more than two pieces ahead of the input (received audio stopped while prompts went on)
-    /// starts again at `now`.
+    /// after at `now - len`; an interval with nothing played is silence. A reference ahead of
+    /// the input (received audio stopped while prompts went on) is pulled back to `now`:
+    /// nothing past `fed` is ever read, so what it overwrites was never used.
     pub(crate) fn align(&mut self, now: u64, len: u64) {
-        if self.fed > now + 2 * len {
-            self.ring.fill(0);
-            self.fed = now;
-        }
+        self.fed = self.fed.min(now);
         self.catch_up(now.saturating_sub(len));
     }
 

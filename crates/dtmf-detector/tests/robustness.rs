@@ -199,3 +199,42 @@ fn with_the_echo_reference_a_prompts_own_tones_make_no_digit_in_detector_and_ban
     }
     assert_eq!(pressed, ["0", "0"]);
 }
+
+/// A bank that grows while a key is held keeps the press: it is reported once, and the new
+/// channels start silent.
+#[test]
+fn a_bank_grown_during_a_press_reports_it_once() {
+    let rate = SampleRate::Narrowband;
+    let mut s = Signal::new(rate);
+    s.silence(40.0)
+        .tone(&Tone {
+            duration_ms: 200.0,
+            ..Tone::new(Digit::D7)
+        })
+        .silence(200.0);
+    let pcm = s.to_pcm();
+    let mut bank = DtmfBank::with_rate(rate, LANES);
+    let mut pressed = Vec::new();
+    for (k, frame) in pcm.chunks_exact(160).enumerate() {
+        if k == 5 {
+            bank.add_channels(LANES + 3);
+        }
+        let channels = bank.channels();
+        let mut tick = vec![0i16; 160 * channels];
+        for (n, x) in frame.iter().enumerate() {
+            tick[n * channels + 3] = *x;
+            if k >= 5 {
+                tick[n * channels + channels - 1] = *x;
+            }
+        }
+        bank.handle_interleaved(&tick).expect("whole frames");
+        while let Some(e) = bank.poll_event() {
+            if let Event::Pressed { digit, .. } = e.event {
+                pressed.push((e.channel, digit));
+            }
+        }
+    }
+    // Channel 3 heard the whole press; the last channel joined 160 ms into it and still heard
+    // the rest of the tone (a new channel hears from when it starts).
+    assert_eq!(pressed, [(3, Digit::D7), (2 * LANES + 2, Digit::D7)]);
+}

@@ -14,6 +14,7 @@ use dtmf_detector::{DtmfDetector, Event as DtmfEvent, SampleRate};
 
 use crate::bridge::{EventSender, JitterBuffer, Pcm};
 use crate::digits::{DigitMerger, DigitSource};
+use crate::in_band::{InBand, Shared};
 use crate::player::{Frame, PlayItem, Played, Player};
 use crate::rfc4733::EventDecoder;
 use crate::rtcp::NtpTime;
@@ -160,23 +161,6 @@ pub enum MediaEvent {
     PlaybackStopped,
     /// No valid RTP for the configured number of ticks.
     Inactive,
-}
-
-/// Most samples heard queued for a shared detector: 200 ms.
-const SHARED_QUEUE: usize = 10 * FRAME;
-
-/// Where a call's in-band tones are looked for.
-#[derive(Debug)]
-// One per call, set once: the frame kept inline saves an allocation per tick.
-#[allow(clippy::large_enum_variant)]
-enum InBand {
-    /// Its own detector, fed as packets are played out.
-    Own(Box<DtmfDetector>),
-    /// A bank the media worker runs: what was heard waits for its tick, with what was played.
-    Shared {
-        heard: VecDeque<i16>,
-        played: Option<[i16; FRAME]>,
-    },
 }
 
 /// One call's media state. Feed it packets and ticks; drain events.
@@ -503,13 +487,7 @@ impl CallMedia {
                     self.digit(key, DigitSource::InBand);
                 }
             }
-            InBand::Shared { heard, .. } => {
-                heard.extend(self.pcm.iter().copied());
-                // A peer whose clock runs fast fills the queue a little each tick: keep the
-                // newest 200 ms.
-                let excess = heard.len().saturating_sub(SHARED_QUEUE);
-                heard.drain(..excess);
-            }
+            InBand::Shared(shared) => shared.push(&self.pcm),
         }
     }
 
@@ -518,10 +496,7 @@ impl CallMedia {
     /// [`take_in_band`](Self::take_in_band), and the bank's presses come back through
     /// [`in_band_pressed`](Self::in_band_pressed).
     pub fn share_in_band(&mut self) {
-        self.in_band = InBand::Shared {
-            heard: VecDeque::with_capacity(SHARED_QUEUE + FRAME),
-            played: None,
-        };
+        self.in_band = InBand::Shared(Shared::default());
     }
 
     /// For a shared detector, once per tick after [`handle_tick`](Self::handle_tick): the next
@@ -529,25 +504,12 @@ impl CallMedia {
     /// (then `played` holds it, for the echo reference). `false` and silence for a call with
     /// its own detector.
     pub fn take_in_band(&mut self, heard: &mut [i16; FRAME], played: &mut [i16; FRAME]) -> bool {
-        let InBand::Shared {
-            heard: queue,
-            played: last,
-        } = &mut self.in_band
-        else {
-            heard.fill(0);
-            return false;
-        };
-        let n = queue.len().min(FRAME);
-        for (h, s) in heard.iter_mut().zip(queue.drain(..n)) {
-            *h = s;
-        }
-        heard[n..].fill(0);
-        match last.take() {
-            Some(frame) => {
-                *played = frame;
-                true
+        match &mut self.in_band {
+            InBand::Shared(shared) => shared.take(heard, played),
+            InBand::Own(_) => {
+                heard.fill(0);
+                false
             }
-            None => false,
         }
     }
 
@@ -681,7 +643,7 @@ impl CallMedia {
             self.config.law.decode_into(&frame, &mut pcm);
             match &mut self.in_band {
                 InBand::Own(detector) => detector.handle_reference(&pcm),
-                InBand::Shared { played, .. } => *played = Some(pcm),
+                InBand::Shared(shared) => shared.played = Some(pcm),
             }
         }
         let mut sent = false;

@@ -25,6 +25,7 @@ mod call;
 mod digits;
 mod error;
 mod g711;
+mod in_band;
 mod jitter;
 mod player;
 pub mod rfc4733;

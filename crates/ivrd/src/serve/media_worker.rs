@@ -1,7 +1,9 @@
 //! Media workers: plain threads, each owning a share of the calls and their RTP sockets. Every
 //! 20 ms a worker drains each call's socket (non-blocking) and feeds the packets to its
 //! `CallMedia`; then each bridge passes what one leg heard to the other; then every call takes
-//! one tick and sends its packet out: one timer per worker, none per call or packet.
+//! one tick and sends its packet out; then what every call heard and played this tick goes
+//! through the worker's in-band DTMF bank (`in_band.rs`): one timer per worker, none per call or
+//! packet.
 //!
 //! Calls are spread over the workers by a home call: its own id, or for a leg we placed, its
 //! caller's, so that both legs of a bridge live on one worker. Within a worker calls sit side by
