@@ -142,9 +142,25 @@ impl DtmfDetector {
     /// Decodes a whole recording, fed in 20 ms frames as a media path would, and returns every
     /// digit with its onset and end.
     pub fn decode(config: &DetectorConfig, pcm: &[i16]) -> Vec<DigitSpan> {
+        Self::decode_with_reference(config, pcm, &[])
+    }
+
+    /// As [`decode`](Self::decode), with `reference` (what was played, on the same time line)
+    /// fed to [`handle_reference`](Self::handle_reference) frame by frame before the audio.
+    /// An empty reference feeds nothing.
+    pub fn decode_with_reference(
+        config: &DetectorConfig,
+        pcm: &[i16],
+        reference: &[i16],
+    ) -> Vec<DigitSpan> {
         let mut detector = Self::new(config);
         let mut found = Vec::new();
-        for piece in pcm.chunks(config.rate.block_len() * 2) {
+        let frame = config.rate.block_len() * 2;
+        for (k, piece) in pcm.chunks(frame).enumerate() {
+            if !reference.is_empty() {
+                let played = reference.get(k * frame..).unwrap_or(&[]);
+                detector.handle_reference(&played[..played.len().min(piece.len())]);
+            }
             detector.handle_samples(piece);
             detector.collect_released(&mut found);
         }

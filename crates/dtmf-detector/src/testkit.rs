@@ -229,7 +229,23 @@ pub struct Detection {
 
 /// Runs [`DtmfDetector::decode`] with default thresholds and reports times in ms.
 pub fn detect(rate: SampleRate, pcm: &[i16]) -> Vec<Detection> {
-    DtmfDetector::decode(&DetectorConfig::at_rate(rate), pcm)
+    spans_to_detections(
+        rate,
+        DtmfDetector::decode(&DetectorConfig::at_rate(rate), pcm),
+    )
+}
+
+/// As [`detect`], with `reference` (what was played, on the same time line) fed to
+/// [`DtmfDetector::handle_reference`] frame by frame before the received audio.
+pub fn detect_with_reference(rate: SampleRate, pcm: &[i16], reference: &[i16]) -> Vec<Detection> {
+    spans_to_detections(
+        rate,
+        DtmfDetector::decode_with_reference(&DetectorConfig::at_rate(rate), pcm, reference),
+    )
+}
+
+fn spans_to_detections(rate: SampleRate, spans: Vec<crate::DigitSpan>) -> Vec<Detection> {
+    spans
         .into_iter()
         .map(|span| Detection {
             digit: span.digit,
@@ -237,34 +253,6 @@ pub fn detect(rate: SampleRate, pcm: &[i16]) -> Vec<Detection> {
             end_ms: Some(span.end.as_millis(rate)),
         })
         .collect()
-}
-
-/// As [`detect`], with `reference` (what was played, on the same time line) fed to
-/// [`DtmfDetector::handle_reference`] frame by frame before the received audio.
-pub fn detect_with_reference(rate: SampleRate, pcm: &[i16], reference: &[i16]) -> Vec<Detection> {
-    let mut detector = DtmfDetector::new(&DetectorConfig::at_rate(rate));
-    let frame = rate.block_len() * 2;
-    let mut found = Vec::new();
-    let mut collect = |d: &mut DtmfDetector| {
-        while let Some(event) = d.poll_event() {
-            if let crate::Event::Released { digit, onset, end } = event {
-                found.push(Detection {
-                    digit,
-                    onset_ms: Some(onset.as_millis(rate)),
-                    end_ms: Some(end.as_millis(rate)),
-                });
-            }
-        }
-    };
-    for (k, piece) in pcm.chunks(frame).enumerate() {
-        let played = reference.get(k * frame..).unwrap_or(&[]);
-        detector.handle_reference(&played[..played.len().min(piece.len())]);
-        detector.handle_samples(piece);
-        collect(&mut detector);
-    }
-    detector.finish();
-    collect(&mut detector);
-    found
 }
 
 /// What a Q.24 case demands.
