@@ -18,6 +18,8 @@ pub(super) struct InBandBank {
     used: usize,
     /// One tick of every channel, interleaved; a channel without a call stays silent.
     tick: Vec<i16>,
+    /// This tick's presses: channel and key.
+    pressed: Vec<(usize, char)>,
 }
 
 impl Default for InBandBank {
@@ -27,6 +29,7 @@ impl Default for InBandBank {
             free: Vec::new(),
             used: 0,
             tick: vec![0; FRAME * MIN_CHANNELS],
+            pressed: Vec::new(),
         }
     }
 }
@@ -64,11 +67,11 @@ impl InBandBank {
     }
 
     /// One tick: every call's 20 ms heard (and played, for the echo reference) through the
-    /// bank; presses go back to their calls. `calls` gives each call with its channel.
+    /// bank. `calls` gives each call with its channel; the presses found are then
+    /// [`pressed`](Self::pressed).
     pub(super) fn run<'a>(&mut self, calls: impl Iterator<Item = (usize, &'a mut CallMedia)>) {
         let channels = self.bank.channels();
         let (mut heard, mut played) = ([0i16; FRAME], [0i16; FRAME]);
-        let mut media: Vec<(usize, &mut CallMedia)> = Vec::new();
         for (channel, call) in calls {
             if channel >= channels {
                 continue;
@@ -79,17 +82,20 @@ impl InBandBank {
             for (n, s) in heard.iter().enumerate() {
                 self.tick[n * channels + channel] = *s;
             }
-            media.push((channel, call));
         }
+        self.pressed.clear();
         if self.bank.handle_interleaved(&self.tick).is_err() {
             return;
         }
         while let Some(e) = self.bank.poll_event() {
-            if let Event::Pressed { digit, .. } = e.event
-                && let Some((_, call)) = media.iter_mut().find(|(c, _)| *c == e.channel)
-            {
-                call.in_band_pressed(digit.to_char());
+            if let Event::Pressed { digit, .. } = e.event {
+                self.pressed.push((e.channel, digit.to_char()));
             }
         }
+    }
+
+    /// The presses of the last [`run`](Self::run): channel and key.
+    pub(super) fn pressed(&self) -> &[(usize, char)] {
+        &self.pressed
     }
 }

@@ -126,11 +126,14 @@ impl Calls {
 
     /// Every call's in-band tones for this tick, through the bank.
     fn detect_in_band(&mut self) {
-        self.in_band.run(
-            self.lives
-                .iter_mut()
-                .map(|live| (live.channel, &mut live.media)),
-        );
+        let Self { lives, in_band, .. } = self;
+        in_band.run(lives.iter_mut().map(|live| (live.channel, &mut live.media)));
+        // Presses are rare: a search per press beats an index kept up per tick.
+        for &(channel, key) in in_band.pressed() {
+            if let Some(live) = lives.iter_mut().find(|l| l.channel == channel) {
+                live.media.in_band_pressed(key);
+            }
+        }
     }
 
     fn get_mut(&mut self, call: &CallId) -> Option<&mut Live> {
