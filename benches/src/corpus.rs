@@ -153,11 +153,20 @@ impl Corpus {
     }
 
     /// `count` digits over `material` at `sir_db`, one per 1.2 s clip cut from a random place
-    /// in a random source. Digit levels, twist, frequency deviation, duration and position are
+    /// in a random source (for echo, a call: [`ECHO_LEAD_S`] more of the prompt before the clip,
+    /// and a second of silence after it). Digit levels, twist, frequency deviation, duration and position are
     /// drawn inside Q.24 (tones −25…0 dBm0, twist −4…+8 dB, ±1.5 %, 45–120 ms).
     pub fn talkdown(&self, material: Material, sir_db: f64, count: usize, seed: u64) -> Mix {
         let mut rng = Rng::new(seed ^ (material as u64 * 0x5851_F42D));
-        let clip = (1.2 * FS) as usize;
+        // An echo clip is a call of its own: the prompt has played over the call's echo path for
+        // a while before the caller presses, and a second with nothing played parts the calls.
+        let echo = material == Material::Echo;
+        let (lead, parting) = if echo {
+            ((ECHO_LEAD_S * FS) as usize, FS as usize)
+        } else {
+            (0, 0)
+        };
+        let clip = (1.2 * FS) as usize + lead;
         let mut received = Vec::with_capacity(count * clip);
         let mut played = Vec::new();
         let mut digits = Vec::with_capacity(count);
@@ -166,8 +175,27 @@ impl Corpus {
             let low_dbm0 = rng.range(-22.0, -3.0);
             let high_dbm0 = (low_dbm0 - rng.range(-4.0, 8.0)).clamp(-25.0, 0.0);
             let len = (rng.range(45.0, 120.0) * FS / 1000.0) as usize;
-            let at = (rng.range(0.3, 0.7) * FS) as usize;
-            let (bed, reference) = self.bed(material, &mut rng, clip, at..at + len);
+            let at = lead + (rng.range(0.3, 0.7) * FS) as usize;
+            let (al, ah) = (dbm0_amplitude(low_dbm0), dbm0_amplitude(high_dbm0));
+            let digit_power = (al * al + ah * ah) / 2.0;
+            // Scale the bed so that the ratio holds over the tone itself; an echo bed whose
+            // prompt would then have to be played louder than full scale is drawn again (the
+            // echo of a clipped prompt is not what an unclipped one returns).
+            let (mut bed, mut reference, mut gain);
+            let mut attempt = 0;
+            loop {
+                (bed, reference) = self.bed(material, &mut rng, clip, at..at + len);
+                let bed_power = power(&bed[at..at + len]).max(1e-9);
+                gain = (digit_power / bed_power / 10f64.powf(sir_db / 10.0)).sqrt();
+                let peak = reference
+                    .iter()
+                    .flatten()
+                    .fold(0.0f64, |m, v| m.max(v.abs()));
+                attempt += 1;
+                if peak * gain <= PLAYED_PEAK || attempt == 50 {
+                    break;
+                }
+            }
             let mut tone = vec![0.0; clip];
             let (fl, fh) = digit_frequencies(digit);
             let (fl, fh) = (
@@ -175,21 +203,18 @@ impl Corpus {
                 fh * (1.0 + rng.range(-0.015, 0.015)),
             );
             let (pl, ph) = (rng.range(0.0, 6.3), rng.range(0.0, 6.3));
-            let (al, ah) = (dbm0_amplitude(low_dbm0), dbm0_amplitude(high_dbm0));
             for (i, t) in tone[at..at + len].iter_mut().enumerate() {
                 let t_s = i as f64 / FS;
                 *t = al * (std::f64::consts::TAU * fl * t_s + pl).sin()
                     + ah * (std::f64::consts::TAU * fh * t_s + ph).sin();
             }
-            // Scale the bed so that the ratio holds over the tone itself.
-            let digit_power = (al * al + ah * ah) / 2.0;
-            let bed_power = power(&bed[at..at + len]).max(1e-9);
-            let gain = (digit_power / bed_power / 10f64.powf(sir_db / 10.0)).sqrt();
             let offset = received.len();
             received.extend(bed.iter().zip(&tone).map(|(b, t)| b * gain + t));
             if let Some(r) = reference {
                 // The prompt was played that much louder or softer: the echo keeps its loss.
                 played.extend(r.iter().map(|v| v * gain));
+                received.extend(std::iter::repeat_n(0.0, parting));
+                played.extend(std::iter::repeat_n(0.0, parting));
             }
             digits.push(Placed {
                 digit,
@@ -209,7 +234,7 @@ impl Corpus {
 
     /// Up to `seconds` of `material` with no digit: every source once, in order, as a caller's
     /// line would carry it. For echo, every prompt and a share of the music played in turn,
-    /// each echoed with its own delay and loss.
+    /// [`PROMPTS_PER_CALL`] to a call, each call echoed with a delay and loss of its own.
     pub fn talkoff(&self, material: Material, seconds: f64, seed: u64) -> Mix {
         let limit = (seconds * FS) as usize;
         let mut rng = Rng::new(seed);
@@ -237,9 +262,16 @@ impl Corpus {
                 let (mut received, mut played) = (Vec::new(), Vec::new());
                 let mut k = 0;
                 while received.len() < limit {
-                    let prompt = self.prompt(k, &mut rng);
-                    k += 1;
-                    let echo = echo_of(&prompt, &mut rng);
+                    // One call: three prompts back to back over the one echo path the call has,
+                    // then a second with nothing played before the next call.
+                    let path = EchoPath::draw(&mut rng);
+                    let mut prompt = Vec::new();
+                    for _ in 0..PROMPTS_PER_CALL {
+                        prompt.extend(self.prompt(k, &mut rng));
+                        k += 1;
+                    }
+                    prompt.extend(std::iter::repeat_n(0.0, FS as usize));
+                    let echo = path.apply(&prompt);
                     let noise = -65.0;
                     received.extend(echo.iter().map(|e| e + comfort(&mut rng, noise)));
                     played.extend(prompt);
@@ -297,7 +329,7 @@ impl Corpus {
                     prompt.resize(prompt.len().max(len + 800), 0.0);
                     let at = (rng.next_u64() as usize) % (prompt.len() - len - 400);
                     let played = prompt[at..at + len].to_vec();
-                    let echo = echo_of(&prompt, rng)[at..at + len].to_vec();
+                    let echo = echo_of(&played, rng);
                     (echo, Some(played))
                 }
             };
@@ -323,21 +355,57 @@ fn cut(sources: &[Source], rng: &mut Rng, len: usize) -> Vec<f64> {
     s.at_level(at..at + len)
 }
 
-/// Line echo of `played`: 10–50 ms late, 6–30 dB down, through a hybrid's short dispersion
-/// (a second reflection 2–6 ms later and 6–12 dB below the first).
+/// The loudest sample a prompt is played at (G.711's full scale is 32,124 in µ-law).
+const PLAYED_PEAK: f64 = 32_000.0;
+
+/// How long an echoed prompt plays before the talk-down clip of its call starts, s.
+pub const ECHO_LEAD_S: f64 = 0.6;
+
+/// Prompts a call of the echo talk-off set plays, one after another over the call's echo path
+/// (three, so that the four kinds of prompt take turns at opening a call).
+pub const PROMPTS_PER_CALL: usize = 3;
+
+/// Line echo of `played` over a path of its own (see [`EchoPath`]).
 pub fn echo_of(played: &[f64], rng: &mut Rng) -> Vec<f64> {
-    let delay = (rng.range(10.0, 50.0) * FS / 1000.0) as usize;
-    let loss = 10f64.powf(-rng.range(6.0, 30.0) / 20.0);
-    let second = delay + (rng.range(2.0, 6.0) * FS / 1000.0) as usize;
-    let loss2 = loss * 10f64.powf(-rng.range(6.0, 12.0) / 20.0);
-    let sign = if rng.unit() < 0.5 { -1.0 } else { 1.0 };
-    (0..played.len())
-        .map(|n| {
-            let a = n.checked_sub(delay).map_or(0.0, |i| played[i]) * loss;
-            let b = n.checked_sub(second).map_or(0.0, |i| played[i]) * loss2 * sign;
-            a + b
-        })
-        .collect()
+    EchoPath::draw(rng).apply(played)
+}
+
+/// A line's echo path: 10–50 ms late, 6–30 dB down, through a hybrid's short dispersion (a
+/// second reflection 2–6 ms later and 6–12 dB below the first). A call keeps its path.
+#[derive(Clone, Copy, Debug)]
+pub struct EchoPath {
+    delay: usize,
+    loss: f64,
+    second: usize,
+    loss2: f64,
+}
+
+impl EchoPath {
+    /// A path drawn from the ranges above.
+    pub fn draw(rng: &mut Rng) -> Self {
+        let delay = (rng.range(10.0, 50.0) * FS / 1000.0) as usize;
+        let loss = 10f64.powf(-rng.range(6.0, 30.0) / 20.0);
+        let second = delay + (rng.range(2.0, 6.0) * FS / 1000.0) as usize;
+        let loss2 = loss * 10f64.powf(-rng.range(6.0, 12.0) / 20.0);
+        let sign = if rng.unit() < 0.5 { -1.0 } else { 1.0 };
+        Self {
+            delay,
+            loss,
+            second,
+            loss2: loss2 * sign,
+        }
+    }
+
+    /// What comes back of `played` over this path.
+    pub fn apply(&self, played: &[f64]) -> Vec<f64> {
+        (0..played.len())
+            .map(|n| {
+                let a = n.checked_sub(self.delay).map_or(0.0, |i| played[i]) * self.loss;
+                let b = n.checked_sub(self.second).map_or(0.0, |i| played[i]) * self.loss2;
+                a + b
+            })
+            .collect()
+    }
 }
 
 /// A tone prompt: DTMF pairs at prompt level (an IVR "press this" demonstration, a number

@@ -40,23 +40,25 @@ fn every_digit_15_db_or_more_over_real_music_speech_and_echoed_prompts_is_found(
             let plain = Score::of(&mix.digits, &found(&mix.pcm, None));
             let (want, false_max) = if sir >= 15.0 { (100.0, 0) } else { (90.0, 2) };
             let label = format!("{} at SIR {sir} dB", material.name());
-            assert!(plain.percent() >= want, "{label}: {plain:?}");
-            if material != Material::Echo {
+            let Some(reference) = &mix.reference else {
+                assert!(plain.percent() >= want, "{label}: {plain:?}");
                 assert!(plain.false_digits <= false_max, "{label}: {plain:?}");
-            }
-            if let Some(reference) = &mix.reference {
-                // With the echo reference the prompt's own tones make no digit; a key pressed
-                // while the prompt plays that key's tones is taken for the echo (echo.rs).
-                let with = Score::of(&mix.digits, &found(&mix.pcm, Some(reference)));
-                assert!(
-                    with.false_digits <= 1,
-                    "{label} with the reference: {with:?}"
-                );
-                assert!(
-                    with.percent() >= want - 5.0,
-                    "{label} with the reference: {with:?}"
-                );
-            }
+                continue;
+            };
+            // Over echoed prompts the reference is what ivrd runs with: the prompt's own tones
+            // make no digit, and the partials its echo lays under a press do not veto it.
+            // Without it, every tone of the prompt is a digit and the harmonic veto takes a few
+            // presses for the echo's notes.
+            let with = Score::of(&mix.digits, &found(&mix.pcm, Some(reference)));
+            assert!(
+                with.percent() >= want,
+                "{label} with the reference: {with:?}"
+            );
+            assert!(
+                with.false_digits <= false_max,
+                "{label} with the reference: {with:?}"
+            );
+            assert!(plain.percent() >= want - 5.0, "{label}: {plain:?}");
         }
     }
 }

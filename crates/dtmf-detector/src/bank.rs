@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::{EchoOrHarmonics, EchoReference};
+use crate::echo::{ENERGY_BLOCKS, EchoOrHarmonics, EchoReference, ReceivedEnergy, mark_pressed};
 use crate::harmonic::{WINDOW_BLOCKS, Window};
 use crate::held::HeldLanes;
 use crate::lanes::{Feed, LaneGroup, Screen};
@@ -262,6 +262,7 @@ impl DtmfBank {
             &self.window,
             self.echo[channel].as_ref(),
             (block + 1) * n as u64,
+            LaneEnergy(group, lane),
             fill,
         );
         tracker.handle_block(
@@ -275,8 +276,13 @@ impl DtmfBank {
             &mut self.scratch,
         );
         let busy = u32::from(!tracker.is_idle()) << lane;
+        let held = tracker.held().is_some();
         let group = &mut self.groups[g];
         group.busy = (group.busy & !(1 << lane)) | busy;
+        if held {
+            let energy = &mut group.energy[(block % ENERGY_BLOCKS as u64) as usize][lane];
+            *energy = mark_pressed(*energy);
+        }
         if !self.scratch.is_empty() {
             self.events.extend(
                 self.scratch
@@ -284,6 +290,15 @@ impl DtmfBank {
                     .map(|event| BankEvent { channel, event }),
             );
         }
+    }
+}
+
+/// One lane's received block energies.
+struct LaneEnergy<'a>(&'a LaneGroup, usize);
+
+impl ReceivedEnergy for LaneEnergy<'_> {
+    fn energy(&self, block: u64) -> f32 {
+        self.0.energy[(block % ENERGY_BLOCKS as u64) as usize][self.1]
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::{EchoOrHarmonics, EchoReference};
+use crate::echo::{ENERGY_BLOCKS, EchoOrHarmonics, EchoReference, ReceivedEnergy, mark_pressed};
 use crate::harmonic::{MAX_WINDOW, WINDOW_BLOCKS, Window};
 use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
@@ -47,6 +47,18 @@ pub struct DtmfDetector {
     events: VecDeque<Event>,
     /// What was played on this call, once [`handle_reference`](Self::handle_reference) is used.
     echo: Option<EchoReference>,
+    /// AC energy of the last blocks, block `k` in slot `k % ENERGY_BLOCKS`, for the echo rule.
+    energies: Energies,
+}
+
+/// A single channel's received block energies.
+#[derive(Clone, Debug)]
+struct Energies([f32; ENERGY_BLOCKS]);
+
+impl ReceivedEnergy for &Energies {
+    fn energy(&self, block: u64) -> f32 {
+        self.0[(block % ENERGY_BLOCKS as u64) as usize]
+    }
 }
 
 impl DtmfDetector {
@@ -67,6 +79,7 @@ impl DtmfDetector {
             spectrum: BlockSpectrum::default(),
             events: VecDeque::with_capacity(4),
             echo: None,
+            energies: Energies([0.0; ENERGY_BLOCKS]),
         }
     }
 
@@ -200,6 +213,8 @@ impl DtmfDetector {
             self.limits.min_block_energy,
             &mut self.spectrum,
         );
+        let energy_slot = (index % ENERGY_BLOCKS as u64) as usize;
+        self.energies.0[energy_slot] = self.spectrum.energy;
         let (re, im) = self.spectrum.bins();
         let (power, amps) = powers_and_amplitudes(&re, &im);
         let spectrum = &self.spectrum;
@@ -219,6 +234,7 @@ impl DtmfDetector {
             &self.window,
             self.echo.as_ref(),
             self.position + n as u64,
+            &self.energies,
             fill,
         );
         self.tracker.handle_block(
@@ -231,6 +247,9 @@ impl DtmfDetector {
             veto,
             &mut self.events,
         );
+        if self.tracker.held().is_some() {
+            self.energies.0[energy_slot] = mark_pressed(self.energies.0[energy_slot]);
+        }
         self.previous = amps;
         self.position += n as u64;
     }

@@ -111,12 +111,34 @@ pub(crate) struct Harmonics<'a, F> {
 impl<F: FnOnce(&mut [i16])> Veto for Harmonics<'_, F> {
     #[inline(always)]
     fn vetoes(self, candidate: &Candidate) -> bool {
-        is_harmonic(self.kernel, self.coeffs, self.window, candidate, self.fill)
+        self.vetoes_discounting(candidate, |_, _| {})
+    }
+}
+
+impl<F: FnOnce(&mut [i16])> Harmonics<'_, F> {
+    /// [`Veto::vetoes`], with the probe levels that `discount` zeroes left out: given the probe
+    /// frequencies and their levels (the two tones first), it zeroes those that something
+    /// other than the candidate's own sound explains.
+    #[inline(always)]
+    pub(crate) fn vetoes_discounting(
+        self,
+        candidate: &Candidate,
+        discount: impl FnOnce(&[f32], &mut [f32]),
+    ) -> bool {
+        is_harmonic(
+            self.kernel,
+            self.coeffs,
+            self.window,
+            candidate,
+            self.fill,
+            discount,
+        )
     }
 }
 
 /// Whether the candidate's tones are better explained as harmonics of something. `fill` writes
-/// the last [`WINDOW_BLOCKS`] blocks of samples, oldest first.
+/// the last [`WINDOW_BLOCKS`] blocks of samples, oldest first; `discount` may zero probe levels
+/// (not the tones') that are not the candidate's (the echo of a prompt).
 #[inline(always)]
 pub(crate) fn is_harmonic(
     kernel: Kernel,
@@ -124,6 +146,7 @@ pub(crate) fn is_harmonic(
     window: &Window,
     candidate: &Candidate,
     fill: impl FnOnce(&mut [i16]),
+    discount: impl FnOnce(&[f32], &mut [f32]),
 ) -> bool {
     let (low_hz, high_hz) = candidate.frequencies();
     let fs = coeffs.rate.hz() as f32;
@@ -179,19 +202,33 @@ pub(crate) fn is_harmonic(
             out: &mut levels,
         },
     );
-    let weaker = levels[0].min(levels[1]);
-    let above = |ratio: f32| {
-        levels[seconds..count]
+    let vetoed = |levels: &[f32]| {
+        let weaker = levels[0].min(levels[1]);
+        let above = |ratio: f32| {
+            levels[seconds..count]
+                .iter()
+                .filter(|&&p| p > weaker * ratio)
+                .count()
+        };
+        levels[2..seconds]
             .iter()
-            .filter(|&&p| p > weaker * ratio)
-            .count()
+            .any(|&p| p > weaker * window.second_ratio)
+            || above(window.near_ratio) >= 2
+            || above(window.far_ratio) >= 3
+            || above(window.wide_ratio) >= 4
     };
-    levels[2..seconds]
-        .iter()
-        .any(|&p| p > weaker * window.second_ratio)
-        || above(window.near_ratio) >= 2
-        || above(window.far_ratio) >= 3
-        || above(window.wide_ratio) >= 4
+    if !vetoed(&levels) {
+        return false;
+    }
+    // Only probes that count at all are worth explaining.
+    let floor = levels[0].min(levels[1]) * window.wide_ratio.min(window.second_ratio);
+    for level in &mut levels[2..count] {
+        if *level <= floor {
+            *level = 0.0;
+        }
+    }
+    discount(&probes[2..count], &mut levels[2..count]);
+    vetoed(&levels)
 }
 
 /// Goertzel power at up to [`MAX_PROBES`] frequencies of `samples` in one pass.

@@ -15,6 +15,7 @@
 
 use crate::classify::{passes, to_energy};
 use crate::config::Limits;
+use crate::echo::ENERGY_BLOCKS;
 use crate::harmonic::WINDOW_BLOCKS;
 use crate::spectrum::{Coefficients, FILTERS, SEGMENTS};
 use crate::vector::{F32x16, WIDTH, prefetch};
@@ -40,6 +41,9 @@ pub(crate) struct LaneGroup {
     pub(crate) segments_im: [FilterLanes; SEGMENTS],
     /// Bin amplitudes of the last two blocks, block `k` in slot `k % 2`.
     pub(crate) amplitude: [FilterLanes; 2],
+    /// AC energy of the last blocks, block `k` in slot `k % ENERGY_BLOCKS`: the echo rule's
+    /// history.
+    pub(crate) energy: [Lanes; ENERGY_BLOCKS],
     /// Lanes whose tracker is not idle: they are visited every block.
     pub(crate) busy: u32,
     /// The last [`WINDOW_BLOCKS`] blocks' samples, one row per frame, block `k` from row
@@ -67,12 +71,16 @@ impl LaneGroup {
             segments_re: [[[0.0; LANES]; FILTERS]; SEGMENTS],
             segments_im: [[[0.0; LANES]; FILTERS]; SEGMENTS],
             amplitude: [[[0.0; LANES]; FILTERS]; 2],
+            energy: [[0.0; LANES]; ENERGY_BLOCKS],
             busy: 0,
             rows: vec![[0; LANES]; WINDOW_BLOCKS * block_len],
         }
     }
 
     pub(crate) fn clear_lane(&mut self, lane: usize) {
+        for slot in &mut self.energy {
+            slot[lane] = 0.0;
+        }
         for f in 0..FILTERS {
             self.s1[f][lane] = 0.0;
             self.s2[f][lane] = 0.0;
@@ -137,6 +145,7 @@ impl LaneGroup {
             .sub(sum.mul(sum).mul(V::splat(1.0 / n as f32)))
             .max(V::zero())
             .to_array();
+        self.energy[(block % ENERGY_BLOCKS as u64) as usize] = energy;
         self.sum = [0.0; LANES];
         self.sum_sq = [0.0; LANES];
         // Branch-free across lanes: the argmax keeps the first of equal powers, as

@@ -10,7 +10,8 @@
 //! A run that reaches three hits is confirmed only if the veto, asked then and only then, finds
 //! neither the echo of what was played (`echo.rs`, when a reference is fed) nor a harmonic series
 //! (`harmonic.rs`). A vetoed run is rejected for as long as its chain of in-tolerance candidates
-//! lasts (a sung note, or a prompt's tone, is asked once, not every block).
+//! lasts (a sung note, or a prompt's tone, is asked once, not every block), unless its level
+//! rises by more than 6 dB: then a new run starts and the veto is asked again.
 //!
 //! Onset and end are refined below block resolution: the amplitude a tone leaves in a partly
 //! covered block, against its full-block amplitude, says how much of that block it covered.
@@ -27,6 +28,10 @@ use crate::{Digit, Event, SampleTime};
 pub(crate) const HITS_TO_CONFIRM: u8 = 3;
 /// Consecutive blocks without the digit that end it.
 pub(crate) const MISSES_TO_END: u8 = 3;
+/// How far a rejected run's pair amplitude may rise and stay rejected (6 dB): more, and
+/// something new has joined it (a caller pressing the key of the prompt tone whose echo was
+/// rejected), so its blocks start a run of their own and the veto is asked again.
+const RISE: f32 = 2.0;
 
 /// Where the tracker is.
 #[derive(Clone, Debug, Default)]
@@ -36,8 +41,9 @@ enum State {
     Quiet,
     /// Consecutive candidates for one digit, not yet confirmed.
     Counting(Run),
-    /// A run the harmonic veto rejected, continuing: its last candidate.
-    Rejected(Candidate),
+    /// A run the veto rejected, continuing: its last candidate, and the pair amplitude of the
+    /// block it was rejected at.
+    Rejected(Candidate, f32),
     /// A confirmed digit; `misses` blocks since its last hit.
     Holding(Held),
     /// A confirmed digit is fading out while another digit's run builds.
@@ -104,6 +110,11 @@ pub(crate) fn pair_amplitude(amps: &Amplitudes, low: usize, high: usize) -> f32 
     amps[low] + amps[high]
 }
 
+/// A candidate block's amplitude at its two tones.
+fn candidate_amplitude(c: &Candidate) -> f32 {
+    c.low_bin.norm_sqr().sqrt() + c.high_bin.norm_sqr().sqrt()
+}
+
 /// Fraction of a block covered by a tone, from its amplitude against a full block's.
 fn coverage(amplitude: f32, reference: f32) -> f32 {
     if reference <= 0.0 {
@@ -123,7 +134,7 @@ impl Tracker {
     pub(crate) fn held(&self) -> Option<Digit> {
         match &self.state {
             State::Holding(held) | State::Switching(held, _) => Some(held.digit),
-            State::Quiet | State::Counting(_) | State::Rejected(_) => None,
+            State::Quiet | State::Counting(_) | State::Rejected(..) => None,
         }
     }
 
@@ -173,11 +184,13 @@ impl Tracker {
             State::Counting(run) => Self::extend_run(
                 coeffs, limits, previous, run, start, candidate, veto, events,
             ),
-            State::Rejected(last) => match candidate {
+            State::Rejected(last, rejected_at) => match candidate {
                 Some(c)
-                    if c.digit == last.digit && pair_in_tolerance(coeffs, limits, &last, &c) =>
+                    if c.digit == last.digit
+                        && pair_in_tolerance(coeffs, limits, &last, &c)
+                        && candidate_amplitude(&c) <= RISE * rejected_at =>
                 {
-                    State::Rejected(c)
+                    State::Rejected(c, rejected_at)
                 }
                 _ => Self::begin_run(previous, start, candidate),
             },
@@ -230,7 +243,7 @@ impl Tracker {
             State::Holding(held) | State::Switching(held, _) => {
                 events.push_back(Self::release(&held, block_len));
             }
-            State::Quiet | State::Counting(_) | State::Rejected(_) => {}
+            State::Quiet | State::Counting(_) | State::Rejected(..) => {}
         }
     }
 
@@ -275,10 +288,10 @@ impl Tracker {
             return State::Counting(run);
         }
         if veto.vetoes(&c) {
-            return State::Rejected(c);
+            return State::Rejected(c, candidate_amplitude(&c));
         }
         let n = coeffs.block_len as u64;
-        let block_amp = |c: &Candidate| c.low_bin.norm_sqr().sqrt() + c.high_bin.norm_sqr().sqrt();
+        let block_amp = candidate_amplitude;
         let reference = block_amp(&run.last).max(block_amp(&run.first));
         // Onset: the run's first block start, moved later if that block was only partly covered,
         // and earlier by the share of the block before it that the tone already covered.
