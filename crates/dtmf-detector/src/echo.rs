@@ -145,9 +145,14 @@ impl EchoReference {
         }
     }
 
-    /// The played sample at stream time `t`, which must be in the ring.
-    fn at(&self, t: u64) -> i16 {
-        self.ring[(t % self.ring.len() as u64) as usize]
+    /// The `len` played samples from stream time `start`, which must be in the ring: two
+    /// slices of it (no division per sample).
+    fn samples(&self, start: u64, len: usize) -> impl Iterator<Item = i16> + '_ {
+        let size = self.ring.len();
+        let at = (start % size as u64) as usize;
+        let first = &self.ring[at..(at + len).min(size)];
+        let rest = &self.ring[..(len - first.len()).min(at)];
+        first.iter().chain(rest).copied()
     }
 
     /// The loss bound and the lags to search for a run whose three blocks end at block index
@@ -177,8 +182,9 @@ impl EchoReference {
         let played = &mut played[..HISTORY_BLOCKS + lag_blocks];
         for (b, e) in played.iter_mut().enumerate() {
             let start = (played_from + b as u64) * n;
-            *e = (start..start + n)
-                .map(|t| f32::from(self.at(t)).powi(2))
+            *e = self
+                .samples(start, n as usize)
+                .map(|x| f32::from(x).powi(2))
                 .sum();
         }
         let mut came = [0.0f32; HISTORY_BLOCKS];
@@ -230,8 +236,7 @@ impl EchoReference {
 
     /// Power at `hz` of the played window starting at `start`.
     fn played_power(&self, start: u64, weights: &[f32], hz: f32, fs: f32) -> f32 {
-        let played = (start..start + weights.len() as u64).map(|t| self.at(t));
-        goertzel(played, weights, hz, fs)
+        goertzel(self.samples(start, weights.len()), weights, hz, fs)
     }
 
     /// Whether the candidate, whose veto window of input `input` ended at stream time `end`,
