@@ -12,7 +12,9 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, continue_or_refine};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::{ENERGY_BLOCKS, EchoOrHarmonics, EchoReference, ReceivedEnergy, mark_pressed};
+use crate::echo::{
+    ENERGY_BLOCKS, EchoOrHarmonics, EchoReference, ReceivedEnergy, mark_pressed, pressed_slots,
+};
 use crate::harmonic::{WINDOW_BLOCKS, Window};
 use crate::held::HeldLanes;
 use crate::lanes::{Feed, LaneGroup, Screen};
@@ -199,6 +201,16 @@ impl DtmfBank {
             let screen = self.groups[g].screen::<V>(&self.limits, n, block);
             let amplitude = &self.groups[g].amplitude[(block % 2) as usize];
             let handled = self.held[g].advance(&screen, amplitude, self.position);
+            // The echo rule's history marks the blocks heard while a digit was held (a held
+            // digit's first blocks were marked at the visit that confirmed it).
+            let mut marked = handled;
+            while marked != 0 {
+                let lane = marked.trailing_zeros() as usize;
+                marked &= marked - 1;
+                let energy =
+                    &mut self.groups[g].energy[(block % ENERGY_BLOCKS as u64) as usize][lane];
+                *energy = mark_pressed(*energy);
+            }
             let mut visit = (screen.possible | self.groups[g].busy) & !handled;
             while visit != 0 {
                 let lane = visit.trailing_zeros() as usize;
@@ -280,8 +292,9 @@ impl DtmfBank {
         let group = &mut self.groups[g];
         group.busy = (group.busy & !(1 << lane)) | busy;
         if held {
-            let energy = &mut group.energy[(block % ENERGY_BLOCKS as u64) as usize][lane];
-            *energy = mark_pressed(*energy);
+            for slot in pressed_slots(block) {
+                group.energy[slot][lane] = mark_pressed(group.energy[slot][lane]);
+            }
         }
         if !self.scratch.is_empty() {
             self.events.extend(

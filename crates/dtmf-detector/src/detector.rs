@@ -4,7 +4,9 @@ use std::collections::VecDeque;
 
 use crate::classify::{Amplitudes, classify, powers_and_amplitudes};
 use crate::config::{DetectorConfig, Limits};
-use crate::echo::{ENERGY_BLOCKS, EchoOrHarmonics, EchoReference, ReceivedEnergy, mark_pressed};
+use crate::echo::{
+    ENERGY_BLOCKS, EchoOrHarmonics, EchoReference, ReceivedEnergy, mark_pressed, pressed_slots,
+};
 use crate::harmonic::{MAX_WINDOW, WINDOW_BLOCKS, Window};
 use crate::simd::{Kernel, Vectorised};
 use crate::spectrum::{BlockSpectrum, Coefficients, MAX_BLOCK};
@@ -123,8 +125,9 @@ impl DtmfDetector {
     }
 
     /// Feeds what the media server played on this call (before encoding), for the echo rule:
-    /// a run whose two tones the played audio held as strongly, at one delay of up to 250 ms,
-    /// is taken as the line's echo of the prompt and not reported (see `echo.rs`). Feed each
+    /// a run whose two tones the played audio held as strongly, less the echo loss the line
+    /// has shown, at one delay of up to 250 ms, is taken as the line's echo of the prompt and
+    /// not reported (see `echo.rs`). Feed each
     /// played frame just before or just after the received frame of the same interval; an
     /// interval with nothing played may be skipped (it counts as silence).
     pub fn handle_reference(&mut self, played: &[i16]) {
@@ -248,7 +251,9 @@ impl DtmfDetector {
             &mut self.events,
         );
         if self.tracker.held().is_some() {
-            self.energies.0[energy_slot] = mark_pressed(self.energies.0[energy_slot]);
+            for slot in pressed_slots(index) {
+                self.energies.0[slot] = mark_pressed(self.energies.0[slot]);
+            }
         }
         self.previous = amps;
         self.position += n as u64;

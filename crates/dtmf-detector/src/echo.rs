@@ -15,8 +15,9 @@
 //! [`ERL_MARGIN`] up for the echo path's frequency response, is the bound. When the received
 //! envelope follows the played one at one delay clearly better than at any other, the ratio
 //! is taken at that delay and only the lags around it are searched; otherwise at the least
-//! favourable lag, and every lag is searched. A history that holds a press of the caller's
-//! own gives no delay (the press is no echo, and its envelope would pull the estimate).
+//! favourable lag, and every lag is searched. The blocks heard while the caller held a digit
+//! (and those its run began with) count on neither side, nor in the delay's estimate: a press
+//! is no echo.
 //! A caller pressing the very key whose tones the prompt is playing is then heard when the
 //! press stands clear of what the line has been echoing, and a press over loud music on hold
 //! is not taken for the echo of some louder note played a quarter of a second earlier.
@@ -33,6 +34,7 @@ use crate::classify::Candidate;
 use crate::harmonic::{Harmonics, MAX_WINDOW, Veto, WINDOW_BLOCKS, Window};
 use crate::simd::Kernel;
 use crate::spectrum::Coefficients;
+use crate::tracker::HITS_TO_CONFIRM;
 
 /// The least echo loss assumed, as a power ratio: 3 dB. G.168 designs for 6 dB or more, but a
 /// hybrid's reflections can add up to within 3 dB of what was played at one frequency.
@@ -42,7 +44,7 @@ const MIN_LOSS: f32 = 0.5;
 pub(crate) const MAX_LAG_MS: usize = 250;
 
 /// Blocks of received energy the detector keeps for the loss bound: the run's three, the gap
-/// and the history before it.
+/// and the history before it, and one to spare.
 pub(crate) const ENERGY_BLOCKS: usize = 36;
 
 /// Blocks just before a run left out of the history: a press starts up to this long before
@@ -73,6 +75,15 @@ pub(crate) trait ReceivedEnergy {
 /// A block energy marked as heard while a digit was held.
 pub(crate) fn mark_pressed(energy: f32) -> f32 {
     -energy.abs().max(f32::MIN_POSITIVE)
+}
+
+/// The energy slots to mark while a digit is held at block `block`: this block and the ones
+/// its run began with (the run's candidate blocks and the partly covered block before them),
+/// which were heard before the digit was confirmed.
+pub(crate) fn pressed_slots(block: u64) -> impl Iterator<Item = usize> {
+    (0..=HITS_TO_CONFIRM as u64)
+        .filter_map(move |back| block.checked_sub(back))
+        .map(|b| (b % ENERGY_BLOCKS as u64) as usize)
 }
 
 /// The played audio of the last [`MAX_LAG_MS`] plus [`ENERGY_BLOCKS`], on the received
@@ -187,27 +198,37 @@ impl EchoReference {
                 .map(|x| f32::from(x).powi(2))
                 .sum();
         }
+        // Blocks heard while the caller held a digit are no echo: they count on neither side.
         let mut came = [0.0f32; HISTORY_BLOCKS];
-        let mut pressed = false;
-        for (i, e) in came.iter_mut().enumerate() {
-            let energy = received.energy(first + i as u64);
-            pressed |= energy < 0.0;
+        let mut echo_only = [true; HISTORY_BLOCKS];
+        for ((e, only), i) in came.iter_mut().zip(&mut echo_only).zip(0u64..) {
+            let energy = received.energy(first + i);
+            *only = energy >= 0.0;
             *e = energy.abs();
         }
-        let came_back: f32 = came.iter().sum();
+        let kept = echo_only.iter().filter(|&&k| k).count();
+        let came_back: f32 = came
+            .iter()
+            .zip(&echo_only)
+            .filter(|(_, k)| **k)
+            .map(|(e, _)| e)
+            .sum();
         let at_lag = |d: usize| &played[lag_blocks - d..lag_blocks - d + HISTORY_BLOCKS];
-        let least = (0..=lag_blocks)
-            .map(|d| at_lag(d).iter().sum::<f32>())
-            .fold(f32::INFINITY, f32::min);
-        if least < MIN_HISTORY_POWER * (HISTORY_BLOCKS as u64 * n) as f32 {
+        let sent_at = |d: usize| -> f32 {
+            at_lag(d)
+                .iter()
+                .zip(&echo_only)
+                .filter(|(_, k)| **k)
+                .map(|(e, _)| e)
+                .sum()
+        };
+        let least = (0..=lag_blocks).map(sent_at).fold(f32::INFINITY, f32::min);
+        if kept == 0 || least < MIN_HISTORY_POWER * (kept as u64 * n) as f32 {
             return all;
         }
         let bounded = |sent: f32| (ERL_MARGIN * came_back / sent).clamp(1e-3, MIN_LOSS);
-        // A press heard in the history is no echo, and its envelope would pull the delay's
-        // estimate: without the delay, the least favourable lag's bound holds at every lag.
-        let delay = (!pressed)
-            .then(|| echo_delay(&came, lag_blocks, at_lag))
-            .flatten();
+        // Without the delay, the least favourable lag's bound holds at every lag.
+        let delay = echo_delay(&came, &echo_only, lag_blocks, at_lag);
         let Some(d) = delay else {
             return Bound {
                 losses: [bounded(least); MAX_LAG_STEPS],
@@ -216,7 +237,7 @@ impl EchoReference {
         };
         // Around the delay, the bound at the delay; elsewhere no echo at all.
         let per_block = self.block_len / self.step;
-        let near = bounded(at_lag(d).iter().sum());
+        let near = bounded(sent_at(d));
         let mut bound = Bound {
             losses: [0.0; MAX_LAG_STEPS],
             count: self.lags,
@@ -323,19 +344,30 @@ const MIN_CORRELATION: f32 = 0.9;
 /// How far below the best delay's correlation every delay more than two blocks away must be.
 const CORRELATION_MARGIN: f32 = 0.05;
 
+/// Fewest history blocks free of the caller's presses for the echo's delay to be estimated.
+const MIN_DELAY_BLOCKS: usize = 10;
+
 /// The echo's delay in blocks, when the received history's envelope (square roots of block
-/// energies) follows the played envelope at one delay clearly better than at any other.
+/// energies) follows the played envelope at one delay clearly better than at any other; over
+/// the blocks `kept` (those heard while no digit was held) only.
 fn echo_delay<'p>(
     came: &[f32; HISTORY_BLOCKS],
+    kept: &[bool; HISTORY_BLOCKS],
     lag_blocks: usize,
     at_lag: impl Fn(usize) -> &'p [f32],
 ) -> Option<usize> {
+    let count = kept.iter().filter(|&&k| k).count();
+    if count < MIN_DELAY_BLOCKS {
+        return None;
+    }
     let envelope = |e: &[f32], out: &mut [f32; HISTORY_BLOCKS]| -> Option<()> {
-        for (o, &x) in out.iter_mut().zip(e) {
-            *o = x.max(0.0).sqrt();
+        for ((o, &x), &k) in out.iter_mut().zip(e).zip(kept) {
+            *o = if k { x.max(0.0).sqrt() } else { 0.0 };
         }
-        let mean = out.iter().sum::<f32>() / HISTORY_BLOCKS as f32;
-        out.iter_mut().for_each(|o| *o -= mean);
+        let mean = out.iter().sum::<f32>() / count as f32;
+        for (o, &k) in out.iter_mut().zip(kept) {
+            *o = if k { *o - mean } else { 0.0 };
+        }
         let norm = out.iter().map(|o| o * o).sum::<f32>().sqrt();
         if norm <= 1e-3 * mean.abs().max(1.0) {
             return None;

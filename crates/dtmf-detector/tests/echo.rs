@@ -111,3 +111,41 @@ fn partials_the_echo_explains_do_not_veto_a_press() {
     assert_eq!(keys(&found), "1", "{found:?}");
     assert_eq!(bank_keys(&heard, &played), ["1", "1"]);
 }
+
+/// A press held in the history before a run is no echo: the single detector and the bank both
+/// leave it out of the delay's estimate, and hear the same keys (5 before the prompt's tone,
+/// then 5 over its echo).
+#[test]
+fn a_press_before_the_prompt_tone_is_heard_alike_by_detector_and_bank() {
+    let mut prompt = Signal::new(RATE);
+    prompt
+        .silence(600.0)
+        .white_noise(-15.0, 5)
+        .tone(&Tone {
+            duration_ms: 400.0,
+            level_dbm0: -5.0,
+            ..Tone::new(Digit::D5)
+        })
+        .silence(400.0);
+    let played = prompt.to_pcm();
+    let mut caller = Signal::new(RATE);
+    caller
+        .silence(470.0)
+        .tone(&Tone {
+            duration_ms: 120.0,
+            level_dbm0: -10.0,
+            ..Tone::new(Digit::D5)
+        })
+        .silence(190.0)
+        .tone(&Tone {
+            duration_ms: 100.0,
+            level_dbm0: -10.0,
+            ..Tone::new(Digit::D5)
+        })
+        .silence(100.0);
+    let heard = line(&played, 240, 0.126, &caller.to_pcm());
+    let spans = detect_with_reference(RATE, &heard, &played);
+    let found = keys(&spans);
+    assert_eq!(found, "55", "{spans:?} without {:?}", detect(RATE, &heard));
+    assert_eq!(bank_keys(&heard, &played), [found.clone(), found]);
+}
