@@ -216,8 +216,10 @@ impl DtmfDetector {
             self.limits.min_block_energy,
             &mut self.spectrum,
         );
-        let energy_slot = (index % ENERGY_BLOCKS as u64) as usize;
-        self.energies.0[energy_slot] = self.spectrum.energy;
+        let echo = self.echo.is_some();
+        if echo {
+            self.energies.0[(index % ENERGY_BLOCKS as u64) as usize] = self.spectrum.energy;
+        }
         let (re, im) = self.spectrum.bins();
         let (power, amps) = powers_and_amplitudes(&re, &im);
         let spectrum = &self.spectrum;
@@ -250,7 +252,7 @@ impl DtmfDetector {
             veto,
             &mut self.events,
         );
-        if self.tracker.held().is_some() {
+        if echo && self.tracker.held().is_some() {
             for slot in pressed_slots(index) {
                 self.energies.0[slot] = mark_pressed(self.energies.0[slot]);
             }
