@@ -207,21 +207,16 @@ impl EchoReference {
             *e = energy.abs();
         }
         let kept = echo_only.iter().filter(|&&k| k).count();
-        let came_back: f32 = came
-            .iter()
-            .zip(&echo_only)
-            .filter(|(_, k)| **k)
-            .map(|(e, _)| e)
-            .sum();
-        let at_lag = |d: usize| &played[lag_blocks - d..lag_blocks - d + HISTORY_BLOCKS];
-        let sent_at = |d: usize| -> f32 {
-            at_lag(d)
-                .iter()
+        let kept_sum = |e: &[f32]| -> f32 {
+            e.iter()
                 .zip(&echo_only)
                 .filter(|(_, k)| **k)
                 .map(|(e, _)| e)
                 .sum()
         };
+        let came_back = kept_sum(&came);
+        let at_lag = |d: usize| &played[lag_blocks - d..lag_blocks - d + HISTORY_BLOCKS];
+        let sent_at = |d: usize| kept_sum(at_lag(d));
         let least = (0..=lag_blocks).map(sent_at).fold(f32::INFINITY, f32::min);
         if kept == 0 || least < MIN_HISTORY_POWER * (kept as u64 * n) as f32 {
             return all;

@@ -291,11 +291,10 @@ impl Tracker {
             return State::Rejected(c, candidate_amplitude(&c));
         }
         let n = coeffs.block_len as u64;
-        let block_amp = candidate_amplitude;
-        let reference = block_amp(&run.last).max(block_amp(&run.first));
+        let reference = candidate_amplitude(&run.last).max(candidate_amplitude(&run.first));
         // Onset: the run's first block start, moved later if that block was only partly covered,
         // and earlier by the share of the block before it that the tone already covered.
-        let late = 1.0 - coverage(block_amp(&run.first), reference);
+        let late = 1.0 - coverage(candidate_amplitude(&run.first), reference);
         let early = coverage(run.lead_amplitude, reference);
         let onset = run.start as f64 + f64::from(late - early) * n as f64;
         let onset = SampleTime(onset.max(0.0).round() as u64);
@@ -309,7 +308,7 @@ impl Tracker {
             high: c.high,
             onset,
             last_hit_end: start + n,
-            last_hit_amplitude: block_amp(&c),
+            last_hit_amplitude: candidate_amplitude(&c),
             reference,
             misses: 0,
             tail_amplitude: 0.0,

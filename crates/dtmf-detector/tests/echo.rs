@@ -1,5 +1,6 @@
-//! The echo reference against the hard cases of barge-in: a press of the very key whose tones
-//! the prompt is playing, and a press over an echo whose partials would make it look harmonic.
+//! The echo reference: a prompt's own tones make no digit, and the hard cases of barge-in (a
+//! press of the very key whose tones the prompt is playing, a press over an echo whose partials
+//! would make it look harmonic) are still heard, alike by the single detector and the bank.
 use dtmf_detector::testkit::{
     Detection, Signal, Tone, dbm0_amplitude, detect, detect_with_reference,
 };
@@ -43,6 +44,49 @@ fn bank_keys(heard: &[i16], played: &[i16]) -> [String; 2] {
     pressed
 }
 
+/// A prompt of DTMF tones comes back 35 ms late and 9 dB down while the caller presses another
+/// key. With what was played fed as the reference, the single detector and the bank both hear
+/// the press alone; without it, the echo's keys too.
+#[test]
+fn with_the_echo_reference_a_prompts_own_tones_make_no_digit_in_detector_and_bank() {
+    let mut prompt = Signal::new(RATE);
+    for d in [Digit::D3, Digit::D9, Digit::Star] {
+        prompt
+            .tone(&Tone {
+                duration_ms: 150.0,
+                level_dbm0: -5.0,
+                ..Tone::new(d)
+            })
+            .silence(150.0);
+    }
+    let played = prompt.to_pcm();
+    let mut caller = Signal::new(RATE);
+    caller
+        .silence(240.0)
+        .tone(&Tone::new(Digit::D0))
+        .silence(500.0);
+    let heard = line(&played, 280, 0.355, &caller.to_pcm());
+    assert_eq!(keys(&detect(RATE, &heard)), "309*");
+    assert_eq!(keys(&detect_with_reference(RATE, &heard, &played)), "0");
+    assert_eq!(bank_keys(&heard, &played), ["0", "0"]);
+}
+
+/// The prompt of the barge-in tests: 600 ms of noise at speech level (white, seed `seed`), then
+/// the tones of 5 for 400 ms, then 400 ms of silence.
+fn speech_then_tone_of_5(seed: u64) -> Vec<i16> {
+    let mut prompt = Signal::new(RATE);
+    prompt
+        .silence(600.0)
+        .white_noise(-15.0, seed)
+        .tone(&Tone {
+            duration_ms: 400.0,
+            level_dbm0: -5.0,
+            ..Tone::new(Digit::D5)
+        })
+        .silence(400.0);
+    prompt.to_pcm()
+}
+
 /// The prompt speaks (noise at speech level) for 600 ms, then plays the tones of 5 for 400 ms;
 /// its echo comes back 30 ms late and 18 dB down. The caller presses 5 150 ms into the tone.
 /// The echo of the tone alone is no digit; the press over it is one, with its own onset: the
@@ -50,17 +94,7 @@ fn bank_keys(heard: &[i16], played: &[i16]) -> [String; 2] {
 /// of the tone could be.
 #[test]
 fn a_press_of_the_key_the_prompt_is_playing_is_heard_over_a_quiet_echo() {
-    let mut prompt = Signal::new(RATE);
-    prompt
-        .silence(600.0)
-        .white_noise(-15.0, 3)
-        .tone(&Tone {
-            duration_ms: 400.0,
-            level_dbm0: -5.0,
-            ..Tone::new(Digit::D5)
-        })
-        .silence(400.0);
-    let played = prompt.to_pcm();
+    let played = speech_then_tone_of_5(3);
     let echo_only = line(&played, 240, 0.126, &[]);
     assert_eq!(keys(&detect_with_reference(RATE, &echo_only, &played)), "");
 
@@ -117,17 +151,7 @@ fn partials_the_echo_explains_do_not_veto_a_press() {
 /// then 5 over its echo).
 #[test]
 fn a_press_before_the_prompt_tone_is_heard_alike_by_detector_and_bank() {
-    let mut prompt = Signal::new(RATE);
-    prompt
-        .silence(600.0)
-        .white_noise(-15.0, 5)
-        .tone(&Tone {
-            duration_ms: 400.0,
-            level_dbm0: -5.0,
-            ..Tone::new(Digit::D5)
-        })
-        .silence(400.0);
-    let played = prompt.to_pcm();
+    let played = speech_then_tone_of_5(5);
     let mut caller = Signal::new(RATE);
     caller
         .silence(470.0)

@@ -1,8 +1,6 @@
 //! Property tests, talk-off, and the single detector and the bank agreeing.
 
-use dtmf_detector::testkit::{
-    Rng, Signal, Tone, detect, detect_with_reference, dtmf_vowels, music, to_pcm,
-};
+use dtmf_detector::testkit::{Rng, Signal, Tone, detect, dtmf_vowels, music, to_pcm};
 use dtmf_detector::{Digit, DtmfBank, DtmfDetector, Event, LANES, SampleRate};
 use proptest::prelude::*;
 
@@ -145,59 +143,6 @@ fn the_bank_and_the_single_detector_agree_on_every_channel() {
             got[c]
         );
     }
-}
-
-/// The echo reference: a prompt of DTMF tones comes back 35 ms late and 9 dB down while the
-/// caller presses another key. With what was played fed as the reference, the single detector
-/// and the bank both hear the press alone; without it, the echo's keys too.
-#[test]
-fn with_the_echo_reference_a_prompts_own_tones_make_no_digit_in_detector_and_bank() {
-    let rate = SampleRate::Narrowband;
-    let mut prompt = Signal::new(rate);
-    for d in [Digit::D3, Digit::D9, Digit::Star] {
-        prompt
-            .tone(&Tone {
-                duration_ms: 150.0,
-                level_dbm0: -5.0,
-                ..Tone::new(d)
-            })
-            .silence(150.0);
-    }
-    let played = prompt.to_pcm();
-    let mut caller = Signal::new(rate);
-    caller
-        .silence(240.0)
-        .tone(&Tone::new(Digit::D0))
-        .silence(500.0);
-    let caller = caller.to_pcm();
-    let heard: Vec<i16> = (0..played.len())
-        .map(|n| {
-            let echo = n
-                .checked_sub(280)
-                .map_or(0.0, |k| f32::from(played[k]) * 0.355);
-            (echo + f32::from(caller.get(n).copied().unwrap_or(0))) as i16
-        })
-        .collect();
-    let keys = |found: Vec<dtmf_detector::testkit::Detection>| -> String {
-        found.iter().map(|d| d.digit.to_char()).collect()
-    };
-    assert_eq!(keys(detect(rate, &heard)), "309*");
-    assert_eq!(keys(detect_with_reference(rate, &heard, &played)), "0");
-    let mut bank = DtmfBank::with_rate(rate, 2);
-    let mut pressed = [String::new(), String::new()];
-    for (frame, sent) in heard.chunks_exact(160).zip(played.chunks_exact(160)) {
-        for c in 0..2 {
-            bank.handle_reference(c, sent).expect("channel");
-        }
-        let tick: Vec<i16> = frame.iter().flat_map(|&s| [s, s]).collect();
-        bank.handle_interleaved(&tick).expect("whole frames");
-        while let Some(e) = bank.poll_event() {
-            if let Event::Pressed { digit, .. } = e.event {
-                pressed[e.channel].push(digit.to_char());
-            }
-        }
-    }
-    assert_eq!(pressed, ["0", "0"]);
 }
 
 /// A bank that grows while a key is held keeps the press: it is reported once, and the new
