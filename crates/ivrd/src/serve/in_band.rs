@@ -18,7 +18,10 @@ pub(super) struct InBandBank {
     used: usize,
     /// One tick of every channel, interleaved; a channel without a call stays silent.
     tick: Vec<i16>,
-    /// This tick's presses: channel and key.
+    /// Per channel, where its call came in the last [`run`](Self::run)'s order (`usize::MAX`
+    /// once the call has gone).
+    order: Vec<usize>,
+    /// This tick's presses: the call's place in that order, and the key.
     pressed: Vec<(usize, char)>,
 }
 
@@ -29,6 +32,7 @@ impl Default for InBandBank {
             free: Vec::new(),
             used: 0,
             tick: vec![0; FRAME * MIN_CHANNELS],
+            order: vec![usize::MAX; MIN_CHANNELS],
             pressed: Vec::new(),
         }
     }
@@ -51,6 +55,7 @@ impl InBandBank {
                 tick[n * new..n * new + old].copy_from_slice(&self.tick[n * old..(n + 1) * old]);
             }
             self.tick = tick;
+            self.order.resize(new, usize::MAX);
         }
         self.used += 1;
         self.used - 1
@@ -63,19 +68,23 @@ impl InBandBank {
         for n in 0..FRAME {
             self.tick[n * channels + channel] = 0;
         }
+        if let Some(order) = self.order.get_mut(channel) {
+            *order = usize::MAX;
+        }
         self.free.push(channel);
     }
 
     /// One tick: every call's 20 ms heard (and played, for the echo reference) through the
     /// bank. `calls` gives each call with its channel; the presses found are then
-    /// [`pressed`](Self::pressed).
+    /// [`pressed`](Self::pressed), each with its call's place in `calls`.
     pub(super) fn run<'a>(&mut self, calls: impl Iterator<Item = (usize, &'a mut CallMedia)>) {
         let channels = self.bank.channels();
         let (mut heard, mut played) = ([0i16; FRAME], [0i16; FRAME]);
-        for (channel, call) in calls {
-            if channel >= channels {
+        for (i, (channel, call)) in calls.enumerate() {
+            let Some(order) = self.order.get_mut(channel) else {
                 continue;
-            }
+            };
+            *order = i;
             if call.take_in_band(&mut heard, &mut played) {
                 let _ = self.bank.handle_reference(channel, &played);
             }
@@ -88,13 +97,16 @@ impl InBandBank {
             return;
         }
         while let Some(e) = self.bank.poll_event() {
-            if let Event::Pressed { digit, .. } = e.event {
-                self.pressed.push((e.channel, digit.to_char()));
+            if let Event::Pressed { digit, .. } = e.event
+                && let Some(&i) = self.order.get(e.channel)
+            {
+                self.pressed.push((i, digit.to_char()));
             }
         }
     }
 
-    /// The presses of the last [`run`](Self::run): channel and key.
+    /// The presses of the last [`run`](Self::run): where the call came among its `calls`, and
+    /// the key.
     pub(super) fn pressed(&self) -> &[(usize, char)] {
         &self.pressed
     }

@@ -128,9 +128,8 @@ impl Calls {
     fn detect_in_band(&mut self) {
         let Self { lives, in_band, .. } = self;
         in_band.run(lives.iter_mut().map(|live| (live.channel, &mut live.media)));
-        // Presses are rare: a search per press beats an index kept up per tick.
-        for &(channel, key) in in_band.pressed() {
-            if let Some(live) = lives.iter_mut().find(|l| l.channel == channel) {
+        for &(i, key) in in_band.pressed() {
+            if let Some(live) = lives.get_mut(i) {
                 live.media.in_band_pressed(key);
             }
         }
@@ -482,77 +481,4 @@ fn direction(d: Direction) -> MediaDirection {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn live(call: CallId) -> Live {
-        Live {
-            call,
-            sip_call_id: format!("{call}"),
-            socket: UdpSocket::bind("127.0.0.1:0").expect("socket"),
-            rtcp_socket: UdpSocket::bind("127.0.0.1:0").expect("socket"),
-            media: CallMedia::new(CallMediaConfig {
-                remote: None,
-                accept_from: media::AcceptFrom::Sdp,
-                law: media::Law::Ulaw,
-                audio_payload_type: 0,
-                telephone_event: None,
-                ssrc: 1,
-                first_sequence: 0,
-                first_timestamp: 0,
-                send_silence: false,
-                inactivity_ticks: 0,
-                reorder_window: 3,
-                rtcp: media::RtcpMode::Off,
-                srtp: None,
-            }),
-            tag: 0,
-            bridged: None,
-            channel: 0,
-        }
-    }
-
-    #[test]
-    fn calls_are_found_by_id_after_removals_and_pairs_are_disjoint() {
-        #[allow(clippy::disallowed_methods)] // ids only
-        let now = std::time::Instant::now();
-        let mut sip = sip_ua::Endpoint::new(sip_ua::SipConfig::default());
-        let ids: Vec<CallId> = (0..4)
-            .map(|_| {
-                sip.dial(
-                    now,
-                    sip_ua::Dial {
-                        target: "sip:a@127.0.0.1".into(),
-                        from: "sip:b@127.0.0.1".into(),
-                        flow: sip_ua::Flow {
-                            transport: sip_ua::Transport::Udp,
-                            remote: "127.0.0.1:5070".parse().expect("addr"),
-                            local: "127.0.0.1:5060".parse().expect("addr"),
-                        },
-                        route: vec![],
-                        local: sip_ua::LocalMedia {
-                            rtp: "127.0.0.1:20000".parse().expect("addr"),
-                            session_id: 1,
-                            version: 1,
-                        },
-                        telephone_event: 101,
-                        credentials: None,
-                    },
-                )
-                .expect("id")
-            })
-            .collect();
-        let mut calls = Calls::default();
-        for &id in &ids {
-            calls.insert(live(id));
-        }
-        assert!(calls.remove(&ids[0]).is_some());
-        for &id in &ids[1..] {
-            assert_eq!(calls.get_mut(&id).map(|l| l.call), Some(id));
-        }
-        let (a, b) = calls.pair_mut(&ids[3], &ids[1]).expect("pair");
-        assert_eq!((a.call, b.call), (ids[3], ids[1]));
-        assert!(calls.pair_mut(&ids[2], &ids[2]).is_none());
-        assert!(!calls.contains_key(&ids[0]));
-    }
-}
+mod tests;
