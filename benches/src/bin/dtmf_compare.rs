@@ -278,9 +278,12 @@ fn report(label: &str, samples: usize, ours: Duration, theirs: Option<Duration>)
     println!();
 }
 
-/// Passes over the 30 s workload per single-channel round: 10 minutes of audio, so that a
-/// round lasts long enough (≈ 10 ms) for the clock and the CPU's frequency to settle.
-const SINGLE_PASSES: usize = 20;
+/// Passes over the 30 s workload per single-channel round: 50 minutes of audio, so that an
+/// ivrd round lasts about 40 ms. With rounds of a few milliseconds (as until 2026-12-04) one
+/// interruption or a change of the CPU's clock decided the worst round.
+const SINGLE_PASSES: usize = 100;
+/// Passes over the bank's 10 s of 256 channels per round: about 100 ms of ivrd's time.
+const BANK_PASSES: usize = 6;
 
 fn throughput(name: &str, pcm: &[i16], rounds: usize, with_multimon: bool) {
     println!(
@@ -364,7 +367,7 @@ fn throughput(name: &str, pcm: &[i16], rounds: usize, with_multimon: bool) {
             time(|| {
                 let mut bank = DtmfBank::with_rate(RATE, channels);
                 let mut n = 0;
-                for tick in interleaved.chunks(160 * channels) {
+                for tick in (0..BANK_PASSES).flat_map(|_| interleaved.chunks(160 * channels)) {
                     bank.handle_interleaved(tick).expect("whole frames");
                     while bank.poll_event().is_some() {
                         n += 1;
@@ -381,7 +384,7 @@ fn throughput(name: &str, pcm: &[i16], rounds: usize, with_multimon: bool) {
                     .map(|_| ivrd_benches::spandsp::Spandsp::plain())
                     .collect();
                 let mut n = 0;
-                for start in (0..frames).step_by(160) {
+                for start in (0..BANK_PASSES).flat_map(|_| (0..frames).step_by(160)) {
                     for (r, ch) in rx.iter_mut().zip(&planar) {
                         r.feed(&ch[start..start + 160]);
                         n += r.drain_digits();
@@ -394,7 +397,7 @@ fn throughput(name: &str, pcm: &[i16], rounds: usize, with_multimon: bool) {
     }
     report(
         "bank",
-        frames * channels,
+        BANK_PASSES * frames * channels,
         median(a.clone()),
         (!b.is_empty()).then(|| median(b.clone())),
     );

@@ -34,7 +34,7 @@ pub(super) fn read_kind(dir: &Path, levels: (f64, f64)) -> Result<Vec<Source>, S
     Ok(out)
 }
 
-/// The shipped prompts (`audio/prompts/<language>/*.wav`, 8 kHz µ-law), at the level they are
+/// The shipped prompts (`audio/prompts/<language>/*.wav`, 8 kHz), at the level they are
 /// played.
 pub(super) fn read_prompts(dir: &Path) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
@@ -53,8 +53,7 @@ pub(super) fn read_prompts(dir: &Path) -> Result<Vec<Source>, String> {
         files.sort();
         for f in files {
             let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-            let data = wav_data(&bytes).ok_or_else(|| format!("{}: not a WAV", f.display()))?;
-            let raw = data.iter().map(|&c| Law::Ulaw.decode(c)).collect();
+            let raw = wav_samples(&bytes).map_err(|e| format!("{}: {e}", f.display()))?;
             let name = f.display().to_string();
             out.push(Source {
                 name,
@@ -66,22 +65,52 @@ pub(super) fn read_prompts(dir: &Path) -> Result<Vec<Source>, String> {
     Ok(out)
 }
 
-/// The `data` chunk of a RIFF WAV file.
-fn wav_data(bytes: &[u8]) -> Option<&[u8]> {
-    if bytes.get(..4)? != b"RIFF" || bytes.get(8..12)? != b"WAVE" {
-        return None;
+/// The samples of an 8 kHz mono RIFF WAV file in µ-law, A-law or 16-bit PCM (what the
+/// prompts may be shipped as), or why not.
+fn wav_samples(bytes: &[u8]) -> Result<Vec<i16>, String> {
+    if bytes.get(..4) != Some(b"RIFF") || bytes.get(8..12) != Some(b"WAVE") {
+        return Err("not a RIFF WAVE file".into());
     }
+    let mut format = None;
     let mut at = 12;
-    while at + 8 <= bytes.len() {
-        let id = &bytes[at..at + 4];
-        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
-        let body = bytes.get(at + 8..(at + 8 + len).min(bytes.len()))?;
-        if id == b"data" {
-            return Some(body);
+    while let Some(header) = bytes.get(at..at + 8) {
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let body = bytes
+            .get(at + 8..at.saturating_add(8).saturating_add(len).min(bytes.len()))
+            .unwrap_or_default();
+        match &header[..4] {
+            b"fmt " => {
+                let field = |i: usize| body.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+                let rate = body
+                    .get(4..8)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                match (field(0), field(2), rate, field(14)) {
+                    (Some(tag), Some(1), Some(8000), Some(bits)) => format = Some((tag, bits)),
+                    other => return Err(format!("not 8 kHz mono (fmt {other:?})")),
+                }
+            }
+            b"data" => {
+                return match format {
+                    Some((7, 8)) => Ok(body.iter().map(|&c| Law::Ulaw.decode(c)).collect()),
+                    Some((6, 8)) => Ok(body.iter().map(|&c| Law::Alaw.decode(c)).collect()),
+                    Some((1, 16)) => Ok(body
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                        .collect()),
+                    Some((tag, bits)) => Err(format!(
+                        "format {tag} with {bits} bits (µ-law, A-law or 16-bit PCM expected)"
+                    )),
+                    None => Err("data before fmt".into()),
+                };
+            }
+            _ => {}
         }
-        at += 8 + len + len % 2;
+        at = at
+            .saturating_add(8)
+            .saturating_add(len)
+            .saturating_add(len % 2);
     }
-    None
+    Err("no data chunk".into())
 }
 
 /// The gain that puts `pcm`'s active level at `level_dbm0`.
@@ -129,4 +158,50 @@ pub fn write_mix(dir: &Path, name: &str, mix: &Mix) -> Result<(), String> {
         );
     }
     put(format!("{name}.tsv"), tsv.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wav(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+        let mut fmt = Vec::new();
+        for v in [tag, channels] {
+            fmt.extend(v.to_le_bytes());
+        }
+        fmt.extend(rate.to_le_bytes());
+        fmt.extend((rate * u32::from(bits / 8)).to_le_bytes());
+        fmt.extend((bits / 8).to_le_bytes());
+        fmt.extend(bits.to_le_bytes());
+        let mut out = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        out.extend((fmt.len() as u32).to_le_bytes());
+        out.extend(fmt);
+        out.extend(b"data");
+        out.extend((data.len() as u32).to_le_bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn prompts_decode_by_their_format_and_others_are_refused() {
+        let ulaw = wav(7, 1, 8000, 8, &[0x00, 0xFF]);
+        let want: Vec<i16> = [0x00, 0xFF].map(|c| Law::Ulaw.decode(c)).to_vec();
+        assert_eq!(wav_samples(&ulaw), Ok(want));
+        let alaw = wav(6, 1, 8000, 8, &[0xD5]);
+        assert_eq!(wav_samples(&alaw), Ok(vec![Law::Alaw.decode(0xD5)]));
+        let pcm = wav(1, 1, 8000, 16, &[0x34, 0x12, 0xFF, 0xFF]);
+        assert_eq!(wav_samples(&pcm), Ok(vec![0x1234, -1]));
+        assert!(wav_samples(&wav(1, 2, 8000, 16, &[0; 4])).is_err());
+        assert!(wav_samples(&wav(1, 1, 16000, 16, &[0; 4])).is_err());
+        assert!(wav_samples(&wav(3, 1, 8000, 32, &[0; 4])).is_err());
+        assert!(wav_samples(b"RIFF").is_err());
+    }
+
+    #[test]
+    fn the_shipped_prompts_all_read() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../audio/prompts");
+        let prompts = read_prompts(&dir).expect("shipped prompts");
+        assert!(!prompts.is_empty());
+        assert!(prompts.iter().all(|p| !p.raw.is_empty()), "an empty prompt");
+    }
 }
