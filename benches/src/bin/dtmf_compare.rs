@@ -114,6 +114,7 @@ fn main() {
     if only("throughput") {
         throughput("dense digits", &workload(), rounds, true);
         throughput("sparse digits", &sparse_workload(), rounds, false);
+        throughput("line noise alone", &noise_workload(), rounds, false);
     }
 }
 
@@ -237,6 +238,17 @@ fn sparse_workload() -> Vec<i16> {
         k += 1;
     }
     s.white_noise(-40.0, 5);
+    let mut pcm = s.to_pcm();
+    pcm.truncate(30 * 8000);
+    pcm
+}
+
+/// 30 s of line noise at −40 dBm0 and nothing else: a call nobody speaks on. No block reaches
+/// the bank's scalar code, so the bank's rate here is its feed and screen alone, the floor
+/// under the other workloads.
+fn noise_workload() -> Vec<i16> {
+    let mut s = Signal::new(RATE);
+    s.silence(30_000.0).white_noise(-40.0, 5);
     let mut pcm = s.to_pcm();
     pcm.truncate(30 * 8000);
     pcm
