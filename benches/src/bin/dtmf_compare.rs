@@ -243,9 +243,9 @@ fn sparse_workload() -> Vec<i16> {
     pcm
 }
 
-/// 30 s of line noise at −40 dBm0 and nothing else: a call nobody speaks on. No block reaches
-/// the bank's scalar code, so the bank's rate here is its feed and screen alone, the floor
-/// under the other workloads.
+/// 30 s of line noise at −40 dBm0 and nothing else: a call nobody speaks on. Nothing in it
+/// passes the screen's level, so the bank's rate here is its feed and screen, the floor under
+/// the other workloads.
 fn noise_workload() -> Vec<i16> {
     let mut s = Signal::new(RATE);
     s.silence(30_000.0).white_noise(-40.0, 5);

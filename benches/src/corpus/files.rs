@@ -65,15 +65,16 @@ pub(super) fn read_prompts(dir: &Path) -> Result<Vec<Source>, String> {
     Ok(out)
 }
 
-/// The samples of an 8 kHz mono RIFF WAV file in µ-law, A-law or 16-bit PCM (what the
-/// prompts may be shipped as), or why not.
+/// The samples of an 8 kHz mono RIFF WAV file in µ-law, A-law or 16-bit PCM, or why not. This
+/// is narrower than what ivrd itself plays (any rate, channels and container): the corpus
+/// takes the shipped prompts, which are all 8 kHz mono WAV.
 fn wav_samples(bytes: &[u8]) -> Result<Vec<i16>, String> {
     if bytes.get(..4) != Some(b"RIFF") || bytes.get(8..12) != Some(b"WAVE") {
         return Err("not a RIFF WAVE file".into());
     }
     let mut format = None;
-    let mut at = 12;
-    while let Some(header) = bytes.get(at..at + 8) {
+    let mut at: usize = 12;
+    while let Some(header) = at.checked_add(8).and_then(|end| bytes.get(at..end)) {
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
         let body = bytes
             .get(at + 8..at.saturating_add(8).saturating_add(len).min(bytes.len()))
@@ -195,6 +196,21 @@ mod tests {
         assert!(wav_samples(&wav(1, 1, 16000, 16, &[0; 4])).is_err());
         assert!(wav_samples(&wav(3, 1, 8000, 32, &[0; 4])).is_err());
         assert!(wav_samples(b"RIFF").is_err());
+        assert!(wav_samples(&wav(0xFFFE, 1, 8000, 16, &[0; 4])).is_err());
+    }
+
+    #[test]
+    fn chunks_between_fmt_and_data_are_skipped_with_their_pad_byte() {
+        let plain = wav(7, 1, 8000, 8, &[0x00, 0xFF]);
+        let data_at = plain.len() - 10;
+        let mut with_list = plain[..data_at].to_vec();
+        with_list.extend(b"LIST\x03\0\0\0abc\0");
+        with_list.extend(&plain[data_at..]);
+        assert_eq!(wav_samples(&with_list), wav_samples(&plain));
+        assert!(wav_samples(&plain).is_ok());
+        let mut data_first = b"RIFF\0\0\0\0WAVE".to_vec();
+        data_first.extend(&plain[data_at..]);
+        assert_eq!(wav_samples(&data_first), Err("data before fmt".into()));
     }
 
     #[test]
