@@ -74,11 +74,11 @@ fn wav_samples(bytes: &[u8]) -> Result<Vec<i16>, String> {
     }
     let mut format = None;
     let mut at: usize = 12;
-    while let Some(header) = at.checked_add(8).and_then(|end| bytes.get(at..end)) {
+    while let Some(start) = at.checked_add(8).filter(|&start| start <= bytes.len()) {
+        let header = &bytes[at..start];
         let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
-        let body = bytes
-            .get(at + 8..at.saturating_add(8).saturating_add(len).min(bytes.len()))
-            .unwrap_or_default();
+        let end = start.saturating_add(len);
+        let body = &bytes[start..end.min(bytes.len())];
         match &header[..4] {
             b"fmt " => {
                 let field = |i: usize| body.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
@@ -106,10 +106,7 @@ fn wav_samples(bytes: &[u8]) -> Result<Vec<i16>, String> {
             }
             _ => {}
         }
-        at = at
-            .saturating_add(8)
-            .saturating_add(len)
-            .saturating_add(len % 2);
+        at = end.saturating_add(len % 2);
     }
     Err("no data chunk".into())
 }
